@@ -1,0 +1,40 @@
+# Two commands set up everything on a fresh machine:
+#   make demo   create .venv, install, train on the real movies data, predict, evaluate
+#   make test   create .venv, install with the dev extra, run the test suite
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+COMPOSE := $(VENV)/bin/compose
+
+.PHONY: demo test lint typecheck bench contract clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+demo: $(VENV)/.installed
+	rm -rf out/demo-store
+	$(COMPOSE) validate schemas/movies.yaml
+	$(COMPOSE) plan schemas/movies.yaml
+	$(COMPOSE) train schemas/movies.yaml --data examples/movies/movies.csv.gz --store out/demo-store
+	$(COMPOSE) predict --store out/demo-store --data examples/movies/new_movies.csv --out out/new_movies.jsonl
+	$(PY) examples/show_results.py out/new_movies.jsonl
+	$(COMPOSE) evaluate --store out/demo-store --data examples/movies/movies.csv.gz --split holdout --json out/movies_eval.json
+
+test: $(VENV)/.installed
+	$(PY) -m pytest -q
+
+lint: $(VENV)/.installed
+	$(PY) -m ruff check compose tests examples benchmarks
+	$(PY) -m mypy compose
+
+bench: $(VENV)/.installed
+	$(PY) benchmarks/run.py
+
+contract: $(VENV)/.installed
+	$(PY) ../shared/contract/check.py --compose $(COMPOSE)
+
+clean:
+	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache

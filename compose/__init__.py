@@ -1,0 +1,62 @@
+"""compose: classification with separated label groups.
+
+Declare each mutually exclusive set of labels as its own group in YAML; compose plans a graph of
+small submodels, trains and versions each on its own, and merges their outputs into one answer.
+"""
+
+from compose._version import __version__
+from compose.errors import (
+    ArtifactNotFoundError,
+    ComposeError,
+    DataError,
+    GateRefusedError,
+    IntegrityError,
+    PlanError,
+    SchemaError,
+    StoreError,
+    StoreLockedError,
+    TrainingError,
+)
+from compose.evaluation import evaluate
+from compose.evaluation import summary_lines as evaluation_summary
+from compose.lifecycle import diff as diff_releases
+from compose.lifecycle import list_releases, list_versions, promote, rollback, set_release
+from compose.planner import Plan, build_plan
+from compose.runtime import ComposedModel, load
+from compose.schema import Schema, load_schema, parse_schema
+from compose.store import ModelStore
+from compose.training import TrainReport, fit_and_release, retrain, train
+
+__all__ = [
+    "ArtifactNotFoundError",
+    "ComposeError",
+    "ComposedModel",
+    "DataError",
+    "GateRefusedError",
+    "IntegrityError",
+    "ModelStore",
+    "Plan",
+    "PlanError",
+    "Schema",
+    "SchemaError",
+    "StoreError",
+    "StoreLockedError",
+    "TrainReport",
+    "TrainingError",
+    "__version__",
+    "build_plan",
+    "diff_releases",
+    "evaluate",
+    "evaluation_summary",
+    "fit_and_release",
+    "list_releases",
+    "list_versions",
+    "load",
+    "load_schema",
+    "parse_schema",
+    "promote",
+    "retrain",
+    "rollback",
+    "set_release",
+    "train",
+]

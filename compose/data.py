@@ -1,0 +1,280 @@
+"""Reading data files and turning their cells into inputs and per-group targets.
+
+An EMPTY cell means "not annotated for this group": the row is left out of that group. In a
+multilabel cell, `[]` means "none of these labels"; labels are a JSON list or `red|blue`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from compose.errors import DataError
+from compose.schema import Schema
+
+SUFFIXES = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json",
+            ".parquet": "parquet", ".pq": "parquet"}
+_TRUE = {"1", "true", "yes", "y", "t"}
+_FALSE = {"0", "false", "no", "n", "f"}
+_MAX_SHOWN = 5
+
+
+COMPRESSIONS = (".gz", ".bz2", ".xz", ".zst", ".zip")
+
+
+def file_kind(path: Path) -> str:
+    """`csv`, `tsv`, `jsonl`, `json` or `parquet`, from the suffix (a compression suffix is skipped)."""
+    suffixes = [s.lower() for s in path.suffixes]
+    if suffixes and suffixes[-1] in COMPRESSIONS:
+        suffixes = suffixes[:-1]
+    kind = SUFFIXES.get(suffixes[-1]) if suffixes else None
+    if kind is None:
+        raise DataError(f"{path}: unknown file type {''.join(path.suffixes) or '(none)'!r}; use one of "
+                        f"{sorted(SUFFIXES)}, optionally compressed ({', '.join(COMPRESSIONS)})")
+    return kind
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    """Read a CSV, TSV, JSON Lines or Parquet file. Only empty cells are missing in CSV."""
+    p = Path(path)
+    kind = file_kind(p)
+    if not p.is_file():
+        raise DataError(f"data file {str(p)!r} does not exist; check the path")
+    try:
+        if kind in ("csv", "tsv"):
+            df = pd.read_csv(p, sep="," if kind == "csv" else "\t", dtype=str, keep_default_na=False,
+                             na_values=[""], encoding="utf-8")
+        elif kind == "jsonl":
+            df = pd.read_json(p, lines=True, dtype=False)
+        elif kind == "json":
+            df = pd.read_json(p, dtype=False)
+        else:
+            df = pd.read_parquet(p)
+    except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+        raise DataError(f"cannot read {p} as {kind}: {str(exc).splitlines()[0]}") from exc
+    except ImportError as exc:
+        raise DataError(f"reading {p} needs an optional package: {exc}; pip install pyarrow") from exc
+    df.columns = [str(c) for c in df.columns]
+    df.attrs["source"] = str(p)
+    return df
+
+
+def as_frame(data: Any) -> pd.DataFrame:
+    """A DataFrame from a path, a DataFrame, a mapping of columns or a list of row mappings."""
+    if isinstance(data, pd.DataFrame):
+        return data
+    if isinstance(data, (str, Path)):
+        return read_table(data)
+    if isinstance(data, Mapping):
+        return pd.DataFrame({k: list(v) if isinstance(v, Iterable) and not isinstance(v, str) else [v]
+                             for k, v in data.items()})
+    if isinstance(data, list):
+        return pd.DataFrame.from_records(data)
+    raise DataError(f"cannot read data of type {type(data).__name__}; pass a file path, a pandas "
+                    "DataFrame, or a list of row mappings")
+
+
+def source_of(df: pd.DataFrame) -> str:
+    return str(df.attrs.get("source", "the data"))
+
+
+def _missing(value: Any) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, float) and np.isnan(value):
+        return True
+    if isinstance(value, str) and not value.strip():
+        return True
+    return bool(value is pd.NA or value is pd.NaT)
+
+
+def _show(cells: list[str], total: int) -> str:
+    more = f" (and {total - len(cells)} more)" if total > len(cells) else ""
+    return "; ".join(cells) + more
+
+
+def prepare_inputs(df: pd.DataFrame, schema: Schema) -> pd.DataFrame:
+    """The input columns typed as the schema says: text as str, numbers as float, categories as str.
+
+    A missing required column is an error that names it; a missing optional one is filled empty.
+    """
+    src = source_of(df)
+    missing = [name for name, spec in schema.inputs.items() if spec.required and name not in df.columns]
+    if missing:
+        close = {m: difflib.get_close_matches(m, list(df.columns), n=1) for m in missing}
+        hints = "".join(f" Is {c[0]!r} meant to be {m!r}?" for m, c in close.items() if c)
+        raise DataError(f"{src}: missing input column{'s' if len(missing) > 1 else ''} {missing}; "
+                        f"the file has {list(df.columns)[:20]}.{hints} Add the column or rename it.")
+    out: dict[str, Any] = {}
+    for name, spec in schema.inputs.items():
+        col = df[name] if name in df.columns else pd.Series([None] * len(df), index=df.index, dtype=object)
+        if spec.type == "number":
+            numbers = pd.to_numeric(col, errors="coerce")
+            bad_mask = numbers.isna() & ~col.map(_missing)
+            if bad_mask.any():
+                rows = np.flatnonzero(bad_mask.to_numpy())
+                cells = [f"row {r + 1}: {col.iloc[r]!r}" for r in rows[:_MAX_SHOWN]]
+                raise DataError(f"{src}, column {name!r}: not a number in {_show(cells, len(rows))}; "
+                                "the schema declares it type: number (leave a cell empty if unknown)")
+            out[name] = numbers.astype(float).to_numpy()
+        else:
+            out[name] = np.array([np.nan if _missing(v) else str(v) for v in col], dtype=object)
+    return pd.DataFrame(out, index=pd.RangeIndex(len(df)))
+
+
+@dataclass(frozen=True)
+class GroupTargets:
+    """The labels of one group: `labelled[i]` says whether row i is annotated for the group.
+
+    For multiclass and binary groups `y[i]` is a label index; for multilabel groups `y` is an
+    (n_rows, n_labels) 0/1 matrix. Rows that are not labelled hold -1 or zeros.
+    """
+
+    group: str
+    labels: list[str]
+    labelled: np.ndarray
+    y: np.ndarray
+
+    @property
+    def n_labelled(self) -> int:
+        return int(self.labelled.sum())
+
+
+def _split_multilabel(value: Any) -> list[str] | None:
+    if _missing(value):
+        return None
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [str(v) for v in value]
+    text = str(value).strip()
+    if text.startswith("["):
+        try:
+            parsed = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{text!r} looks like a JSON list but is not valid JSON ({exc.msg})") from exc
+        if not isinstance(parsed, list):
+            raise ValueError(f"{text!r} is not a list")
+        return [str(v) for v in parsed]
+    return [part.strip() for part in text.split("|") if part.strip()]
+
+
+def _single_label(value: Any, labels: list[str], binary_default: bool) -> str | None:
+    if _missing(value):
+        return None
+    if isinstance(value, (bool, np.bool_)):
+        text = "true" if value else "false"
+    elif isinstance(value, (float, np.floating)) and float(value).is_integer():
+        text = str(int(value))
+    else:
+        text = str(value).strip()
+    if text in labels:
+        return text
+    if binary_default:
+        low = text.lower()
+        if low in _TRUE:
+            return labels[1]
+        if low in _FALSE:
+            return labels[0]
+    return text
+
+
+def parse_targets(df: pd.DataFrame, schema: Schema, groups: Iterable[str] | None = None) -> dict[str, GroupTargets]:
+    """The targets of every group whose column is in `df`; an undeclared label is an error."""
+    src = source_of(df)
+    wanted = list(groups) if groups is not None else list(schema.groups)
+    out: dict[str, GroupTargets] = {}
+    for group in wanted:
+        if group not in df.columns:
+            continue
+        spec = schema.groups[group]
+        labels = schema.labels_of(group)
+        index = {label: i for i, label in enumerate(labels)}
+        col = df[group].tolist()
+        n = len(col)
+        labelled = np.zeros(n, dtype=bool)
+        bad: list[str] = []
+        n_bad = 0
+        if spec.type == "multilabel":
+            y = np.zeros((n, len(labels)), dtype=np.int8)
+            for r, value in enumerate(col):
+                try:
+                    parts = _split_multilabel(value)
+                except ValueError as exc:
+                    n_bad += 1
+                    if len(bad) < _MAX_SHOWN:
+                        bad.append(f"row {r + 1}: {exc}")
+                    continue
+                if parts is None:
+                    continue
+                labelled[r] = True
+                for part in parts:
+                    if part in index:
+                        y[r, index[part]] = 1
+                    else:
+                        n_bad += 1
+                        if len(bad) < _MAX_SHOWN:
+                            bad.append(f"row {r + 1}: {part!r}{_near(part, labels)}")
+        else:
+            y = np.full(n, -1, dtype=np.int64)
+            binary_default = spec.type == "binary" and spec.labels is None
+            for r, value in enumerate(col):
+                label = _single_label(value, labels, binary_default)
+                if label is None:
+                    continue
+                if label in index:
+                    labelled[r] = True
+                    y[r] = index[label]
+                else:
+                    n_bad += 1
+                    if len(bad) < _MAX_SHOWN:
+                        bad.append(f"row {r + 1}: {label!r}{_near(label, labels)}")
+        if n_bad:
+            raise DataError(f"{src}, column {group!r}: {n_bad} cell{'s' if n_bad > 1 else ''} with a label the "
+                            f"schema does not declare: {_show(bad, n_bad)}. Declared labels: {labels}. "
+                            "Fix the cells, or add the label to the schema's groups."
+                            f"{group}.labels")
+        out[group] = GroupTargets(group, labels, labelled, y)
+    return out
+
+
+def _near(value: str, labels: list[str]) -> str:
+    close = difflib.get_close_matches(value, labels, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def row_hashes(inputs: pd.DataFrame, seed: int) -> np.ndarray:
+    """A stable 64-bit hash of each row's input values, salted with the seed.
+
+    The hash depends on the inputs only, never on labels or row order, so a row lands in the same
+    split every time it is seen: that is what lets a retrained head and the live head be compared
+    on rows neither was fitted on.
+    """
+    key = hashlib.blake2b(str(seed).encode(), digest_size=8).hexdigest()  # 16 characters
+    if inputs.empty:
+        return np.zeros(len(inputs), dtype=np.uint64)
+    hashed = pd.util.hash_pandas_object(inputs, index=False, hash_key=key, categorize=False)
+    return hashed.to_numpy(dtype=np.uint64)
+
+
+def holdout_mask(hashes: np.ndarray, fraction: float) -> np.ndarray:
+    """Rows whose hash falls in the lowest `fraction` of the 64-bit range."""
+    return hashes < np.uint64(int(fraction * 2**64) if fraction < 1 else 2**64 - 1)
+
+
+def fingerprint(hashes: np.ndarray, y: np.ndarray | None = None) -> str:
+    """A digest of a set of rows (and their labels), independent of their order."""
+    if y is None:
+        keys = np.sort(hashes)
+        return hashlib.sha256(keys.tobytes()).hexdigest()[:16]
+    y2 = y.reshape(len(hashes), -1).astype(np.int64)
+    order = np.lexsort((*y2.T[::-1], hashes))
+    h = hashlib.sha256(hashes[order].tobytes())
+    h.update(y2[order].tobytes())
+    return h.hexdigest()[:16]

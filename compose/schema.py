@@ -1,0 +1,487 @@
+"""The YAML schema: pydantic models of the format and `load_schema`, which reports every problem.
+
+Structural problems (a wrong type, an unknown key) come from pydantic; reference problems (a group
+naming an undeclared feature, a `when` on an unknown label, a cycle) from `_check_references`. Both
+are reported together, each with its key path and YAML line.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import types
+import typing
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from compose._yaml import Path_, YamlDocument, parse_yaml
+from compose.errors import SchemaError
+
+NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$"
+Name = Annotated[str, Field(pattern=NAME_PATTERN, max_length=100)]
+Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+GroupType = Literal["multiclass", "binary", "multilabel"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _label_text(value: Any) -> Any:
+    """Labels are strings: `true`, 3 or 2.5 written unquoted in YAML still mean the text."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    return value
+
+
+class InputSpec(_Strict):
+    """A column that models may read."""
+
+    type: Literal["text", "number", "category"]
+    required: bool = True
+
+
+class FeatureSpec(_Strict):
+    """A shared featurizer, fitted once per training run and reused by every head that names it."""
+
+    type: Literal["tfidf", "tabular"]
+    inputs: list[str] = Field(min_length=1)
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class ModelSpec(_Strict):
+    """The estimator of a head: a short name or a dotted scikit-learn path, and its parameters."""
+
+    estimator: str = "logistic_regression"
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class DecisionSpec(_Strict):
+    """How scores become labels. Which keys apply depends on the group's type."""
+
+    min_confidence: Probability | None = None
+    threshold: Probability | None = None
+    thresholds: dict[str, Probability] = Field(default_factory=dict)
+
+    @field_validator("thresholds", mode="before")
+    @classmethod
+    def _label_keys(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {_label_text(k): v for k, v in value.items()}
+        return value
+
+
+class GateSpec(_Strict):
+    """How a retrained head is compared with the live one before it is released."""
+
+    metric: Literal["accuracy", "balanced_accuracy", "macro_f1", "micro_f1"] | None = None
+    tolerance: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0
+
+
+class GroupSpec(_Strict):
+    """One independent head: a mutually exclusive set (multiclass, binary) or a set of tags."""
+
+    type: GroupType
+    labels: list[str] | None = None
+    features: list[str] | None = None
+    model: ModelSpec = Field(default_factory=ModelSpec)
+    decision: DecisionSpec = Field(default_factory=DecisionSpec)
+    when: dict[str, list[str]] | None = None
+    gate: GateSpec = Field(default_factory=GateSpec)
+
+    @field_validator("labels", mode="before")
+    @classmethod
+    def _labels_as_text(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            return [_label_text(v) for v in value]
+        return value
+
+    @field_validator("when", mode="before")
+    @classmethod
+    def _when_as_text(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: [_label_text(v) for v in vs] if isinstance(vs, list) else vs for k, vs in value.items()}
+        return value
+
+
+class TrainingSpec(_Strict):
+    """How training splits rows: a fraction held out per group, chosen by a seeded row hash."""
+
+    holdout: Annotated[float, Field(ge=0.0, lt=0.9)] = 0.2
+    seed: int = 0
+
+
+class Schema(_Strict):
+    """A whole schema file (`schema_version: 1`)."""
+
+    schema_version: Literal[1]
+    name: Name
+    description: str | None = None
+    inputs: dict[str, InputSpec] = Field(min_length=1)
+    features: dict[Name, FeatureSpec] = Field(min_length=1)
+    groups: dict[Name, GroupSpec] = Field(min_length=1)
+    training: TrainingSpec = Field(default_factory=TrainingSpec)
+
+    def labels_of(self, group: str) -> list[str]:
+        """The declared labels of a group, with the binary default `[not_<group>, <group>]`."""
+        spec = self.groups[group]
+        if spec.labels is not None:
+            return list(spec.labels)
+        return [f"not_{group}", group]
+
+    def features_of(self, group: str) -> list[str]:
+        """The features a group reads; all declared features when the group names none."""
+        spec = self.groups[group]
+        return list(spec.features) if spec.features is not None else list(self.features)
+
+    def group_fingerprint(self, group: str) -> str:
+        """A hash of what a trained head depends on: type, labels, features, model and `when`."""
+        spec = self.groups[group]
+        part = {
+            "type": spec.type,
+            "labels": self.labels_of(group),
+            "features": {f: self.feature_fingerprint(f) for f in self.features_of(group)},
+            "model": spec.model.model_dump(mode="json"),
+            "when": spec.when,
+        }
+        return _digest(part)
+
+    def feature_fingerprint(self, feature: str) -> str:
+        spec = self.features[feature]
+        part = {**spec.model_dump(mode="json"), "input_types": {i: self.inputs[i].type for i in spec.inputs}}
+        return _digest(part)
+
+    def fingerprint(self) -> str:
+        return _digest(self.model_dump(mode="json"))
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_defaults=True)
+
+
+def _digest(obj: Any) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:16]
+
+
+# --------------------------------------------------------------------------------------------------
+# Loading and reporting
+
+
+def load_schema(path: str | Path) -> Schema:
+    """Read and validate a schema file; raise SchemaError listing every problem with its line."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise SchemaError(f"schema file {str(p)!r} does not exist; check the path") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SchemaError(f"cannot read schema file {str(p)!r}: {exc}") from exc
+    return parse_schema(text, source=str(p))
+
+
+def parse_schema(text: str, source: str = "<string>") -> Schema:
+    """Validate schema text; raise SchemaError listing every problem with its line."""
+    try:
+        doc = parse_yaml(text, source)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{source}:{mark.line + 1}" if mark is not None else source
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise SchemaError(f"{where}: invalid YAML: {problem}; fix the syntax at that line") from exc
+    return schema_from_document(doc)
+
+
+def schema_from_dict(data: dict[str, Any], source: str = "<dict>") -> Schema:
+    """Validate an already-parsed schema (for example one stored in a release)."""
+    return schema_from_document(YamlDocument(data, {}, source))
+
+
+def schema_from_document(doc: YamlDocument) -> Schema:
+    if not isinstance(doc.data, dict):
+        raise SchemaError(
+            f"{doc.where(())}: a schema must be a mapping with schema_version, name, inputs, "
+            f"features and groups; got {type(doc.data).__name__}"
+        )
+    problems: list[tuple[Path_, str]] = [(p, f"key {p[-1]!r} is written twice") for p in doc.duplicates]
+    schema: Schema | None = None
+    try:
+        schema = Schema.model_validate(doc.data)
+    except ValidationError as exc:
+        problems.extend(_pydantic_problems(exc, doc.data))
+    problems.extend(_check_references(doc.data))
+    if problems:
+        problems.sort(key=lambda item: doc.line_of(item[0]) or 0)
+        seen: set[str] = set()
+        lines: list[str] = []
+        for path, message in problems:
+            dotted = ".".join(str(p) for p in path) or "(top level)"
+            line = f"{dotted} at {doc.where(path)}: {message}"
+            if line not in seen:
+                seen.add(line)
+                lines.append(line)
+        head = f"{doc.source}: {len(lines)} problem{'s' if len(lines) > 1 else ''} in the schema"
+        raise SchemaError(head + ":\n  " + "\n  ".join(lines), lines)
+    assert schema is not None
+    return schema
+
+
+def _suggest(value: str, choices: list[str]) -> str:
+    close = difflib.get_close_matches(value, choices, n=1, cutoff=0.6)
+    return f" Did you mean {close[0]!r}?" if close else ""
+
+
+def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The pydantic model class found at `loc` inside Schema, for listing allowed keys."""
+    current: Any = Schema
+    for part in loc:
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            field = current.model_fields.get(str(part))
+            if field is None:
+                return None
+            current = field.annotation
+        elif typing.get_origin(current) is dict:
+            current = typing.get_args(current)[1]
+        else:
+            return None
+        while typing.get_origin(current) in (typing.Union, types.UnionType, typing.Annotated):
+            args = [a for a in typing.get_args(current) if a is not type(None)]
+            current = args[0]
+    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+
+
+def _pydantic_problems(exc: ValidationError, data: Any) -> list[tuple[Path_, str]]:
+    out: list[tuple[Path_, str]] = []
+    for err in exc.errors():
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and ("[" in p or p.endswith("-str"))))
+        kind = err["type"]
+        if kind == "extra_forbidden":
+            model = _model_at(loc[:-1])
+            allowed = sorted(model.model_fields) if model else []
+            key = str(loc[-1])
+            out.append((loc, f"unknown key {key!r}.{_suggest(key, allowed)} Allowed keys: {allowed}."))
+        elif kind == "missing":
+            out.append((loc, "this required key is missing; add it"))
+        elif kind == "literal_error":
+            expected = err.get("ctx", {}).get("expected", "")
+            out.append((loc, f"got {err['input']!r}; allowed: {expected}"))
+        elif kind == "string_pattern_mismatch":
+            out.append((loc, f"name {err['input']!r} may hold only letters, digits, '_', '.' and '-' "
+                             "and must not start with '.' or '-'"))
+        else:
+            out.append((loc, f"{err['msg']}; got {err['input']!r}"))
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# Reference checks, run on the raw data so that they work even when pydantic found problems too
+
+_TABULAR_PARAMS = {"scale", "impute_numbers", "min_frequency", "max_categories"}
+_DECISION_KEYS: dict[str, set[str]] = {
+    "multiclass": {"min_confidence"},
+    "binary": {"threshold"},
+    "multilabel": {"threshold", "thresholds"},
+}
+_GATE_METRICS: dict[str, set[str]] = {
+    "multiclass": {"accuracy", "balanced_accuracy", "macro_f1"},
+    "binary": {"accuracy", "balanced_accuracy", "macro_f1"},
+    "multilabel": {"micro_f1", "macro_f1"},
+}
+
+
+def _d(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _names(value: Any) -> list[str]:
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+
+
+def _check_references(data: dict[str, Any]) -> list[tuple[Path_, str]]:
+    problems: list[tuple[Path_, str]] = []
+    inputs = _d(data.get("inputs"))
+    features = _d(data.get("features"))
+    groups = _d(data.get("groups"))
+    input_names = list(inputs)
+    for fname, fspec in features.items():
+        problems.extend(_check_feature(str(fname), _d(fspec), inputs, input_names))
+    for gname in groups:
+        if gname in inputs:
+            problems.append(
+                (("groups", gname), f"group {gname!r} has the name of an input; a data file has one column "
+                                    "per input and per group, so rename one of them")
+            )
+    for gname, gspec in groups.items():
+        problems.extend(_check_group(str(gname), _d(gspec), list(features), groups))
+    problems.extend(_check_when_cycles(groups))
+    return problems
+
+
+def _check_feature(
+    fname: str, fspec: dict[str, Any], inputs: dict[str, Any], input_names: list[str]
+) -> list[tuple[Path_, str]]:
+    problems: list[tuple[Path_, str]] = []
+    ftype = fspec.get("type")
+    for i, col in enumerate(_names(fspec.get("inputs"))):
+        where: Path_ = ("features", fname, "inputs", i)
+        if col not in inputs:
+            problems.append((where, f"unknown input {col!r}.{_suggest(col, input_names)} Declared: {input_names}."))
+            continue
+        itype = _d(inputs[col]).get("type")
+        if ftype == "tfidf" and itype in ("number", "category"):
+            problems.append((where, f"a tfidf feature reads text, but input {col!r} is {itype}; "
+                                    "read it with a 'tabular' feature"))
+        if ftype == "tabular" and itype == "text":
+            problems.append((where, f"a tabular feature reads numbers and categories, but input {col!r} is "
+                                    "text; read it with a 'tfidf' feature"))
+    params = _d(fspec.get("params"))
+    if ftype == "tfidf":
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        allowed = sorted(TfidfVectorizer().get_params())
+    elif ftype == "tabular":
+        allowed = sorted(_TABULAR_PARAMS)
+    else:
+        allowed = []
+    if allowed:
+        for key in params:
+            if key not in allowed:
+                problems.append(
+                    (("features", fname, "params", key),
+                     f"unknown {ftype} parameter {key!r}.{_suggest(str(key), allowed)} Allowed: {allowed}.")
+                )
+    return problems
+
+
+def _check_group(
+    gname: str, gspec: dict[str, Any], feature_names: list[str], groups: dict[str, Any]
+) -> list[tuple[Path_, str]]:
+    problems: list[tuple[Path_, str]] = []
+    gtype = gspec.get("type")
+    base: Path_ = ("groups", gname)
+    for i, f in enumerate(_names(gspec.get("features"))):
+        if f not in feature_names:
+            problems.append(((*base, "features", i),
+                             f"unknown feature {f!r}.{_suggest(f, feature_names)} Declared: {feature_names}."))
+    if "features" in gspec and isinstance(gspec["features"], list) and not gspec["features"]:
+        problems.append(((*base, "features"), "a group must read at least one feature; name one or "
+                                               "leave the key out to read all features"))
+    labels = [_label_text(v) for v in gspec["labels"]] if isinstance(gspec.get("labels"), list) else None
+    if labels is not None:
+        seen: set[Any] = set()
+        for i, label in enumerate(labels):
+            if label in seen:
+                problems.append(((*base, "labels", i), f"label {label!r} is declared twice; labels must be unique"))
+            seen.add(label)
+            if isinstance(label, str) and not label.strip():
+                problems.append(((*base, "labels", i), "a label must not be empty"))
+            if gtype == "multilabel" and isinstance(label, str) and "|" in label:
+                problems.append(((*base, "labels", i), f"label {label!r} contains '|', which separates the "
+                                                         "labels of a multilabel cell; rename it"))
+        minimum = {"multiclass": 2, "binary": 2, "multilabel": 1}.get(str(gtype), 1)
+        if len(labels) < minimum:
+            problems.append(((*base, "labels"), f"a {gtype} group needs at least {minimum} labels; got {labels}"))
+        if gtype == "binary" and len(labels) > 2:
+            problems.append(((*base, "labels"), f"a binary group has exactly two labels [negative, positive]; "
+                                                 f"got {len(labels)}. Use type: multiclass for more"))
+    elif gtype in ("multiclass", "multilabel") and "labels" not in gspec:
+        problems.append(((*base, "labels"), f"a {gtype} group must declare its labels"))
+    decision = _d(gspec.get("decision"))
+    allowed = _DECISION_KEYS.get(str(gtype), set())
+    for key in decision:
+        if gtype in _DECISION_KEYS and key in DecisionSpec.model_fields and key not in allowed:
+            problems.append(((*base, "decision", key),
+                             f"{key!r} does not apply to a {gtype} group; allowed here: {sorted(allowed)}"))
+    thresholds = _d(decision.get("thresholds"))
+    if labels is not None:
+        for key in thresholds:
+            if _label_text(key) not in labels:
+                problems.append(((*base, "decision", "thresholds", key),
+                                 f"unknown label {key!r}.{_suggest(str(key), [str(x) for x in labels])} "
+                                 f"Declared: {labels}."))
+    metric = _d(gspec.get("gate")).get("metric")
+    if isinstance(metric, str) and gtype in _GATE_METRICS and metric not in _GATE_METRICS[str(gtype)]:
+        problems.append(((*base, "gate", "metric"), f"metric {metric!r} does not apply to a {gtype} group; "
+                                                     f"allowed: {sorted(_GATE_METRICS[str(gtype)])}"))
+    problems.extend(_check_model(base, _d(gspec.get("model"))))
+    problems.extend(_check_when(gname, gspec.get("when"), groups))
+    return problems
+
+
+def _check_model(base: Path_, model: dict[str, Any]) -> list[tuple[Path_, str]]:
+    from compose.estimators import estimator_params, resolve_estimator
+
+    name = model.get("estimator", "logistic_regression")
+    if not isinstance(name, str):
+        return []
+    try:
+        cls, _ = resolve_estimator(name)
+    except ValueError as exc:
+        return [((*base, "model", "estimator"), str(exc))]
+    allowed = estimator_params(cls)
+    return [
+        ((*base, "model", "params", key),
+         f"{cls.__name__} has no parameter {key!r}.{_suggest(str(key), allowed)} Allowed: {allowed}.")
+        for key in _d(model.get("params"))
+        if key not in allowed
+    ]
+
+
+def _check_when(gname: str, when: Any, groups: dict[str, Any]) -> list[tuple[Path_, str]]:
+    problems: list[tuple[Path_, str]] = []
+    base: Path_ = ("groups", gname, "when")
+    for gate, wanted in _d(when).items():
+        if gate == gname:
+            problems.append(((*base, gate), "a group cannot be conditional on itself"))
+            continue
+        if gate not in groups:
+            problems.append(((*base, gate), f"unknown group {gate!r}.{_suggest(str(gate), list(groups))} "
+                                            f"Declared: {list(groups)}."))
+            continue
+        gspec = _d(groups[gate])
+        if gspec.get("type") == "multilabel":
+            problems.append(((*base, gate), f"group {gate!r} is multilabel; a `when` condition needs a "
+                                            "multiclass or binary group, which gives one label per row"))
+            continue
+        gate_labels = (
+            [_label_text(v) for v in gspec["labels"]] if isinstance(gspec.get("labels"), list)
+            else [f"not_{gate}", gate]
+        )
+        if isinstance(wanted, list):
+            if not wanted:
+                problems.append(((*base, gate), "list at least one label of the gating group"))
+            for i, label in enumerate(wanted):
+                if _label_text(label) not in gate_labels:
+                    problems.append(((*base, gate, i),
+                                     f"group {gate!r} has no label {label!r}."
+                                     f"{_suggest(str(_label_text(label)), gate_labels)} Declared: {gate_labels}."))
+    return problems
+
+
+def _check_when_cycles(groups: dict[str, Any]) -> list[tuple[Path_, str]]:
+    import networkx as nx
+
+    graph = nx.DiGraph()
+    for gname, gspec in groups.items():
+        for gate in _d(_d(gspec).get("when")):
+            if gate in groups and gate != gname:
+                graph.add_edge(gate, gname)
+    try:
+        cycle = nx.find_cycle(graph)
+    except nx.NetworkXNoCycle:
+        return []
+    names = [a for a, _ in cycle] + [cycle[0][0]]
+    return [(("groups", names[1], "when"), "the `when` conditions form a cycle: " + " -> ".join(names)
+             + "; a group cannot depend on itself through others")]
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of the YAML format, for editors (written to schemas/compose.schema.json)."""
+    out = Schema.model_json_schema()
+    out["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    out["$id"] = "https://github.com/compose-ml/compose/schemas/compose.schema.json"
+    return out

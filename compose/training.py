@@ -1,0 +1,437 @@
+"""Training: per-group row selection, a stable holdout, parallel head fits, gating and a release.
+
+One function, `fit_and_release`, serves every lifecycle command: `train` (every feature and head),
+`train --only G` (new heads on the live features), `retrain --group G` and `retrain --feature F`
+(gated against the live versions). It holds the store's lock from reading the live release to
+writing the new one, so two trainers never interleave.
+
+The holdout: a row is held out when a seeded hash of its input values falls in the lowest
+`training.holdout` fraction (default 0.2). The hash ignores labels and row order, so a row is held
+out every time it is seen, whatever file it comes in: a retrained head and the live head are then
+compared on rows that neither was fitted on. Features are fitted on the non-holdout rows only.
+Released heads are the ones fitted on the training rows (not refitted on all rows), so the
+holdout metrics in meta.json describe exactly the artifact that serves.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from joblib import Parallel, delayed
+
+from compose.data import GroupTargets, as_frame, fingerprint, holdout_mask, parse_targets, prepare_inputs, row_hashes
+from compose.decisions import raw_predictions
+from compose.errors import DataError, GateRefusedError
+from compose.featurizers import build_featurizer, feature_width, hstack
+from compose.heads import Head, assemble_head, fit_estimator
+from compose.metrics import gate_metric_name, group_metrics
+from compose.planner import build_plan, feature_node
+from compose.schema import Schema
+from compose.store import ModelStore
+
+log = logging.getLogger("compose")
+
+
+@dataclass
+class GroupReport:
+    """What happened to one group in a training run."""
+
+    group: str
+    version: int
+    released: bool
+    n_train: int
+    n_holdout: int
+    metrics: dict[str, Any]
+    gate: dict[str, Any] | None = None
+
+
+@dataclass
+class TrainReport:
+    """The outcome of a training run: new versions, the release written (if any), and warnings."""
+
+    store: Path
+    release: str | None
+    features: dict[str, int] = field(default_factory=dict)
+    groups: dict[str, GroupReport] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def refused(self) -> list[str]:
+        return [g for g, r in self.groups.items() if not r.released]
+
+
+@dataclass
+class _GroupRows:
+    group: str
+    train: np.ndarray
+    holdout: np.ndarray
+    y: np.ndarray
+    excluded_by_when: int
+
+
+def _warn(report: TrainReport, message: str) -> None:
+    report.warnings.append(message)
+    log.warning(message)
+
+
+def _select_rows(schema: Schema, group: str, targets: dict[str, GroupTargets], hold: np.ndarray) -> _GroupRows:
+    t = targets[group]
+    mask = t.labelled.copy()
+    excluded = 0
+    for gate, wanted in (schema.groups[group].when or {}).items():
+        gt = targets.get(gate)
+        if gt is None:
+            continue  # the gate is not labelled in this file: rows labelled for the group are trusted
+        allowed = np.isin(gt.y, [gt.labels.index(w) for w in wanted])
+        off = mask & gt.labelled & ~allowed
+        excluded += int(off.sum())
+        mask &= ~off
+    return _GroupRows(group, np.flatnonzero(mask & ~hold), np.flatnonzero(mask & hold), t.y, excluded)
+
+
+def _jobs_for(schema: Schema, rows: _GroupRows, x: Any) -> list[tuple[Any, ...]]:
+    spec = schema.groups[rows.group]
+    name, params = spec.model.estimator, dict(spec.model.params)
+    xt = x[rows.train]
+    if spec.type == "multilabel":
+        labels = schema.labels_of(rows.group)
+        return [(name, params, xt, rows.y[rows.train, j], f"group {rows.group!r}, label {label!r}", True)
+                for j, label in enumerate(labels)]
+    return [(name, params, xt, rows.y[rows.train], f"group {rows.group!r}", False)]
+
+
+def _counts(schema: Schema, group: str, y: np.ndarray) -> dict[str, int]:
+    labels = schema.labels_of(group)
+    if schema.groups[group].type == "multilabel":
+        return {label: int(y[:, j].sum()) for j, label in enumerate(labels)}
+    return {label: int((y == i).sum()) for i, label in enumerate(labels)}
+
+
+def _evaluate(schema: Schema, head: Head, x: Any, rows: _GroupRows) -> dict[str, Any]:
+    if len(rows.holdout) == 0:
+        return {"n": 0}
+    spec = schema.groups[head.group]
+    scores = head.scores(x[rows.holdout])
+    pred = raw_predictions(spec, head.labels, scores)
+    return group_metrics(spec.type, rows.y[rows.holdout], pred, head.labels)
+
+
+def _n_jobs(requested: int | None, jobs: list[tuple[Any, ...]]) -> int:
+    if requested is not None:
+        return requested
+    work = sum(j[2].shape[0] for j in jobs)
+    return -1 if len(jobs) > 1 and work >= 20_000 else 1
+
+
+def fit_and_release(  # noqa: C901, PLR0912, PLR0913, PLR0915 - the one place a run is orchestrated
+    schema: Schema,
+    data: Any,
+    store: str | Path,
+    *,
+    groups: list[str] | None = None,
+    refit: set[str] | None = None,
+    gate: bool = False,
+    force: bool = False,
+    note: str = "train",
+    n_jobs: int | None = None,
+    lock_timeout: float = 600.0,
+) -> TrainReport:
+    """Fit `groups` (default: every group with a column in the data) and release what passes.
+
+    `refit` names the features to fit anew (None: every feature the groups read); the others are
+    taken from the live release. With `gate`, each new head is released only if its holdout
+    metric is not worse than the live head's on the same rows (or with `force`).
+    """
+    plan = build_plan(schema)
+    df = as_frame(data)
+    inputs = prepare_inputs(df, schema)
+    wanted = list(groups) if groups is not None else list(schema.groups)
+    unknown = [g for g in wanted if g not in schema.groups]
+    if unknown:
+        raise DataError(f"unknown group{'s' if len(unknown) > 1 else ''} {unknown}; the schema declares "
+                        f"{list(schema.groups)}")
+    gates = {gate for g in wanted for gate in (schema.groups[g].when or {})}
+    targets = parse_targets(df, schema, [g for g in schema.groups if g in wanted or g in gates])
+    model_store = ModelStore(Path(store) / schema.name)
+    report = TrainReport(model_store.path, None)
+    absent = [g for g in wanted if g not in targets]
+    if groups is not None and absent:
+        raise DataError(f"{df.attrs.get('source', 'the data')}: no column for group{'s' if len(absent) > 1 else ''} "
+                        f"{absent}; add the column with its labels")
+    for g in absent:
+        _warn(report, f"group {g!r}: the data has no column {g!r}, so it is not trained from this file")
+    trained = [g for g in plan.groups_in_order() if g in wanted and g in targets]
+    if not trained:
+        raise DataError(f"{df.attrs.get('source', 'the data')}: no group column found; expected one of "
+                        f"{list(schema.groups)} (one column per group, named after it)")
+
+    hashes = row_hashes(inputs, schema.training.seed)
+    hold = holdout_mask(hashes, schema.training.holdout)
+    selections: dict[str, _GroupRows] = {}
+    for g in list(trained):
+        rows = _select_rows(schema, g, targets, hold)
+        if len(rows.train) == 0:
+            _warn(report, f"group {g!r}: no labelled training rows in this file; not trained")
+            trained.remove(g)
+            continue
+        if rows.excluded_by_when:
+            log.info("group %r: %d labelled rows left out because their %s label is outside `when`",
+                     g, rows.excluded_by_when, "/".join(schema.groups[g].when or {}))
+        selections[g] = rows
+    if not trained:
+        raise DataError("no group has labelled rows in this file; fill in at least one group column")
+
+    with model_store.lock(lock_timeout, on_wait=log.warning):
+        live = _live_release(model_store)
+        needed = sorted({f for g in trained for f in schema.features_of(g)})
+        to_fit = [f for f in needed if (refit is None or f in refit or f not in live.get("features", {}))]
+        for f in to_fit:
+            readers = [n for n in plan.dependents(feature_node(f)) if n.startswith("head:")]
+            others = [r.split(":", 1)[1] for r in readers if r.split(":", 1)[1] not in trained]
+            others = [g for g in others if g in live.get("groups", {})]
+            if others and live:
+                _warn(report, f"feature {f!r} is refitted, so the live heads {others} that read it cannot stay in "
+                              "the release; retrain them too (compose retrain --feature " + f + ")")
+        transformers: dict[str, Any] = {}
+        versions: dict[str, int] = {}
+        train_rows = np.flatnonzero(~hold)
+        for f in needed:
+            if f in to_fit:
+                t0 = time.perf_counter()
+                transformer = build_featurizer(schema, f)
+                transformer.fit(inputs.iloc[train_rows])
+                transformers[f] = transformer
+                log.info("feature %-14s fitted on %d rows, %d columns (%.1fs)", f, len(train_rows),
+                         feature_width(transformer), time.perf_counter() - t0)
+            else:
+                pin = live["features"][f]
+                transformers[f] = model_store.load_version("features", f, pin["version"], pin.get("sha256"))
+                versions[f] = pin["version"]
+        blocks = {f: transformers[f].transform(inputs) for f in needed}
+
+        jobs: list[tuple[Any, ...]] = []
+        owners: list[str] = []
+        xs: dict[str, Any] = {}
+        for g in trained:
+            xs[g] = hstack([blocks[f] for f in schema.features_of(g)])
+            new = _jobs_for(schema, selections[g], xs[g])
+            jobs.extend(new)
+            owners.extend([g] * len(new))
+        workers = _n_jobs(n_jobs, jobs)
+        log.info("fitting %d head%s (%d estimator fit%s) on %s worker%s", len(trained), "s" * (len(trained) > 1),
+                 len(jobs), "s" * (len(jobs) > 1), "all" if workers == -1 else workers, "s" * (workers != 1))
+        t0 = time.perf_counter()
+        fitted = Parallel(n_jobs=workers, prefer="processes")(
+            delayed(fit_estimator)(name, params, x, y, what, allow_constant=allow)
+            for name, params, x, y, what, allow in jobs
+        )
+        fit_seconds = time.perf_counter() - t0
+        heads: dict[str, Head] = {}
+        for g in trained:
+            ests = [e for e, o in zip(fitted, owners, strict=True) if o == g]
+            heads[g] = assemble_head(g, schema.groups[g].type, schema.labels_of(g), schema.features_of(g), ests)
+
+        # Score, gate and store. Feature versions are written first: heads record them as parents.
+        for f in to_fit:
+            meta = {"spec_hash": schema.feature_fingerprint(f), "spec": schema.features[f].model_dump(mode="json"),
+                    "n_rows": len(train_rows), "data_fingerprint": fingerprint(hashes[train_rows]),
+                    "width": feature_width(transformers[f]),
+                    "training": schema.training.model_dump()}
+            versions[f], _ = model_store.write_version("features", f, transformers[f], meta)
+            report.features[f] = versions[f]
+        released: dict[str, bool] = {}
+        for g in trained:
+            rows = selections[g]
+            metrics = _evaluate(schema, heads[g], xs[g], rows)
+            verdict = None
+            if gate and g in live.get("groups", {}):
+                verdict = _gate(schema, model_store, live, g, heads[g], transformers)
+                verdict["forced"] = bool(force and not verdict["passed"])
+            ok = verdict is None or verdict["passed"] or force
+            spec = schema.groups[g]
+            meta = {
+                "spec_hash": schema.group_fingerprint(g), "spec": spec.model_dump(mode="json"),
+                "type": spec.type, "labels": schema.labels_of(g),
+                "parents": {f: versions[f] for f in schema.features_of(g)},
+                "n_train": len(rows.train), "n_holdout": len(rows.holdout),
+                "data_fingerprint": fingerprint(hashes[rows.train], rows.y[rows.train]),
+                "holdout_fingerprint": fingerprint(hashes[rows.holdout], rows.y[rows.holdout]),
+                "class_counts": _counts(schema, g, rows.y[rows.train]),
+                "holdout_class_counts": _counts(schema, g, rows.y[rows.holdout]),
+                "metrics": metrics, "gate_metric": gate_metric_name(spec.type, spec.gate.metric),
+                "gate": verdict, "excluded_by_when": rows.excluded_by_when,
+                "training": {**schema.training.model_dump(), "rows": "hash(inputs) >= holdout"},
+                "fit_seconds_all_heads": round(fit_seconds, 3), "note": note,
+            }
+            holdout = {"inputs": inputs.iloc[rows.holdout].reset_index(drop=True), "y": rows.y[rows.holdout],
+                       "hashes": hashes[rows.holdout]}
+            version, _ = model_store.write_version("groups", g, heads[g], meta, extras={"holdout": holdout})
+            released[g] = ok
+            report.groups[g] = GroupReport(g, version, ok, len(rows.train), len(rows.holdout), metrics, verdict)
+            _log_group(schema, report.groups[g])
+
+        # A refitted feature is released only with every head that reads it.
+        for f in to_fit:
+            readers = [g for g in trained if f in schema.features_of(g)]
+            if any(not released[g] for g in readers):
+                for g in readers:
+                    if released[g]:
+                        released[g] = False
+                        report.groups[g].released = False
+                _warn(report, f"feature {f!r} v{versions[f]:04d} is not released: a head that reads it was refused "
+                              "by the gate, and the live heads need the live feature")
+        body = _compose_release(schema, model_store, live, report, versions, released, note)
+        if body is not None:
+            report.release = model_store.write_release(body)
+            log.info("release %s is live (%s)", report.release, note)
+    return report
+
+
+def _live_release(store: ModelStore) -> dict[str, Any]:
+    if not store.release_numbers():
+        return {}
+    return store.release()
+
+
+def _gate(schema: Schema, store: ModelStore, live: dict[str, Any], group: str, head: Head,
+          transformers: dict[str, Any]) -> dict[str, Any]:
+    """Score the candidate and the live head on the live version's stored holdout rows.
+
+    The reference is the holdout kept with the live version (inputs and labels), not the new
+    file's: a file with wrong labels cannot make the live head look bad. Its rows hash into the
+    holdout, so the candidate, fitted on rows that hash out of it, has never seen them.
+    """
+    spec = schema.groups[group]
+    metric = gate_metric_name(spec.type, spec.gate.metric)
+    pin = live["groups"][group]
+    verdict: dict[str, Any] = {"metric": metric, "tolerance": spec.gate.tolerance, "against": pin["version"]}
+    old_meta = store.meta("groups", group, pin["version"])
+    if old_meta.get("spec_hash") != schema.group_fingerprint(group):
+        verdict.update(passed=True, reason="the live version was trained for another definition of the group")
+        return verdict
+    reference = store.load_extra("groups", group, pin["version"], "holdout")
+    x_in, y = reference["inputs"], reference["y"]
+    verdict["n_holdout"] = len(y)
+    if len(y) == 0:
+        verdict.update(passed=False, reason="the live version kept no holdout rows to compare on")
+        return verdict
+    old_head: Head = store.load_version("groups", group, pin["version"], pin.get("sha256"))
+    old_blocks = []
+    for f, v in old_meta.get("parents", {}).items():
+        fpin = live["features"].get(f, {})
+        old_blocks.append(store.load_version("features", f, v, fpin.get("sha256") if fpin.get("version") == v
+                                             else None).transform(x_in))
+    new_blocks = [transformers[f].transform(x_in) for f in schema.features_of(group)]
+    scored = {}
+    for side, h, blocks in (("live", old_head, old_blocks), ("candidate", head, new_blocks)):
+        pred = raw_predictions(spec, h.labels, h.scores(hstack(blocks)))
+        scored[side] = group_metrics(spec.type, y, pred, h.labels)
+    cand, base = scored["candidate"].get(metric), scored["live"].get(metric)
+    passed = cand is not None and base is not None and cand >= base - spec.gate.tolerance
+    verdict.update(candidate=cand, live=base, passed=bool(passed), candidate_metrics=scored["candidate"],
+                   live_metrics=scored["live"])
+    return verdict
+
+
+def _log_group(schema: Schema, r: GroupReport) -> None:
+    metric = gate_metric_name(schema.groups[r.group].type, schema.groups[r.group].gate.metric)
+    value = r.metrics.get(metric)
+    shown = f"{metric} {value:.3f}" if isinstance(value, float) else "no holdout rows"
+    line = f"group {r.group:<16} v{r.version:04d}: {r.n_train} training rows, {r.n_holdout} holdout rows, {shown}"
+    if r.gate is not None and "live" in r.gate:
+        line += f" (live v{r.gate['against']:04d}: {r.gate['live']:.3f})"
+    log.info(line + ("" if r.released else "  NOT RELEASED"))
+
+
+def _compose_release(schema: Schema, store: ModelStore, live: dict[str, Any], report: TrainReport,
+                     versions: dict[str, int], released: dict[str, bool], note: str) -> dict[str, Any] | None:
+    features: dict[str, Any] = {f: p for f, p in live.get("features", {}).items() if f in schema.features}
+    groups: dict[str, Any] = {}
+    for g, p in live.get("groups", {}).items():
+        if g in schema.groups:
+            groups[g] = p
+        else:
+            _warn(report, f"group {g!r} is no longer in the schema; it is dropped from the new release")
+    for g, ok in released.items():
+        if not ok:
+            continue
+        r = report.groups[g]
+        meta = store.meta("groups", g, r.version)
+        groups[g] = {"version": r.version, "sha256": meta["sha256"], "parents": meta["parents"]}
+        for f, v in meta["parents"].items():
+            features[f] = {"version": v, "sha256": store.meta("features", f, v)["sha256"]}
+    for g, p in list(groups.items()):
+        stale = [f for f, v in p.get("parents", {}).items() if features.get(f, {}).get("version") != v]
+        if stale:
+            del groups[g]
+            _warn(report, f"group {g!r} is left out of the new release: it reads {stale}, which were refitted "
+                          "without it; retrain it with data labelled for it")
+    used = {f for p in groups.values() for f in p.get("parents", {})}
+    features = {f: p for f, p in features.items() if f in used}
+    if not any(released.values()) and not [g for g in live.get("groups", {}) if g not in schema.groups]:
+        return None
+    if not groups:
+        return None
+    return {"note": note, "parent": live.get("release"), "schema_hash": schema.fingerprint(),
+            "schema": schema.to_dict(), "features": features, "groups": groups}
+
+
+def train(schema: Schema | str | Path, data: Any, store: str | Path = "models", *, only: list[str] | None = None,
+          n_jobs: int | None = None) -> Any:
+    """Train every group that has a column in `data` (or only the groups `only`) and release them.
+
+    Returns the live ComposedModel, loaded back from the store.
+    """
+    from compose.runtime import load
+    from compose.schema import load_schema
+
+    s = schema if isinstance(schema, Schema) else load_schema(schema)
+    fit_and_release(s, data, store, groups=only, refit=None if only is None else set(),
+                    note="train" if only is None else f"train --only {','.join(only)}", n_jobs=n_jobs)
+    return load(Path(store) / s.name)
+
+
+def retrain(schema: Schema | str | Path, data: Any, store: str | Path, *, group: str | None = None,
+            feature: str | None = None, force: bool = False, n_jobs: int | None = None) -> TrainReport:
+    """Refit one group's head (on the live features) or one feature and every head that reads it, gated.
+
+    A candidate whose gate metric is worse than the live version's (on the same holdout rows) is
+    kept as a version but not released, unless `force`; GateRefusedError says why.
+    """
+    from compose.schema import load_schema
+
+    s = schema if isinstance(schema, Schema) else load_schema(schema)
+    if (group is None) == (feature is None):
+        raise DataError("retrain needs exactly one of --group G or --feature F")
+    if group is not None:
+        report = fit_and_release(s, data, store, groups=[group], refit=set(), gate=True, force=force,
+                                 note=f"retrain --group {group}", n_jobs=n_jobs)
+    else:
+        assert feature is not None
+        if feature not in s.features:
+            raise DataError(f"unknown feature {feature!r}; the schema declares {list(s.features)}")
+        plan = build_plan(s)
+        dependents = [n.split(":", 1)[1] for n in plan.dependents(feature_node(feature)) if n.startswith("head:")]
+        report = fit_and_release(s, data, store, groups=dependents, refit={feature}, gate=True, force=force,
+                                 note=f"retrain --feature {feature}", n_jobs=n_jobs)
+    if report.refused:
+        reasons = []
+        for g in report.refused:
+            v = report.groups[g].gate or {}
+            if "candidate" in v:
+                reasons.append(f"{g} v{report.groups[g].version:04d}: {v['metric']} {v['candidate']} < live "
+                               f"v{v['against']:04d} {v['live']} (tolerance {v['tolerance']})")
+            else:
+                reasons.append(f"{g} v{report.groups[g].version:04d}: {v.get('reason', 'a head it depends on was refused')}")
+        error = GateRefusedError("not released, the live version stays: " + "; ".join(reasons)
+                                 + ". The candidate is kept; release it anyway with --force or "
+                                 "`compose promote --group G --version vN`")
+        error.report = report  # type: ignore[attr-defined]
+        raise error
+    return report
