@@ -1,0 +1,42 @@
+"""Shared fixtures: small real data sets (penguins from its package, a movies sample in tests/data)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "tests" / "data"
+SCHEMAS = ROOT / "schemas"
+
+
+@pytest.fixture(scope="session")
+def penguins_frame() -> pd.DataFrame:
+    from palmerpenguins import load_penguins
+
+    return load_penguins()
+
+
+@pytest.fixture(scope="session")
+def penguins_csv(tmp_path_factory: pytest.TempPathFactory, penguins_frame: pd.DataFrame) -> Path:
+    path = tmp_path_factory.mktemp("penguins") / "penguins.csv"
+    penguins_frame.to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture(scope="session")
+def penguins_schema_path() -> Path:
+    return SCHEMAS / "penguins.yaml"
+
+
+@pytest.fixture(scope="session")
+def movies_csv() -> Path:
+    """1,200 real films (CC0), the first rows of examples/movies/movies.csv.gz."""
+    return DATA / "movies_sample.csv"
+
+
+@pytest.fixture(scope="session")
+def movies_schema_path() -> Path:
+    return SCHEMAS / "movies.yaml"
