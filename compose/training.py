@@ -27,7 +27,7 @@ from joblib import Parallel, delayed
 
 from compose.data import GroupTargets, as_frame, fingerprint, holdout_mask, parse_targets, prepare_inputs, row_hashes
 from compose.decisions import raw_predictions
-from compose.errors import DataError, GateRefusedError
+from compose.errors import DataError, GateRefusedError, SchemaError
 from compose.featurizers import build_featurizer, feature_width, hstack
 from compose.heads import Head, assemble_head, fit_estimator
 from compose.metrics import gate_metric_name, group_metrics
@@ -189,6 +189,7 @@ def fit_and_release(  # noqa: C901, PLR0912, PLR0913, PLR0915 - the one place a 
 
     with model_store.lock(lock_timeout, on_wait=log.warning):
         live = _live_release(model_store)
+        _refuse_stale_heads(schema, model_store, live, trained)
         needed = sorted({f for g in trained for f in schema.features_of(g)})
         to_fit = [f for f in needed if (refit is None or f in refit or f not in live.get("features", {}))]
         for f in to_fit:
@@ -248,32 +249,37 @@ def fit_and_release(  # noqa: C901, PLR0912, PLR0913, PLR0915 - the one place a 
         released: dict[str, bool] = {}
         for g in trained:
             rows = selections[g]
-            metrics = _evaluate(schema, heads[g], xs[g], rows)
+            spec = schema.groups[g]
+            own = {"inputs": inputs.iloc[rows.holdout].reset_index(drop=True), "y": rows.y[rows.holdout],
+                   "hashes": hashes[rows.holdout]}
+            reference = _live_holdout(schema, model_store, live, g)
+            holdout = own if reference is None else _union(reference, own)
+            if reference is None:
+                metrics = _evaluate(schema, heads[g], xs[g], rows)
+            else:
+                metrics = _score(schema, heads[g], [transformers[f] for f in schema.features_of(g)], holdout)
             verdict = None
             if gate and g in live.get("groups", {}):
-                verdict = _gate(schema, model_store, live, g, heads[g], transformers)
+                verdict = _gate(schema, model_store, live, g, metrics, holdout, reference is not None)
                 verdict["forced"] = bool(force and not verdict["passed"])
             ok = verdict is None or verdict["passed"] or force
-            spec = schema.groups[g]
             meta = {
                 "spec_hash": schema.group_fingerprint(g), "spec": spec.model_dump(mode="json"),
                 "type": spec.type, "labels": schema.labels_of(g),
                 "parents": {f: versions[f] for f in schema.features_of(g)},
-                "n_train": len(rows.train), "n_holdout": len(rows.holdout),
+                "n_train": len(rows.train), "n_holdout": len(holdout["y"]),
                 "data_fingerprint": fingerprint(hashes[rows.train], rows.y[rows.train]),
-                "holdout_fingerprint": fingerprint(hashes[rows.holdout], rows.y[rows.holdout]),
+                "holdout_fingerprint": fingerprint(holdout["hashes"], holdout["y"]),
                 "class_counts": _counts(schema, g, rows.y[rows.train]),
-                "holdout_class_counts": _counts(schema, g, rows.y[rows.holdout]),
+                "holdout_class_counts": _counts(schema, g, holdout["y"]),
                 "metrics": metrics, "gate_metric": gate_metric_name(spec.type, spec.gate.metric),
                 "gate": verdict, "excluded_by_when": rows.excluded_by_when,
                 "training": {**schema.training.model_dump(), "rows": "hash(inputs) >= holdout"},
                 "fit_seconds_all_heads": round(fit_seconds, 3), "note": note,
             }
-            holdout = {"inputs": inputs.iloc[rows.holdout].reset_index(drop=True), "y": rows.y[rows.holdout],
-                       "hashes": hashes[rows.holdout]}
             version, _ = model_store.write_version("groups", g, heads[g], meta, extras={"holdout": holdout})
             released[g] = ok
-            report.groups[g] = GroupReport(g, version, ok, len(rows.train), len(rows.holdout), metrics, verdict)
+            report.groups[g] = GroupReport(g, version, ok, len(rows.train), len(holdout["y"]), metrics, verdict)
             _log_group(schema, report.groups[g])
 
         # A refitted feature is released only with every head that reads it.
@@ -293,49 +299,83 @@ def fit_and_release(  # noqa: C901, PLR0912, PLR0913, PLR0915 - the one place a 
     return report
 
 
+def _refuse_stale_heads(schema: Schema, store: ModelStore, live: dict[str, Any], trained: list[str]) -> None:
+    """Refuse a run that would release live heads whose definition the schema has since changed."""
+    stale = [g for g, pin in live.get("groups", {}).items()
+             if g in schema.groups and g not in trained
+             and store.meta("groups", g, pin["version"]).get("spec_hash") != schema.group_fingerprint(g)]
+    if stale:
+        raise SchemaError(f"the schema changes the definition (labels, features, model or when) of live "
+                          f"group{'s' if len(stale) > 1 else ''} {stale}, which this run does not retrain; "
+                          f"train {'them' if len(stale) > 1 else 'it'} too (--only {','.join([*trained, *stale])}) "
+                          "or undo the change")
+
+
 def _live_release(store: ModelStore) -> dict[str, Any]:
     if not store.release_numbers():
         return {}
     return store.release()
 
 
-def _gate(schema: Schema, store: ModelStore, live: dict[str, Any], group: str, head: Head,
-          transformers: dict[str, Any]) -> dict[str, Any]:
-    """Score the candidate and the live head on the live version's stored holdout rows.
+def _live_holdout(schema: Schema, store: ModelStore, live: dict[str, Any], group: str) -> dict[str, Any] | None:
+    """The holdout kept with the live version of `group`, if that version has the same definition."""
+    pin = live.get("groups", {}).get(group)
+    if pin is None:
+        return None
+    if store.meta("groups", group, pin["version"]).get("spec_hash") != schema.group_fingerprint(group):
+        return None
+    held: dict[str, Any] = store.load_extra("groups", group, pin["version"], "holdout")
+    return held
 
-    The reference is the holdout kept with the live version (inputs and labels), not the new
-    file's: a file with wrong labels cannot make the live head look bad. Its rows hash into the
-    holdout, so the candidate, fitted on rows that hash out of it, has never seen them.
+
+def _union(reference: dict[str, Any], own: dict[str, Any]) -> dict[str, Any]:
+    """The live holdout, plus this file's holdout rows it does not hold yet (labels as this file gives)."""
+    fresh = ~np.isin(own["hashes"], reference["hashes"])
+    return {"inputs": pd.concat([reference["inputs"], own["inputs"][fresh]], ignore_index=True),
+            "y": np.concatenate([reference["y"], own["y"][fresh]]),
+            "hashes": np.concatenate([reference["hashes"], own["hashes"][fresh]])}
+
+
+def _score(schema: Schema, head: Head, transformers: list[Any], holdout: dict[str, Any]) -> dict[str, Any]:
+    spec = schema.groups[head.group]
+    if len(holdout["y"]) == 0:
+        return {"n": 0}
+    x = hstack([t.transform(holdout["inputs"]) for t in transformers])
+    pred = raw_predictions(spec, head.labels, head.scores(x))
+    return group_metrics(spec.type, holdout["y"], pred, head.labels)
+
+
+def _gate(schema: Schema, store: ModelStore, live: dict[str, Any], group: str, metrics: dict[str, Any],
+          holdout: dict[str, Any], comparable: bool) -> dict[str, Any]:
+    """Compare the candidate with the live head on the same rows: the live version's stored holdout
+    plus the new file's holdout rows it did not hold yet.
+
+    Starting from the live holdout means a file with wrong labels cannot make the live head look
+    bad on rows it was judged on before. Every row of it hashes into the holdout, so neither head
+    was fitted on it.
     """
     spec = schema.groups[group]
     metric = gate_metric_name(spec.type, spec.gate.metric)
     pin = live["groups"][group]
-    verdict: dict[str, Any] = {"metric": metric, "tolerance": spec.gate.tolerance, "against": pin["version"]}
-    old_meta = store.meta("groups", group, pin["version"])
-    if old_meta.get("spec_hash") != schema.group_fingerprint(group):
+    verdict: dict[str, Any] = {"metric": metric, "tolerance": spec.gate.tolerance, "against": pin["version"],
+                               "n_holdout": len(holdout["y"])}
+    if not comparable:
         verdict.update(passed=True, reason="the live version was trained for another definition of the group")
         return verdict
-    reference = store.load_extra("groups", group, pin["version"], "holdout")
-    x_in, y = reference["inputs"], reference["y"]
-    verdict["n_holdout"] = len(y)
-    if len(y) == 0:
-        verdict.update(passed=False, reason="the live version kept no holdout rows to compare on")
+    if len(holdout["y"]) == 0:
+        verdict.update(passed=False, reason="no holdout rows to compare on")
         return verdict
+    old_meta = store.meta("groups", group, pin["version"])
     old_head: Head = store.load_version("groups", group, pin["version"], pin.get("sha256"))
-    old_blocks = []
+    old_transformers = []
     for f, v in old_meta.get("parents", {}).items():
         fpin = live["features"].get(f, {})
-        old_blocks.append(store.load_version("features", f, v, fpin.get("sha256") if fpin.get("version") == v
-                                             else None).transform(x_in))
-    new_blocks = [transformers[f].transform(x_in) for f in schema.features_of(group)]
-    scored = {}
-    for side, h, blocks in (("live", old_head, old_blocks), ("candidate", head, new_blocks)):
-        pred = raw_predictions(spec, h.labels, h.scores(hstack(blocks)))
-        scored[side] = group_metrics(spec.type, y, pred, h.labels)
-    cand, base = scored["candidate"].get(metric), scored["live"].get(metric)
+        old_transformers.append(store.load_version("features", f, v, fpin.get("sha256") if fpin.get("version") == v
+                                                   else None))
+    old = _score(schema, old_head, old_transformers, holdout)
+    cand, base = metrics.get(metric), old.get(metric)
     passed = cand is not None and base is not None and cand >= base - spec.gate.tolerance
-    verdict.update(candidate=cand, live=base, passed=bool(passed), candidate_metrics=scored["candidate"],
-                   live_metrics=scored["live"])
+    verdict.update(candidate=cand, live=base, passed=bool(passed), live_metrics=old)
     return verdict
 
 
@@ -374,12 +414,22 @@ def _compose_release(schema: Schema, store: ModelStore, live: dict[str, Any], re
                           "without it; retrain it with data labelled for it")
     used = {f for p in groups.values() for f in p.get("parents", {})}
     features = {f: p for f, p in features.items() if f in used}
+    # A tuned decision belongs to the head version it was tuned on: it follows that version only.
+    decisions = {g: p for g, p in live.get("decisions", {}).items()
+                 if g in groups and p.get("for_group_version") == groups[g]["version"]}
+    for g in set(live.get("decisions", {})) - set(decisions):
+        if g in groups:
+            log.info("group %r: its tuned decision was tuned for another version; the schema's decision applies "
+                     "until it is tuned again (compose tune --group %s)", g, g)
     if not any(released.values()) and not [g for g in live.get("groups", {}) if g not in schema.groups]:
         return None
     if not groups:
         return None
-    return {"note": note, "parent": live.get("release"), "schema_hash": schema.fingerprint(),
+    body = {"note": note, "parent": live.get("release"), "schema_hash": schema.fingerprint(),
             "schema": schema.to_dict(), "features": features, "groups": groups}
+    if decisions:
+        body["decisions"] = decisions
+    return body
 
 
 def train(schema: Schema | str | Path, data: Any, store: str | Path = "models", *, only: list[str] | None = None,
