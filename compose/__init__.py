@@ -5,6 +5,9 @@ small submodels, trains and versions each on its own, and merges their outputs i
 """
 
 from compose._version import __version__
+from compose.advisor import Suggestion, suggest
+from compose.checking import CheckReport, check
+from compose.converting import convert, to_flat
 from compose.errors import (
     ArtifactNotFoundError,
     ComposeError,
@@ -26,9 +29,11 @@ from compose.runtime import ComposedModel, load
 from compose.schema import Schema, load_schema, parse_schema
 from compose.store import ModelStore
 from compose.training import TrainReport, fit_and_release, retrain, train
+from compose.tuning import TuneReport, tune
 
 __all__ = [
     "ArtifactNotFoundError",
+    "CheckReport",
     "ComposeError",
     "ComposedModel",
     "DataError",
@@ -41,10 +46,14 @@ __all__ = [
     "SchemaError",
     "StoreError",
     "StoreLockedError",
+    "Suggestion",
     "TrainReport",
     "TrainingError",
+    "TuneReport",
     "__version__",
     "build_plan",
+    "check",
+    "convert",
     "diff_releases",
     "evaluate",
     "evaluation_summary",
@@ -58,5 +67,8 @@ __all__ = [
     "retrain",
     "rollback",
     "set_release",
+    "suggest",
+    "to_flat",
     "train",
+    "tune",
 ]

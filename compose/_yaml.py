@@ -51,8 +51,15 @@ class YamlDocument:
         return f"{self.source}:{line}" if line is not None else self.source
 
 
-def _walk(loader: _Loader, node: yaml.Node, path: Path_, doc: YamlDocument) -> Any:
+def _walk(
+    loader: _Loader, node: yaml.Node, path: Path_, doc: YamlDocument, active: frozenset[int] = frozenset()
+) -> Any:
     doc.lines.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)):
+        if id(node) in active:
+            raise yaml.constructor.ConstructorError(
+                None, None, "an anchor is used inside itself (a recursive alias); write the value out", node.start_mark)
+        active = active | {id(node)}
     if isinstance(node, yaml.MappingNode):
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
@@ -63,10 +70,10 @@ def _walk(loader: _Loader, node: yaml.Node, path: Path_, doc: YamlDocument) -> A
             if key in out:
                 doc.duplicates.append(child)
             doc.lines[child] = key_node.start_mark.line + 1
-            out[key] = _walk(loader, value_node, child, doc)
+            out[key] = _walk(loader, value_node, child, doc, active)
         return out
     if isinstance(node, yaml.SequenceNode):
-        return [_walk(loader, item, (*path, i), doc) for i, item in enumerate(node.value)]
+        return [_walk(loader, item, (*path, i), doc, active) for i, item in enumerate(node.value)]
     return loader.construct_object(node, deep=True)
 
 

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import compose
+from compose.report import require_matplotlib, write_html
 
 EXIT_USER_ERROR = 2
 EXIT_REFUSED = 3
@@ -114,13 +115,21 @@ def cmd_predict(a: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(a: argparse.Namespace) -> int:
+    if a.html:
+        require_matplotlib()  # fail before the work, not after it
     model = _load(a)
-    report = compose.evaluate(model, a.data, split=a.split)
+    if a.baseline:
+        logging.getLogger("compose").info("fitting the %s baseline on the training-split rows of %s", a.baseline,
+                                          a.data)
+    report = compose.evaluate(model, a.data, split=a.split, baseline=a.baseline)
     for line in compose.evaluation_summary(report):
         _print(line)
     if a.json:
         Path(a.json).write_text(json.dumps(report, indent=2), encoding="utf-8")
         _print(f"wrote {a.json}")
+    if a.html:
+        write_html(report, a.html)
+        _print(f"wrote {a.html}")
     return 0
 
 
@@ -178,6 +187,24 @@ def cmd_diff(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_tune(a: argparse.Namespace) -> int:
+    report = compose.tune(a.store, a.group, a.target, data=a.data, model=a.model, dry_run=a.dry_run, note=a.note)
+    for line in report.lines():
+        _print(line)
+    if a.json:
+        Path(a.json).write_text(json.dumps(report.to_dict(), indent=2), encoding="utf-8")
+        _print(f"wrote {a.json}")
+    return 0 if report.any_met else EXIT_REFUSED
+
+
+def _evaluate_args(sp: argparse.ArgumentParser) -> None:
+    sp.add_argument("--split", choices=["all", "holdout", "train"],
+                    help="rows to evaluate, by the training holdout rule (default: holdout with --baseline, else all)")
+    sp.add_argument("--baseline", choices=["monolithic"],
+                    help="also fit one one-vs-rest model over every label on the training-split rows, and compare")
+    sp.add_argument("--html", help="write a self-contained HTML report (needs matplotlib)")
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="compose", description="Classification with separated label groups.")
     p.add_argument("--version", action="version", version=f"compose {compose.__version__}")
@@ -222,8 +249,7 @@ def _parser() -> argparse.ArgumentParser:
     store_args(sp)
     sp.add_argument("--data", required=True)
     sp.add_argument("--json", help="write the full report as JSON")
-    sp.add_argument("--split", choices=["all", "holdout", "train"], default="all",
-                    help="rows to evaluate, by the training holdout rule (default all)")
+    _evaluate_args(sp)
     sp.add_argument("--release", help="a release other than the live one")
     sp = add("versions", cmd_versions, "list stored versions with their metrics")
     store_args(sp)
@@ -245,6 +271,18 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("a")
     sp.add_argument("b")
     store_args(sp)
+    sp = add("tune", cmd_tune, "tune a group's decision to a target on held-out rows, and release it")
+    store_args(sp)
+    sp.add_argument("--group", required=True)
+    sp.add_argument("--target", required=True, help="precision=0.95, recall=0.8 or f1")
+    sp.add_argument("--data", help="labelled rows; only those in the training holdout are used "
+                                   "(default: the holdout stored with the live head version)")
+    sp.add_argument("--dry-run", action="store_true", help="report, but write nothing")
+    sp.add_argument("--note", help="the new release's note")
+    sp.add_argument("--json", help="write the report as JSON")
+    from compose.cli_advisor import register as register_advisor
+
+    register_advisor(add)
     return p
 
 

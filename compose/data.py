@@ -118,7 +118,7 @@ def prepare_inputs(df: pd.DataFrame, schema: Schema) -> pd.DataFrame:
         col = df[name] if name in df.columns else pd.Series([None] * len(df), index=df.index, dtype=object)
         if spec.type == "number":
             numbers = pd.to_numeric(col, errors="coerce")
-            bad_mask = numbers.isna() & ~col.map(_missing)
+            bad_mask = numbers.isna() & ~col.map(_missing).astype(bool)
             if bad_mask.any():
                 rows = np.flatnonzero(bad_mask.to_numpy())
                 cells = [f"row {r + 1}: {col.iloc[r]!r}" for r in rows[:_MAX_SHOWN]]
@@ -199,6 +199,7 @@ def parse_targets(df: pd.DataFrame, schema: Schema, groups: Iterable[str] | None
         col = df[group].tolist()
         n = len(col)
         labelled = np.zeros(n, dtype=bool)
+        y: np.ndarray[Any, Any]
         bad: list[str] = []
         n_bad = 0
         if spec.type == "multilabel":
@@ -273,6 +274,8 @@ def fingerprint(hashes: np.ndarray, y: np.ndarray | None = None) -> str:
     if y is None:
         keys = np.sort(hashes)
         return hashlib.sha256(keys.tobytes()).hexdigest()[:16]
+    if len(hashes) == 0:
+        return hashlib.sha256(b"").hexdigest()[:16]
     y2 = y.reshape(len(hashes), -1).astype(np.int64)
     order = np.lexsort((*y2.T[::-1], hashes))
     h = hashlib.sha256(hashes[order].tobytes())

@@ -20,7 +20,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from compose.schema import Schema
 
-Matrix = np.ndarray | sp.csr_matrix
+Matrix = Any  # a dense numpy array or a scipy CSR matrix
 
 
 class TextJoiner(TransformerMixin, BaseEstimator):  # type: ignore[misc]

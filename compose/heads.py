@@ -45,23 +45,31 @@ def _dense_if_needed(estimator: Any, X: Matrix) -> Matrix:  # noqa: N803
     return X
 
 
-def make_estimator(name: str, params: dict[str, Any], y: np.ndarray) -> Any:
-    """A new estimator for one fit; wrapped in sigmoid calibration when it has no predict_proba."""
+def make_estimator(name: str, params: dict[str, Any], y: np.ndarray, calibration: str | None = None) -> Any:
+    """A new estimator for one fit.
+
+    With `calibration` (`sigmoid` or `isotonic`, the group's setting) it is wrapped in
+    CalibratedClassifierCV with up to 5 folds; without it, an estimator that has no predict_proba
+    is wrapped in sigmoid calibration with up to 3 folds. A label with fewer than 2 rows among `y`
+    leaves no folds to calibrate on: the estimator is then used as it is.
+    """
     est = build_estimator(name, params)
-    if hasattr(est, "predict_proba"):
+    if calibration is None and hasattr(est, "predict_proba"):
         return est
-    smallest = int(np.bincount(y).min()) if len(y) else 0
+    smallest = int(np.unique(y, return_counts=True)[1].min()) if len(y) else 0
     if smallest >= 2:
-        return CalibratedClassifierCV(est, method="sigmoid", cv=min(3, smallest))
+        return CalibratedClassifierCV(est, method=calibration or "sigmoid", cv=min(5 if calibration else 3, smallest))
     return est  # decision_function, squashed in `_proba`
 
 
 def fit_estimator(  # noqa: PLR0913 - one job's whole description
-    name: str, params: dict[str, Any], X: Matrix, y: np.ndarray, what: str, *, allow_constant: bool = False  # noqa: N803
+    name: str, params: dict[str, Any], X: Matrix, y: np.ndarray, what: str, *, allow_constant: bool = False,  # noqa: N803
+    calibration: str | None = None,
 ) -> Any:
     """Fit one estimator on (X, y) with one BLAS thread; the unit that runs in parallel.
 
     With `allow_constant` (a label of a multilabel group), rows that all agree give a constant.
+    `calibration` is the group's setting (`sigmoid`, `isotonic` or None), see `make_estimator`.
     """
     classes = np.unique(y)
     if len(classes) < 2:
@@ -69,7 +77,7 @@ def fit_estimator(  # noqa: PLR0913 - one job's whole description
             return ConstantProbability(float(classes[0]) if len(classes) else 0.0)
         raise TrainingError(f"{what}: all {len(y)} labelled training rows have the same label; a head "
                             "needs at least two labels among its rows. Label more rows for the other labels")
-    est = make_estimator(name, params, y)
+    est = make_estimator(name, params, y, calibration)
     with threadpool_limits(limits=1):
         try:
             est.fit(_dense_if_needed(est, X), y)

@@ -100,11 +100,11 @@ class Plan:
             lines.append(f"  {f:<16} {spec.type:<8} reads {', '.join(spec.inputs)}  -> heads: {', '.join(readers)}")
         lines.append("heads (in training order):")
         for g in self.groups_in_order():
-            spec = s.groups[g]
-            line = (f"  {g:<16} {spec.type:<10} {len(s.labels_of(g))} labels  "
-                    f"features: {', '.join(s.features_of(g))}  model: {spec.model.estimator}")
-            if spec.when:
-                cond = "; ".join(f"{k} in {v}" for k, v in spec.when.items())
+            group = s.groups[g]
+            line = (f"  {g:<16} {group.type:<10} {len(s.labels_of(g))} labels  "
+                    f"features: {', '.join(s.features_of(g))}  model: {group.model.estimator}")
+            if group.when:
+                cond = "; ".join(f"{k} in {v}" for k, v in group.when.items())
                 line += f"  when: {cond}"
             lines.append(line)
         lines.append("merge: " + ", ".join(self.groups_in_order()))

@@ -62,12 +62,35 @@ class ModelSpec(_Strict):
     params: dict[str, Any] = Field(default_factory=dict)
 
 
-class DecisionSpec(_Strict):
-    """How scores become labels. Which keys apply depends on the group's type."""
+Policy = Literal["argmax", "min_confidence", "top_k", "cumulative", "zones", "threshold"]
 
+
+class DecisionSpec(_Strict):
+    """How scores become labels: a `policy` and its parameters (see compose.decisions).
+
+    Which policies and keys apply depends on the group's type; `policy` may be left out (the
+    multiclass default is `min_confidence` when that key is given, else `argmax`; binary and
+    multilabel groups always use `threshold`).
+    """
+
+    policy: Policy | None = None
     min_confidence: Probability | None = None
+    k: Annotated[int, Field(ge=1)] | None = None
+    p: Annotated[float, Field(gt=0.0, le=1.0)] | None = None
+    accept: Probability | None = None
+    review: Probability | None = None
     threshold: Probability | None = None
     thresholds: dict[str, Probability] = Field(default_factory=dict)
+    min_labels: Annotated[int, Field(ge=0)] | None = None
+    max_labels: Annotated[int, Field(ge=1)] | None = None
+
+    def policy_of(self, kind: str) -> str:
+        """The policy in force for a group of type `kind`, with the defaults filled in."""
+        if self.policy is not None:
+            return self.policy
+        if kind != "multiclass":
+            return "threshold"
+        return "min_confidence" if self.min_confidence is not None else "argmax"
 
     @field_validator("thresholds", mode="before")
     @classmethod
@@ -94,6 +117,7 @@ class GroupSpec(_Strict):
     decision: DecisionSpec = Field(default_factory=DecisionSpec)
     when: dict[str, list[str]] | None = None
     gate: GateSpec = Field(default_factory=GateSpec)
+    calibration: Literal["sigmoid", "isotonic"] | None = None
 
     @field_validator("labels", mode="before")
     @classmethod
@@ -141,15 +165,17 @@ class Schema(_Strict):
         return list(spec.features) if spec.features is not None else list(self.features)
 
     def group_fingerprint(self, group: str) -> str:
-        """A hash of what a trained head depends on: type, labels, features, model and `when`."""
+        """A hash of what a trained head depends on: type, labels, features, model, `when`, calibration."""
         spec = self.groups[group]
-        part = {
+        part: dict[str, Any] = {
             "type": spec.type,
             "labels": self.labels_of(group),
             "features": {f: self.feature_fingerprint(f) for f in self.features_of(group)},
             "model": spec.model.model_dump(mode="json"),
             "when": spec.when,
         }
+        if spec.calibration is not None:  # only when set, so heads trained before the key existed still load
+            part["calibration"] = spec.calibration
         return _digest(part)
 
     def feature_fingerprint(self, feature: str) -> str:
@@ -231,7 +257,7 @@ def schema_from_document(doc: YamlDocument) -> Schema:
 
 
 def _suggest(value: str, choices: list[str]) -> str:
-    close = difflib.get_close_matches(value, choices, n=1, cutoff=0.6)
+    close = difflib.get_close_matches(value, [str(c) for c in choices], n=1, cutoff=0.6)
     return f" Did you mean {close[0]!r}?" if close else ""
 
 
@@ -254,10 +280,30 @@ def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
     return current if isinstance(current, type) and issubclass(current, BaseModel) else None
 
 
+def _data_path(loc: tuple[Any, ...], data: Any) -> Path_:
+    """The key path of a pydantic error location in `data`, without the tags pydantic adds there.
+
+    A part that is a key (or index) of the data is kept even if it looks like a tag (a user's key
+    `s[x` is one); other parts with `[` or ending in `-str` are pydantic's union or validator tags.
+    """
+    out: list[str | int] = []
+    current: Any = data
+    for part in loc:
+        in_dict = isinstance(current, dict) and part in current
+        if in_dict or (isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current)):
+            current = current[part]
+        elif isinstance(part, str) and ("[" in part or part.endswith("-str")):
+            continue
+        else:
+            current = None
+        out.append(part)
+    return tuple(out)
+
+
 def _pydantic_problems(exc: ValidationError, data: Any) -> list[tuple[Path_, str]]:
     out: list[tuple[Path_, str]] = []
     for err in exc.errors():
-        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and ("[" in p or p.endswith("-str"))))
+        loc = _data_path(err["loc"], data)
         kind = err["type"]
         if kind == "extra_forbidden":
             model = _model_at(loc[:-1])
@@ -282,9 +328,9 @@ def _pydantic_problems(exc: ValidationError, data: Any) -> list[tuple[Path_, str
 
 _TABULAR_PARAMS = {"scale", "impute_numbers", "min_frequency", "max_categories"}
 _DECISION_KEYS: dict[str, set[str]] = {
-    "multiclass": {"min_confidence"},
-    "binary": {"threshold"},
-    "multilabel": {"threshold", "thresholds"},
+    "multiclass": {"policy", "min_confidence", "k", "p", "accept", "review"},
+    "binary": {"policy", "threshold"},
+    "multilabel": {"policy", "threshold", "thresholds", "min_labels", "max_labels"},
 }
 _GATE_METRICS: dict[str, set[str]] = {
     "multiclass": {"accuracy", "balanced_accuracy", "macro_f1"},
@@ -361,7 +407,7 @@ def _check_group(
     gname: str, gspec: dict[str, Any], feature_names: list[str], groups: dict[str, Any]
 ) -> list[tuple[Path_, str]]:
     problems: list[tuple[Path_, str]] = []
-    gtype = gspec.get("type")
+    gtype = gspec.get("type") if isinstance(gspec.get("type"), str) else None  # pydantic reports a bad type
     base: Path_ = ("groups", gname)
     for i, f in enumerate(_names(gspec.get("features"))):
         if f not in feature_names:
@@ -396,6 +442,11 @@ def _check_group(
         if gtype in _DECISION_KEYS and key in DecisionSpec.model_fields and key not in allowed:
             problems.append(((*base, "decision", key),
                              f"{key!r} does not apply to a {gtype} group; allowed here: {sorted(allowed)}"))
+    if gtype in _DECISION_KEYS:
+        from compose.decisions import check_policy
+
+        problems.extend(((*base, "decision", *where), message)
+                        for where, message in check_policy(str(gtype), decision, labels))
     thresholds = _d(decision.get("thresholds"))
     if labels is not None:
         for key in thresholds:

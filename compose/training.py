@@ -101,9 +101,9 @@ def _jobs_for(schema: Schema, rows: _GroupRows, x: Any) -> list[tuple[Any, ...]]
     xt = x[rows.train]
     if spec.type == "multilabel":
         labels = schema.labels_of(rows.group)
-        return [(name, params, xt, rows.y[rows.train, j], f"group {rows.group!r}, label {label!r}", True)
-                for j, label in enumerate(labels)]
-    return [(name, params, xt, rows.y[rows.train], f"group {rows.group!r}", False)]
+        return [(name, params, xt, rows.y[rows.train, j], f"group {rows.group!r}, label {label!r}", True,
+                 spec.calibration) for j, label in enumerate(labels)]
+    return [(name, params, xt, rows.y[rows.train], f"group {rows.group!r}", False, spec.calibration)]
 
 
 def _counts(schema: Schema, group: str, y: np.ndarray) -> dict[str, int]:
@@ -229,8 +229,8 @@ def fit_and_release(  # noqa: C901, PLR0912, PLR0913, PLR0915 - the one place a 
                  len(jobs), "s" * (len(jobs) > 1), "all" if workers == -1 else workers, "s" * (workers != 1))
         t0 = time.perf_counter()
         fitted = Parallel(n_jobs=workers, prefer="processes")(
-            delayed(fit_estimator)(name, params, x, y, what, allow_constant=allow)
-            for name, params, x, y, what, allow in jobs
+            delayed(fit_estimator)(name, params, x, y, what, allow_constant=allow, calibration=calibration)
+            for name, params, x, y, what, allow, calibration in jobs
         )
         fit_seconds = time.perf_counter() - t0
         heads: dict[str, Head] = {}

@@ -1,0 +1,299 @@
+"""compose against plain scikit-learn: throughput, latency, fit, load and memory, in one run.
+
+    .venv/bin/python benchmarks/run.py            # synthetic (20,000 rows) and the full movies table
+    .venv/bin/python benchmarks/run.py --quick    # smaller, under about two minutes
+    .venv/bin/python benchmarks/run.py --rows 50000 --only synthetic
+
+Per data set: compose (`compose.train`, `compose.load`, the fused batch path and `predict_one`)
+against three scikit-learn set-ups built from the same featurizers and estimators
+(benchmarks/baselines.py). Then the targets of issue 7: one-row p50 against featurizing the row
+alone, batch time against featurizing the batch plus the heads' arithmetic, and the speed-up of
+parallel head fits (joblib processes, one BLAS thread each, as compose.training does).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+import pandas as pd
+import sklearn
+from joblib import Parallel, delayed
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import compose  # noqa: E402
+from baselines import MonolithicBaseline, PipelinesBaseline, SharedBaseline  # noqa: E402
+from compose.data import as_frame, holdout_mask, parse_targets, prepare_inputs, row_hashes  # noqa: E402
+from compose.featurizers import hstack  # noqa: E402
+from compose.heads import fit_estimator  # noqa: E402
+from compose.rowfeatures import prepare_row  # noqa: E402
+from compose.schema import Schema, parse_schema  # noqa: E402
+from corpus import SCHEMA, make_corpus  # noqa: E402
+
+SYSTEMS = ["compose", "shared", "pipelines", "monolithic"]
+TITLES = {"compose": "compose", "shared": "sklearn: shared featurizer + heads",
+          "pipelines": "sklearn: one pipeline per group", "monolithic": "sklearn: monolithic one-vs-rest"}
+
+LOAD_SCRIPT = """
+import gc, json, sys, time, tracemalloc
+kind, path, here = sys.argv[1], sys.argv[2], sys.argv[3]
+sys.path.insert(0, here)
+import joblib, compose
+load = (lambda: compose.load(path)) if kind == "compose" else (lambda: joblib.load(path))
+t0 = time.perf_counter(); obj = load(); seconds = time.perf_counter() - t0
+del obj; gc.collect()
+tracemalloc.start(); obj = load(); peak = tracemalloc.get_traced_memory()[1]
+print(json.dumps({"seconds": seconds, "peak_mb": peak / 2**20}))
+"""
+
+
+def best_of(fn: Callable[[], Any], repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def latencies(fn: Callable[[Any], Any], items: list[Any], calls: int) -> np.ndarray:
+    for item in items[:5]:
+        fn(item)
+    out = np.empty(calls)
+    for i in range(calls):
+        item = items[i % len(items)]
+        t0 = time.perf_counter()
+        fn(item)
+        out[i] = time.perf_counter() - t0
+    return out
+
+
+def stage(name: str, what: str, since: float) -> float:
+    now = time.perf_counter()
+    print(f"  {name}: {what} done at {now - since:.0f} s", file=sys.stderr)
+    return since
+
+
+def load_stats(kind: str, path: Path) -> dict[str, float]:
+    runs = [json.loads(subprocess.run([sys.executable, "-c", LOAD_SCRIPT, kind, str(path),
+                                       str(ROOT / "benchmarks")], check=True,
+                                      capture_output=True, text=True).stdout.strip().splitlines()[-1])
+            for _ in range(3)]
+    return {"seconds": float(np.median([r["seconds"] for r in runs])),
+            "peak_mb": float(np.median([r["peak_mb"] for r in runs]))}
+
+
+def mappings(df: pd.DataFrame, schema: Schema) -> list[dict[str, Any]]:
+    """Rows as a caller would pass them: None for an empty cell, numbers as floats."""
+    out = []
+    for rec in df.to_dict("records"):
+        row: dict[str, Any] = {}
+        for name, spec in schema.inputs.items():
+            v = rec.get(name)
+            v = None if v is None or (isinstance(v, float) and np.isnan(v)) else v
+            row[name] = float(v) if v is not None and spec.type == "number" else v
+        out.append(row)
+    return out
+
+
+def head_jobs(schema: Schema, inputs: pd.DataFrame, model: Any, train: np.ndarray,
+              targets: dict[str, Any]) -> list[tuple[Any, ...]]:
+    """The estimator fits of every head, as compose.training builds them."""
+    blocks = model.transform_features(inputs)
+    jobs = []
+    for g, t in targets.items():
+        spec = schema.groups[g]
+        rows = np.intersect1d(np.flatnonzero(t.labelled), train)
+        x = hstack([blocks[f] for f in schema.features_of(g)])[rows]
+        if spec.type == "multilabel":
+            jobs += [(spec.model.estimator, dict(spec.model.params), x, t.y[rows, j], g, True)
+                     for j in range(len(t.labels))]
+        else:
+            jobs.append((spec.model.estimator, dict(spec.model.params), x, t.y[rows], g, False))
+    return jobs
+
+
+def fit_heads(jobs: list[tuple[Any, ...]], n_jobs: int) -> list[Any]:
+    return list(Parallel(n_jobs=n_jobs, prefer="processes")(
+        delayed(fit_estimator)(name, params, x, y, what, allow_constant=allow)
+        for name, params, x, y, what, allow in jobs))
+
+
+def scenario(name: str, schema: Schema, df: pd.DataFrame, batch_rows: int, calls: int,  # noqa: PLR0915
+             repeat: int) -> dict[str, Any]:
+    work = Path(tempfile.mkdtemp(prefix=f"bench-{name}-"))
+    inputs = prepare_inputs(df, schema)
+    train = np.flatnonzero(~holdout_mask(row_hashes(inputs, schema.training.seed), schema.training.holdout))
+    targets = parse_targets(df, schema)
+    r: dict[str, Any] = {"name": name, "rows": len(df), "groups": len(targets)}
+    start = time.perf_counter()
+
+    # Fit: compose end to end (features, parallel heads, holdout metrics, store writes) and the baselines.
+    t0 = time.perf_counter()
+    model = compose.train(schema, df, store=work / "store")
+    fit = {"compose": time.perf_counter() - t0}
+    baselines = {"shared": SharedBaseline(schema), "pipelines": PipelinesBaseline(schema),
+                 "monolithic": MonolithicBaseline(schema)}
+    for key, base in baselines.items():
+        t0 = time.perf_counter()
+        base.fit(inputs, targets, train)
+        fit[key] = time.perf_counter() - t0
+        joblib.dump(base, work / f"{key}.joblib")
+    r["fit"] = fit
+    r["fused"] = list(model.fused_groups)
+    r["features"] = {f: w for f, w in model.widths_.items()}
+
+    stage(name, "fit", start)
+    # Cold start: a fresh process loads the release (or the pickled baseline).
+    r["load"] = {"compose": load_stats("compose", work / "store" / schema.name)}
+    r["load"].update({k: load_stats("joblib", work / f"{k}.joblib") for k in baselines})
+
+    stage(name, "load", start)
+    # Batch throughput, on `batch_rows` rows (repeated if the data set is smaller).
+    batch = df.sample(n=batch_rows, replace=len(df) < batch_rows, random_state=0).reset_index(drop=True)
+    prepared = prepare_inputs(batch, schema)
+    secs = {"compose": best_of(lambda: model.predict_scores(batch), repeat)}
+    secs.update({k: best_of(lambda b=b: b.predict_proba(prepared), repeat) for k, b in baselines.items()})
+    r["batch_rows_per_s"] = {k: batch_rows / s for k, s in secs.items()}
+    r["batch_merged_rows_per_s"] = batch_rows / best_of(lambda: model.predict(batch), 1)
+    validate = best_of(lambda: prepare_inputs(as_frame(batch), schema), repeat)
+    featurize = best_of(lambda: model.transform_features(prepared), repeat)
+    blocks = model.transform_features(prepared)
+    fallback = [g for g in model.groups if g not in model.fused_groups]
+
+    def arithmetic() -> None:
+        z = model.fused_.logits(blocks)
+        for g in model.fused_groups:
+            model.fused_.scores(g, z)
+        for g in fallback:
+            model.heads_[g].scores(hstack([blocks[f] for f in model.heads_[g].features]))
+
+    heads = best_of(arithmetic, repeat)
+    r["batch_parts"] = {"compose": secs["compose"], "validate": validate, "featurize": featurize, "heads": heads}
+
+    stage(name, "batch", start)
+    # One row: p50 and p99 of single calls on distinct rows.
+    rows = mappings(df.sample(n=min(500, len(df)), random_state=1), schema)
+    frames = [prepare_inputs(pd.DataFrame([row]), schema) for row in rows[:200]]
+    lat = {"compose": latencies(model.predict_one, rows, calls)}
+    few = max(calls // 5, 100)
+    lat.update({k: latencies(b.predict_proba, frames, few) for k, b in baselines.items()})
+    featurizers = model.row_featurizers_
+    lat["featurize_row"] = latencies(
+        lambda row: {f: fz(prepare_row(schema, row)) for f, (fz, _) in featurizers.items()}, rows, calls)
+    lat["featurize_row_sklearn"] = latencies(lambda fr: model.transform_features(fr), frames, few)
+    r["latency_ms"] = {k: (float(np.percentile(v, 50)) * 1e3, float(np.percentile(v, 99)) * 1e3)
+                       for k, v in lat.items()}
+
+    stage(name, "one row", start)
+    # Training: the same head fits sequentially and on 2 processes (one BLAS thread each).
+    jobs = head_jobs(schema, inputs, model, train, targets)
+    seq = best_of(lambda: fit_heads(jobs, 1), 1)
+    par = best_of(lambda: fit_heads(jobs, 2), 1)
+    stage(name, "training", start)
+    r["training"] = {"fits": len(jobs), "sequential": seq, "parallel_2": par}
+    return r
+
+
+def _x(compose_value: float, other: float, higher_is_better: bool) -> str:
+    factor = compose_value / other if higher_is_better else other / compose_value
+    return f"×{factor:.1f}"
+
+
+def table(r: dict[str, Any]) -> str:
+    lines = [f"### {r['name']}: {r['rows']:,} rows, {r['groups']} groups, features "
+             + ", ".join(f"{f} {w:,} columns" for f, w in r["features"].items())
+             + f"; fused heads: {', '.join(r['fused']) or 'none'}",
+             "", "| metric | " + " | ".join(TITLES[s] for s in SYSTEMS) + " |",
+             "|---" * (len(SYSTEMS) + 1) + "|"]
+    specs = [("batch rows/s", r["batch_rows_per_s"], True, "{:,.0f}"),
+             ("one row p50 (ms)", {k: v[0] for k, v in r["latency_ms"].items()}, False, "{:.3f}"),
+             ("one row p99 (ms)", {k: v[1] for k, v in r["latency_ms"].items()}, False, "{:.3f}"),
+             ("fit (s)", r["fit"], False, "{:.2f}"),
+             ("load (s)", {k: v["seconds"] for k, v in r["load"].items()}, False, "{:.3f}"),
+             ("load peak memory (MB)", {k: v["peak_mb"] for k, v in r["load"].items()}, False, "{:.1f}")]
+    for label, values, higher, fmt in specs:
+        cells = [fmt.format(values["compose"])]
+        cells += [f"{fmt.format(values[s])} ({_x(values['compose'], values[s], higher)})" for s in SYSTEMS[1:]]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def targets_table(r: dict[str, Any]) -> str:
+    p, lat, t = r["batch_parts"], r["latency_ms"], r["training"]
+    one = lat["compose"][0]
+    batch_ratio = p["compose"] / (p["featurize"] + p["heads"])
+    vs_pipes = r["batch_rows_per_s"]["compose"] / r["batch_rows_per_s"]["pipelines"]
+    rows = [
+        ("one row p50 / featurizing the row (compose's row featurizer)", one / lat["featurize_row"][0], 1.3),
+        ("one row p50 / featurizing the row (the featurizers' own transform)", one / lat["featurize_row_sklearn"][0],
+         1.3),
+        ("batch / (featurize + heads' arithmetic)", batch_ratio, 1.05),
+        ("batch / (validate + featurize + heads' arithmetic)", p["compose"] / (p["validate"] + p["featurize"]
+                                                                                + p["heads"]), 1.05),
+        ("one pipeline per group / batch (speed-up)", vs_pipes, -2.5),
+    ]
+    lines = [f"Targets ({r['name']}); batch parts for {sum(1 for _ in [0])} run: compose {p['compose'] * 1e3:.0f} ms = "
+             f"validate {p['validate'] * 1e3:.0f} + featurize {p['featurize'] * 1e3:.0f} + heads "
+             f"{p['heads'] * 1e3:.1f} + the rest; one row: compose {one * 1e3:.0f} µs, row featurizer "
+             f"{lat['featurize_row'][0] * 1e3:.0f} µs, the featurizers' transform {lat['featurize_row_sklearn'][0] * 1e3:.0f} µs",
+             "", "| target | measured | goal | met |", "|---|---|---|---|"]
+    for label, value, goal in rows:
+        ok = value >= -goal if goal < 0 else value <= goal
+        lines.append(f"| {label} | {value:.2f} | {'≥' if goal < 0 else '≤'} {abs(goal)} | {'yes' if ok else 'no'} |")
+    lines.append(f"| parallel head fits, 2 processes vs sequential ({t['fits']} fits) | ×{t['sequential'] / t['parallel_2']:.2f}"
+                 f" ({t['sequential']:.1f} s → {t['parallel_2']:.1f} s) | report | — |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small data sets, under about two minutes")
+    parser.add_argument("--rows", type=int, default=None, help="synthetic rows (default 20,000; quick 4,000)")
+    parser.add_argument("--only", default="synthetic,movies", help="comma-separated: synthetic, movies")
+    parser.add_argument("--json", type=Path, default=None, help="also write the raw numbers here")
+    args = parser.parse_args(argv)
+    warnings.filterwarnings("ignore")
+    quick = args.quick
+    batch_rows, calls, repeat = (2_000, 300, 2) if quick else (10_000, 2_000, 3)
+    results = []
+    for name in args.only.split(","):
+        if name == "synthetic":
+            schema = parse_schema(SCHEMA)
+            df = make_corpus(args.rows or (4_000 if quick else 20_000), seed=0)
+        elif name == "movies":
+            schema = compose.load_schema(ROOT / "schemas/movies.yaml")
+            df = pd.read_csv(ROOT / "examples/movies/movies.csv.gz", dtype=str, keep_default_na=False, na_values=[""])
+            df = df.head(4_000) if quick else df
+        else:
+            parser.error(f"unknown data set {name!r}; use synthetic or movies")
+        t0 = time.perf_counter()
+        results.append(scenario(name, schema, df, batch_rows, calls, repeat))
+        print(f"[{name}: {time.perf_counter() - t0:.0f} s]", file=sys.stderr)
+    print(f"`{' '.join(['python', 'benchmarks/run.py', *(argv if argv is not None else sys.argv[1:])])}` on "
+          f"{os.cpu_count()} cores (nproc {len(os.sched_getaffinity(0))}), {platform.machine()}, Python "
+          f"{platform.python_version()}, scikit-learn {sklearn.__version__}, numpy {np.__version__}.\n"
+          "×N: compose is N times better (faster, or smaller) than that column.\n")
+    for r in results:
+        print(table(r) + "\n\n" + targets_table(r) + "\n")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1, default=float))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
