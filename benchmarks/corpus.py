@@ -23,10 +23,11 @@ inputs:
 features:
   words: {type: tfidf, inputs: [title, description], params: {ngram_range: [1, 2], min_df: 2}}
 groups:
-  category: {type: multiclass, labels: [%s], features: [words]}
-  audience: {type: multiclass, labels: [%s], features: [words]}
-  tags: {type: multilabel, labels: [%s], features: [words]}
-""" % (", ".join(CATEGORIES), ", ".join(AUDIENCES), ", ".join(TAGS))
+  category: {type: multiclass, labels: [CATEGORIES], features: [words]}
+  audience: {type: multiclass, labels: [AUDIENCES], features: [words]}
+  tags: {type: multilabel, labels: [TAGS], features: [words]}
+""".replace("CATEGORIES", ", ".join(CATEGORIES)).replace("AUDIENCES", ", ".join(AUDIENCES)).replace(
+    "[TAGS]", "[" + ", ".join(TAGS) + "]")
 
 
 def _words(rng: np.random.Generator, prefix: str, n: int) -> list[str]:

@@ -31,18 +31,20 @@ import numpy as np
 import pandas as pd
 import sklearn
 from joblib import Parallel, delayed
+from threadpoolctl import threadpool_limits
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-import compose  # noqa: E402
 from baselines import MonolithicBaseline, PipelinesBaseline, SharedBaseline  # noqa: E402
+from corpus import SCHEMA, make_corpus  # noqa: E402
+
+import compose  # noqa: E402
 from compose.data import as_frame, holdout_mask, parse_targets, prepare_inputs, row_hashes  # noqa: E402
 from compose.featurizers import hstack  # noqa: E402
 from compose.heads import fit_estimator  # noqa: E402
 from compose.rowfeatures import prepare_row  # noqa: E402
 from compose.schema import Schema, parse_schema  # noqa: E402
-from corpus import SCHEMA, make_corpus  # noqa: E402
 
 SYSTEMS = ["compose", "shared", "pipelines", "monolithic"]
 TITLES = {"compose": "compose", "shared": "sklearn: shared featurizer + heads",
@@ -88,13 +90,13 @@ def stage(name: str, what: str, since: float) -> float:
     return since
 
 
-def load_stats(kind: str, path: Path) -> dict[str, float]:
-    runs = [json.loads(subprocess.run([sys.executable, "-c", LOAD_SCRIPT, kind, str(path),
+def load_stats(kind: str, path: Path, runs: int) -> dict[str, float]:
+    done = [json.loads(subprocess.run([sys.executable, "-c", LOAD_SCRIPT, kind, str(path),
                                        str(ROOT / "benchmarks")], check=True,
                                       capture_output=True, text=True).stdout.strip().splitlines()[-1])
-            for _ in range(3)]
-    return {"seconds": float(np.median([r["seconds"] for r in runs])),
-            "peak_mb": float(np.median([r["peak_mb"] for r in runs]))}
+            for _ in range(runs)]
+    return {"seconds": float(np.median([r["seconds"] for r in done])),
+            "peak_mb": float(np.median([r["peak_mb"] for r in done]))}
 
 
 def mappings(df: pd.DataFrame, schema: Schema) -> list[dict[str, Any]]:
@@ -135,6 +137,7 @@ def fit_heads(jobs: list[tuple[Any, ...]], n_jobs: int) -> list[Any]:
 
 def scenario(name: str, schema: Schema, df: pd.DataFrame, batch_rows: int, calls: int,  # noqa: PLR0915
              repeat: int) -> dict[str, Any]:
+    loads = 1 if repeat <= 3 else 3
     work = Path(tempfile.mkdtemp(prefix=f"bench-{name}-"))
     inputs = prepare_inputs(df, schema)
     train = np.flatnonzero(~holdout_mask(row_hashes(inputs, schema.training.seed), schema.training.holdout))
@@ -150,17 +153,18 @@ def scenario(name: str, schema: Schema, df: pd.DataFrame, batch_rows: int, calls
                  "monolithic": MonolithicBaseline(schema)}
     for key, base in baselines.items():
         t0 = time.perf_counter()
-        base.fit(inputs, targets, train)
+        with threadpool_limits(limits=1):  # as compose fits: BLAS oversubscription would only slow them down
+            base.fit(inputs, targets, train)
         fit[key] = time.perf_counter() - t0
         joblib.dump(base, work / f"{key}.joblib")
     r["fit"] = fit
     r["fused"] = list(model.fused_groups)
-    r["features"] = {f: w for f, w in model.widths_.items()}
+    r["features"] = dict(model.widths_)
 
     stage(name, "fit", start)
     # Cold start: a fresh process loads the release (or the pickled baseline).
-    r["load"] = {"compose": load_stats("compose", work / "store" / schema.name)}
-    r["load"].update({k: load_stats("joblib", work / f"{k}.joblib") for k in baselines})
+    r["load"] = {"compose": load_stats("compose", work / "store" / schema.name, loads)}
+    r["load"].update({k: load_stats("joblib", work / f"{k}.joblib", loads) for k in baselines})
 
     stage(name, "load", start)
     # Batch throughput, on `batch_rows` rows (repeated if the data set is smaller).
@@ -190,12 +194,12 @@ def scenario(name: str, schema: Schema, df: pd.DataFrame, batch_rows: int, calls
     rows = mappings(df.sample(n=min(500, len(df)), random_state=1), schema)
     frames = [prepare_inputs(pd.DataFrame([row]), schema) for row in rows[:200]]
     lat = {"compose": latencies(model.predict_one, rows, calls)}
-    few = max(calls // 5, 100)
+    few = max(calls // 5, 50)
     lat.update({k: latencies(b.predict_proba, frames, few) for k, b in baselines.items()})
     featurizers = model.row_featurizers_
     lat["featurize_row"] = latencies(
         lambda row: {f: fz(prepare_row(schema, row)) for f, (fz, _) in featurizers.items()}, rows, calls)
-    lat["featurize_row_sklearn"] = latencies(lambda fr: model.transform_features(fr), frames, few)
+    lat["featurize_row_sklearn"] = latencies(model.transform_features, frames, few)
     r["latency_ms"] = {k: (float(np.percentile(v, 50)) * 1e3, float(np.percentile(v, 99)) * 1e3)
                        for k, v in lat.items()}
 
@@ -247,15 +251,17 @@ def targets_table(r: dict[str, Any]) -> str:
                                                                                 + p["heads"]), 1.05),
         ("one pipeline per group / batch (speed-up)", vs_pipes, -2.5),
     ]
-    lines = [f"Targets ({r['name']}); batch parts for {sum(1 for _ in [0])} run: compose {p['compose'] * 1e3:.0f} ms = "
+    lines = [f"Targets ({r['name']}); batch parts: compose {p['compose'] * 1e3:.0f} ms = "
              f"validate {p['validate'] * 1e3:.0f} + featurize {p['featurize'] * 1e3:.0f} + heads "
              f"{p['heads'] * 1e3:.1f} + the rest; one row: compose {one * 1e3:.0f} µs, row featurizer "
-             f"{lat['featurize_row'][0] * 1e3:.0f} µs, the featurizers' transform {lat['featurize_row_sklearn'][0] * 1e3:.0f} µs",
+             f"{lat['featurize_row'][0] * 1e3:.0f} µs, the featurizers' transform "
+             f"{lat['featurize_row_sklearn'][0] * 1e3:.0f} µs",
              "", "| target | measured | goal | met |", "|---|---|---|---|"]
     for label, value, goal in rows:
         ok = value >= -goal if goal < 0 else value <= goal
         lines.append(f"| {label} | {value:.2f} | {'≥' if goal < 0 else '≤'} {abs(goal)} | {'yes' if ok else 'no'} |")
-    lines.append(f"| parallel head fits, 2 processes vs sequential ({t['fits']} fits) | ×{t['sequential'] / t['parallel_2']:.2f}"
+    lines.append(f"| parallel head fits, 2 processes vs sequential ({t['fits']} fits) | "
+                 f"×{t['sequential'] / t['parallel_2']:.2f}"
                  f" ({t['sequential']:.1f} s → {t['parallel_2']:.1f} s) | report | — |")
     return "\n".join(lines)
 
@@ -263,22 +269,22 @@ def targets_table(r: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small data sets, under about two minutes")
-    parser.add_argument("--rows", type=int, default=None, help="synthetic rows (default 20,000; quick 4,000)")
+    parser.add_argument("--rows", type=int, default=None, help="synthetic rows (default 20,000; quick 3,000)")
     parser.add_argument("--only", default="synthetic,movies", help="comma-separated: synthetic, movies")
     parser.add_argument("--json", type=Path, default=None, help="also write the raw numbers here")
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore")
     quick = args.quick
-    batch_rows, calls, repeat = (2_000, 300, 2) if quick else (10_000, 2_000, 3)
+    batch_rows, calls, repeat = (2_000, 250, 3) if quick else (10_000, 2_000, 5)
     results = []
     for name in args.only.split(","):
         if name == "synthetic":
             schema = parse_schema(SCHEMA)
-            df = make_corpus(args.rows or (4_000 if quick else 20_000), seed=0)
+            df = make_corpus(args.rows or (3_000 if quick else 20_000), seed=0)
         elif name == "movies":
             schema = compose.load_schema(ROOT / "schemas/movies.yaml")
             df = pd.read_csv(ROOT / "examples/movies/movies.csv.gz", dtype=str, keep_default_na=False, na_values=[""])
-            df = df.head(4_000) if quick else df
+            df = df.head(2_000) if quick else df
         else:
             parser.error(f"unknown data set {name!r}; use synthetic or movies")
         t0 = time.perf_counter()

@@ -257,11 +257,17 @@ def row_hashes(inputs: pd.DataFrame, seed: int) -> np.ndarray:
     split every time it is seen: that is what lets a retrained head and the live head be compared
     on rows neither was fitted on.
     """
-    key = hashlib.blake2b(str(seed).encode(), digest_size=8).hexdigest()  # 16 characters
-    if inputs.empty:
-        return np.zeros(len(inputs), dtype=np.uint64)
-    hashed = pd.util.hash_pandas_object(inputs, index=False, hash_key=key, categorize=False)
-    return hashed.to_numpy(dtype=np.uint64)
+    if len(inputs) == 0:
+        return np.zeros(0, dtype=np.uint64)
+    # pandas' hash_key salts only text columns, so the seed is mixed into every row's hash here,
+    # with splitmix64's finaliser (a bijection on 64 bits): all-number inputs get a seeded split too.
+    salt = np.uint64(int.from_bytes(hashlib.blake2b(str(seed).encode(), digest_size=8).digest(), "big"))
+    h = pd.util.hash_pandas_object(inputs, index=False, categorize=False).to_numpy(dtype=np.uint64) ^ salt
+    with np.errstate(over="ignore"):
+        h = (h ^ (h >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        h = (h ^ (h >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        h = h ^ (h >> np.uint64(31))
+    return h
 
 
 def holdout_mask(hashes: np.ndarray, fraction: float) -> np.ndarray:

@@ -58,6 +58,10 @@ def prepare_row(schema: Schema, row: Mapping[str, Any]) -> dict[str, Any] | None
     return out
 
 
+def _is_nan(v: Any) -> bool:
+    return isinstance(v, float) and math.isnan(v)  # TextJoiner's `v == v`: only NaN differs from itself
+
+
 def feature_columns(transformer: Any) -> int:
     """The number of columns of a fitted featurizer (the vocabulary size for TF-IDF, without building names)."""
     last = transformer[-1] if isinstance(transformer, Pipeline) else transformer
@@ -78,7 +82,7 @@ def _tfidf_row(pipeline: Pipeline) -> RowFeaturizer | None:
     sublinear, binary, norm = bool(vec.sublinear_tf), bool(vec.binary), vec.norm
 
     def featurize(values: Mapping[str, Any]) -> RowFeature:
-        text = " ".join(str(v) for v in (values[c] for c in columns) if v is not None and v == v)
+        text = " ".join(str(v) for v in (values[c] for c in columns) if v is not None and not _is_nan(v))
         counts: dict[int, int] = {}
         for token in analyze(text):
             j = vocabulary.get(token)
@@ -146,7 +150,8 @@ def _frame_row(transformer: Any, schema: Schema) -> RowFeaturizer:
             row = sp.csr_matrix(x)
             row.sort_indices()
             return np.asarray(row.indices, dtype=np.int32), np.asarray(row.data, dtype=np.float64)
-        return np.asarray(x, dtype=np.float64)[0]
+        dense: np.ndarray = np.asarray(x, dtype=np.float64)[0]
+        return dense
 
     return featurize
 

@@ -27,7 +27,14 @@ from compose.fused import FusedHeads, fuse_heads
 from compose.heads import Head
 from compose.merge import merged_results, results_frame
 from compose.planner import Plan, build_plan
-from compose.rowfeatures import RowFeature, RowFeaturizer, compile_row_featurizer, feature_columns, prepare_row, stack_rows
+from compose.rowfeatures import (
+    RowFeature,
+    RowFeaturizer,
+    compile_row_featurizer,
+    feature_columns,
+    prepare_row,
+    stack_rows,
+)
 from compose.schema import Schema, schema_from_dict
 from compose.store import ModelStore
 
@@ -52,7 +59,7 @@ class ComposedModel:
     Load one with `compose.load(path)`; `compose.train` returns one too.
     """
 
-    def __init__(self, schema: Schema, features: dict[str, Any], heads: dict[str, Head],  # noqa: PLR0913
+    def __init__(self, schema: Schema, features: dict[str, Any], heads: dict[str, Head],
                  release: dict[str, Any], store: ModelStore | None = None, *, fuse: bool = True) -> None:
         self.schema = schema
         self.plan: Plan = build_plan(schema)
@@ -126,7 +133,7 @@ class ComposedModel:
             outputs[group] = GroupOutput(group, applied, scores, decided, reasons)
         return outputs
 
-    def _scores(self, group: str, head: Head, blocks: Mapping[str, Any], z: np.ndarray | None,  # noqa: PLR0913
+    def _scores(self, group: str, head: Head, blocks: Mapping[str, Any], z: np.ndarray | None,
                 stacked: dict[tuple[str, ...], Any], rows: np.ndarray | None) -> np.ndarray:
         if z is not None and group in self.fused_.programs:
             return self.fused_.scores(group, z if rows is None else z[rows])

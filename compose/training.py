@@ -80,7 +80,8 @@ def _warn(report: TrainReport, message: str) -> None:
     log.warning(message)
 
 
-def _select_rows(schema: Schema, group: str, targets: dict[str, GroupTargets], hold: np.ndarray) -> _GroupRows:
+def _select_rows(schema: Schema, group: str, targets: dict[str, GroupTargets], hold: np.ndarray,
+                 hashes: np.ndarray) -> _GroupRows:
     t = targets[group]
     mask = t.labelled.copy()
     excluded = 0
@@ -92,7 +93,26 @@ def _select_rows(schema: Schema, group: str, targets: dict[str, GroupTargets], h
         off = mask & gt.labelled & ~allowed
         excluded += int(off.sum())
         mask &= ~off
-    return _GroupRows(group, np.flatnonzero(mask & ~hold), np.flatnonzero(mask & hold), t.y, excluded)
+    held = _top_up(mask & hold, mask, t.y, hashes, schema.training.holdout)
+    return _GroupRows(group, np.flatnonzero(mask & ~held), np.flatnonzero(held), t.y, excluded)
+
+
+def _top_up(held: np.ndarray, mask: np.ndarray, y: np.ndarray, hashes: np.ndarray, fraction: float) -> np.ndarray:
+    """Stratify the hash holdout: every label gets at least floor(fraction * its rows) held out.
+
+    Labels are served rarest first (as in iterative stratification); a label short of its share
+    takes its lowest-hash training rows, so the choice depends on row content, not on row order.
+    """
+    held = held.copy()
+    onehot = y.astype(bool) if y.ndim == 2 else (y[:, None] == np.arange(max(int(y.max()) + 1, 1))[None, :])
+    onehot &= mask[:, None]
+    for j in np.argsort(onehot.sum(axis=0), kind="stable"):
+        rows = onehot[:, j]
+        missing = int(fraction * rows.sum()) - int((rows & held).sum())
+        if missing > 0:
+            candidates = np.flatnonzero(rows & ~held)
+            held[candidates[np.argsort(hashes[candidates], kind="stable")[:missing]]] = True
+    return held
 
 
 def _jobs_for(schema: Schema, rows: _GroupRows, x: Any) -> list[tuple[Any, ...]]:
@@ -125,8 +145,8 @@ def _evaluate(schema: Schema, head: Head, x: Any, rows: _GroupRows) -> dict[str,
 def _n_jobs(requested: int | None, jobs: list[tuple[Any, ...]]) -> int:
     if requested is not None:
         return requested
-    work = sum(j[2].shape[0] for j in jobs)
-    return -1 if len(jobs) > 1 and work >= 20_000 else 1
+    work = sum(j[2].shape[0] for j in jobs)  # worker start-up costs about a second: parallel pays off on big fits
+    return -1 if len(jobs) > 1 and work >= 100_000 else 1
 
 
 def fit_and_release(  # noqa: C901, PLR0912, PLR0913, PLR0915 - the one place a run is orchestrated
@@ -175,7 +195,7 @@ def fit_and_release(  # noqa: C901, PLR0912, PLR0913, PLR0915 - the one place a 
     hold = holdout_mask(hashes, schema.training.holdout)
     selections: dict[str, _GroupRows] = {}
     for g in list(trained):
-        rows = _select_rows(schema, g, targets, hold)
+        rows = _select_rows(schema, g, targets, hold, hashes)
         if len(rows.train) == 0:
             _warn(report, f"group {g!r}: no labelled training rows in this file; not trained")
             trained.remove(g)
@@ -190,6 +210,14 @@ def fit_and_release(  # noqa: C901, PLR0912, PLR0913, PLR0915 - the one place a 
     with model_store.lock(lock_timeout, on_wait=log.warning):
         live = _live_release(model_store)
         _refuse_stale_heads(schema, model_store, live, trained)
+        references = {g: _live_holdout(schema, model_store, live, g) for g in trained}
+        for g, reference in references.items():
+            if reference is not None:  # rows the live version was judged on are never trained on
+                rows = selections[g]
+                rows.train = rows.train[~np.isin(hashes[rows.train], reference["hashes"])]
+                if len(rows.train) == 0:
+                    raise DataError(f"group {g!r}: every labelled row of this file is in the live version's "
+                                    "holdout, so none is left to train on; add rows that were not labelled before")
         needed = sorted({f for g in trained for f in schema.features_of(g)})
         to_fit = [f for f in needed if (refit is None or f in refit or f not in live.get("features", {}))]
         for f in to_fit:
@@ -252,7 +280,7 @@ def fit_and_release(  # noqa: C901, PLR0912, PLR0913, PLR0915 - the one place a 
             spec = schema.groups[g]
             own = {"inputs": inputs.iloc[rows.holdout].reset_index(drop=True), "y": rows.y[rows.holdout],
                    "hashes": hashes[rows.holdout]}
-            reference = _live_holdout(schema, model_store, live, g)
+            reference = references[g]
             holdout = own if reference is None else _union(reference, own)
             if reference is None:
                 metrics = _evaluate(schema, heads[g], xs[g], rows)

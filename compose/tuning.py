@@ -143,6 +143,14 @@ def _at(scores: np.ndarray, truth: np.ndarray, threshold: float, total: int) -> 
     return (tp / n if n else None), (tp / total if total else None), n
 
 
+def _wilson_lower(successes: np.ndarray, n: np.ndarray, z: float = 1.0) -> np.ndarray:
+    """The Wilson score interval's lower bound of a binomial proportion."""
+    p = successes / n
+    centre = p + z * z / (2 * n)
+    spread = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return np.asarray((centre - spread) / (1 + z * z / n))
+
+
 def choose_threshold(scores: np.ndarray, truth: np.ndarray, target: Target, current: float, *,
                      total: int | None = None) -> tuple[float, bool, str | None]:
     """The threshold on `scores` that meets `target` for the 0/1 `truth`; (threshold, met, note).
@@ -171,7 +179,10 @@ def choose_threshold(scores: np.ndarray, truth: np.ndarray, target: Target, curr
     assert target.value is not None
     value = target.value
     if target.metric == "precision":
-        ok = precision >= value - 1e-12
+        # The lowest threshold that reaches the target on these rows is an optimistic pick (chosen
+        # for looking good on them), so a threshold counts only when the Wilson lower bound of its
+        # precision (z = 1, a one-sided 84% bound) reaches the target.
+        ok = _wilson_lower(tp, predicted) >= value - 1e-12
         goal = np.where(ok, recall, -1.0)
         if not ok.any():
             j = int(np.argmax(precision))

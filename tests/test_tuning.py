@@ -18,7 +18,7 @@ from compose.data import holdout_mask, prepare_inputs, row_hashes
 from compose.errors import DataError
 from compose.schema import Schema, schema_from_dict
 from compose.store import ModelStore
-from compose.tuning import Target, choose_threshold
+from compose.tuning import Target, _wilson_lower, choose_threshold
 
 
 def _penguins_schema(path: Path, holdout: float = 0.2) -> Schema:
@@ -43,12 +43,33 @@ def test_target_parse() -> None:
         Target.parse("precision")
 
 
-def test_choose_threshold_takes_the_highest_recall_that_meets_precision() -> None:
-    scores = np.array([0.95, 0.9, 0.8, 0.7, 0.6, 0.4, 0.3])
-    truth = np.array([1, 1, 1, 0, 1, 0, 0], dtype=bool)
+def test_choose_threshold_takes_the_highest_recall_whose_precision_bound_meets_the_target() -> None:
+    rng = np.random.default_rng(0)
+    scores = rng.random(400)
+    truth = rng.random(400) < scores  # P(positive) rises with the score
     threshold, met, _ = choose_threshold(scores, truth, Target("precision", 0.8), 0.5)
     assert met
-    assert threshold == pytest.approx(0.5)  # half-way between 0.6 (4 of 5 right) and 0.4
+    best = None
+    for cut in np.sort(np.unique(scores))[::-1]:  # brute force: every distinct score as a cut
+        said = scores >= cut
+        n, tp = int(said.sum()), int((said & truth).sum())
+        if _wilson_lower(np.array([tp]), np.array([n]))[0] >= 0.8:
+            best = cut
+    assert best is not None
+    assert (scores >= threshold).sum() == (scores >= best).sum()
+    assert ((scores >= threshold) & truth).sum() / (scores >= threshold).sum() > 0.8
+
+
+def test_a_precision_target_needs_more_than_a_lucky_handful_of_rows() -> None:
+    scores = np.array([0.95, 0.9, 0.8, 0.7, 0.6, 0.4, 0.3])
+    truth = np.array([1, 1, 1, 0, 1, 0, 0], dtype=bool)
+    _, met, note = choose_threshold(scores, truth, Target("precision", 0.8), 0.5)
+    assert not met and note is not None and "cannot reach precision 0.8" in note
+
+
+def test_a_recall_target_takes_the_highest_threshold_that_reaches_it() -> None:
+    scores = np.array([0.95, 0.9, 0.8, 0.7, 0.6, 0.4, 0.3])
+    truth = np.array([1, 1, 1, 0, 1, 0, 0], dtype=bool)
     threshold, met, _ = choose_threshold(scores, truth, Target("recall", 0.75), 0.5)
     assert met
     assert threshold == pytest.approx(0.75)  # 3 of 4 found, all right
@@ -102,12 +123,12 @@ def test_retuning_leaves_every_model_artifact_byte_identical(trained: Path, peng
     before = {p: p.read_bytes() for p in trained.rglob("*.joblib")}
     first = compose.tune(trained, "sex", "precision=0.9", data=penguins_frame)
     second = compose.tune(trained, "sex", "recall=0.95")  # from the stored holdout
-    species = compose.tune(trained, "species", "precision=0.99", data=penguins_frame)
+    species = compose.tune(trained, "species", "precision=0.95", data=penguins_frame)
     assert all(p.read_bytes() == b for p, b in before.items())
     assert (first.decision_version, second.decision_version, species.decision_version) == (1, 2, 1)
     store = ModelStore.open(trained)
     live = store.release()
-    assert live["note"] == "tune --group species --target precision=0.99"
+    assert live["note"] == "tune --group species --target precision=0.95"
     assert live["decisions"]["sex"]["version"] == 2
     assert live["decisions"]["sex"]["for_group_version"] == live["groups"]["sex"]["version"] == 1
     meta = store.meta("decisions", "sex", 2)
