@@ -6,8 +6,10 @@ small submodels, trains and versions each on its own, and merges their outputs i
 
 from compose._version import __version__
 from compose.advisor import Suggestion, suggest
+from compose.baseline import MonolithicBaseline
 from compose.checking import CheckReport, check
 from compose.converting import convert, to_flat
+from compose.data import read_table
 from compose.errors import (
     ArtifactNotFoundError,
     ComposeError,
@@ -20,11 +22,13 @@ from compose.errors import (
     StoreLockedError,
     TrainingError,
 )
+from compose.estimator import ComposedClassifier
 from compose.evaluation import evaluate
 from compose.evaluation import summary_lines as evaluation_summary
 from compose.lifecycle import diff as diff_releases
 from compose.lifecycle import list_releases, list_versions, promote, rollback, set_release
 from compose.planner import Plan, build_plan
+from compose.report import write_html
 from compose.runtime import ComposedModel, load
 from compose.schema import Schema, load_schema, parse_schema
 from compose.store import ModelStore
@@ -35,11 +39,13 @@ __all__ = [
     "ArtifactNotFoundError",
     "CheckReport",
     "ComposeError",
+    "ComposedClassifier",
     "ComposedModel",
     "DataError",
     "GateRefusedError",
     "IntegrityError",
     "ModelStore",
+    "MonolithicBaseline",
     "Plan",
     "PlanError",
     "Schema",
@@ -64,6 +70,7 @@ __all__ = [
     "load_schema",
     "parse_schema",
     "promote",
+    "read_table",
     "retrain",
     "rollback",
     "set_release",
@@ -71,4 +78,5 @@ __all__ = [
     "to_flat",
     "train",
     "tune",
+    "write_html",
 ]

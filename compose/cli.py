@@ -138,14 +138,14 @@ def cmd_versions(a: argparse.Namespace) -> int:
     if a.json:
         _print(json.dumps(rows, indent=2))
         return 0
-    _print(f"{'':2}{'kind':<8}{'name':<18}{'version':<9}{'rows':>7}{'holdout':>9}  {'metric':<22}{'data':<18}"
+    _print(f"{'':2}{'kind':<10}{'name':<18}{'version':<9}{'rows':>7}{'holdout':>9}  {'metric':<22}{'data':<18}"
            f"{'created':<27}parents")
     for r in rows:
         metric = r["gate_metric"]
         value = r["metrics"].get(metric) if metric else None
         shown = f"{metric} {value:.4f}" if isinstance(value, float) else "-"
         parents = ", ".join(f"{f} v{v:04d}" for f, v in r["parents"].items())
-        _print(f"{'*' if r['live'] else ' ':2}{r['kind']:<8}{r['name']:<18}v{r['version']:04d}    "
+        _print(f"{'*' if r['live'] else ' ':2}{r['kind']:<10}{r['name']:<18}v{r['version']:04d}    "
                f"{r['rows'] or 0:>7}{r['holdout_rows'] if r['holdout_rows'] is not None else '-':>9}  "
                f"{shown:<22}{r['data'] or '-':<18}{r['created'] or '-':<27}{parents}")
     _print("(* = in the live release)")
@@ -158,7 +158,8 @@ def cmd_releases(a: argparse.Namespace) -> int:
         _print(json.dumps(rows, indent=2))
         return 0
     for r in rows:
-        pins = ", ".join(f"{g} v{v:04d}" for g, v in r["groups"].items())
+        pins = ", ".join(f"{g} v{v:04d}" + (f" (decision v{r['decisions'][g]:04d})" if g in r["decisions"] else "")
+                         for g, v in r["groups"].items())
         _print(f"{'*' if r['live'] else ' '} {r['release']}  {r['created']}  {r['note']:<34}  {pins}")
     return 0
 
@@ -205,26 +206,23 @@ def _evaluate_args(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("--html", help="write a self-contained HTML report (needs matplotlib)")
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="compose", description="Classification with separated label groups.")
-    p.add_argument("--version", action="version", version=f"compose {compose.__version__}")
-    p.add_argument("-q", "--quiet", action="store_true", help="print only results and errors")
-    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+Adder = Callable[[str, Callable[[argparse.Namespace], int], str], argparse.ArgumentParser]
 
-    def add(name: str, fn: Callable[[argparse.Namespace], int], help_: str) -> argparse.ArgumentParser:
-        sp = sub.add_parser(name, help=help_, description=help_)
-        sp.set_defaults(fn=fn)
-        return sp
 
-    def store_args(sp: argparse.ArgumentParser) -> None:
-        sp.add_argument("--store", required=True, help="the store's root folder (or a model folder in it)")
-        sp.add_argument("--model", help="the model's name, when the store holds more than one")
+def _store_args(sp: argparse.ArgumentParser) -> None:
+    sp.add_argument("--store", required=True, help="the store's root folder (or a model folder in it)")
+    sp.add_argument("--model", help="the model's name, when the store holds more than one")
 
+
+def _schema_commands(add: Adder) -> None:
     sp = add("validate", cmd_validate, "check a schema file and report every problem")
     sp.add_argument("schema")
     sp = add("plan", cmd_plan, "print the plan (graph of submodels) of a schema")
     sp.add_argument("schema")
     sp.add_argument("--format", choices=["text", "json", "dot"], default="text")
+
+
+def _training_commands(add: Adder) -> None:
     sp = add("train", cmd_train, "train every group with a column in the data, and release")
     sp.add_argument("schema")
     sp.add_argument("--data", required=True)
@@ -240,39 +238,8 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--store", required=True)
     sp.add_argument("--force", action="store_true", help="release even if the gate refuses")
     sp.add_argument("--jobs", type=int)
-    sp = add("predict", cmd_predict, "predict merged results for a data file")
-    store_args(sp)
-    sp.add_argument("--data", required=True)
-    sp.add_argument("--out", required=True, help=".jsonl (merged results) or .csv/.parquet (flat table)")
-    sp.add_argument("--release", help="a release other than the live one")
-    sp = add("evaluate", cmd_evaluate, "evaluate the live release on labelled data")
-    store_args(sp)
-    sp.add_argument("--data", required=True)
-    sp.add_argument("--json", help="write the full report as JSON")
-    _evaluate_args(sp)
-    sp.add_argument("--release", help="a release other than the live one")
-    sp = add("versions", cmd_versions, "list stored versions with their metrics")
-    store_args(sp)
-    sp.add_argument("--group")
-    sp.add_argument("--json", action="store_true")
-    sp = add("releases", cmd_releases, "list releases")
-    store_args(sp)
-    sp.add_argument("--json", action="store_true")
-    sp = add("rollback", cmd_rollback, "release an earlier version of a group, or point CURRENT at a release")
-    store_args(sp)
-    sp.add_argument("--group")
-    sp.add_argument("--to", help="the version, e.g. v0002")
-    sp.add_argument("--to-release", help="make this existing release live, e.g. r0003")
-    sp = add("promote", cmd_promote, "release a kept version of a group")
-    store_args(sp)
-    sp.add_argument("--group", required=True)
-    sp.add_argument("--version", required=True)
-    sp = add("diff", cmd_diff, "what changed between two releases")
-    sp.add_argument("a")
-    sp.add_argument("b")
-    store_args(sp)
     sp = add("tune", cmd_tune, "tune a group's decision to a target on held-out rows, and release it")
-    store_args(sp)
+    _store_args(sp)
     sp.add_argument("--group", required=True)
     sp.add_argument("--target", required=True, help="precision=0.95, recall=0.8 or f1")
     sp.add_argument("--data", help="labelled rows; only those in the training holdout are used "
@@ -280,9 +247,60 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--dry-run", action="store_true", help="report, but write nothing")
     sp.add_argument("--note", help="the new release's note")
     sp.add_argument("--json", help="write the report as JSON")
+
+
+def _model_commands(add: Adder) -> None:
+    sp = add("predict", cmd_predict, "predict merged results for a data file")
+    _store_args(sp)
+    sp.add_argument("--data", required=True)
+    sp.add_argument("--out", required=True, help=".jsonl (merged results) or .csv/.parquet (flat table)")
+    sp.add_argument("--release", help="a release other than the live one")
+    sp = add("evaluate", cmd_evaluate, "evaluate the live release on labelled data")
+    _store_args(sp)
+    sp.add_argument("--data", required=True)
+    sp.add_argument("--json", help="write the full report as JSON")
+    _evaluate_args(sp)
+    sp.add_argument("--release", help="a release other than the live one")
+
+
+def _history_commands(add: Adder) -> None:
+    sp = add("versions", cmd_versions, "list stored versions with their metrics")
+    _store_args(sp)
+    sp.add_argument("--group")
+    sp.add_argument("--json", action="store_true")
+    sp = add("releases", cmd_releases, "list releases")
+    _store_args(sp)
+    sp.add_argument("--json", action="store_true")
+    sp = add("rollback", cmd_rollback, "release an earlier version of a group, or point CURRENT at a release")
+    _store_args(sp)
+    sp.add_argument("--group")
+    sp.add_argument("--to", help="the version, e.g. v0002")
+    sp.add_argument("--to-release", help="make this existing release live, e.g. r0003")
+    sp = add("promote", cmd_promote, "release a kept version of a group")
+    _store_args(sp)
+    sp.add_argument("--group", required=True)
+    sp.add_argument("--version", required=True)
+    sp = add("diff", cmd_diff, "what changed between two releases")
+    sp.add_argument("a")
+    sp.add_argument("b")
+    _store_args(sp)
+
+
+def _parser() -> argparse.ArgumentParser:
     from compose.cli_advisor import register as register_advisor
 
-    register_advisor(add)
+    p = argparse.ArgumentParser(prog="compose", description="Classification with separated label groups.")
+    p.add_argument("--version", action="version", version=f"compose {compose.__version__}")
+    p.add_argument("-q", "--quiet", action="store_true", help="print only results and errors")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, fn: Callable[[argparse.Namespace], int], help_: str) -> argparse.ArgumentParser:
+        sp = sub.add_parser(name, help=help_, description=help_)
+        sp.set_defaults(fn=fn)
+        return sp
+
+    for commands in (_schema_commands, _training_commands, _model_commands, _history_commands, register_advisor):
+        commands(add)
     return p
 
 

@@ -266,8 +266,7 @@ def row_hashes(inputs: pd.DataFrame, seed: int) -> np.ndarray:
     with np.errstate(over="ignore"):
         h = (h ^ (h >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
         h = (h ^ (h >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        h = h ^ (h >> np.uint64(31))
-    return h
+        return h ^ (h >> np.uint64(31))
 
 
 def holdout_mask(hashes: np.ndarray, fraction: float) -> np.ndarray:

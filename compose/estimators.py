@@ -51,7 +51,7 @@ def resolve_estimator(name: str) -> tuple[type[Any], dict[str, Any]]:
 
 def estimator_params(cls: type[Any]) -> list[str]:
     """The constructor parameters a scikit-learn estimator class accepts."""
-    return sorted(cls._get_param_names())  # noqa: SLF001 - the documented way to list them
+    return sorted(cls._get_param_names())
 
 
 def build_estimator(name: str, params: dict[str, Any]) -> Any:

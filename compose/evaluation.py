@@ -16,6 +16,7 @@ from typing import Any, Literal
 import numpy as np
 
 from compose.baseline import MonolithicBaseline
+from compose.calibration import calibration_metrics
 from compose.data import GroupTargets, as_frame, holdout_mask, parse_targets, prepare_inputs, row_hashes
 from compose.errors import DataError
 from compose.metrics import GroupPrediction, group_metrics, headline_metric, merged_metrics, one_hot
@@ -66,6 +67,10 @@ def score(model_groups: list[str], kinds: Mapping[str, str], targets: dict[str, 
                           deliberate_empty=p.deliberate_empty[rows])
         m["kind"] = kind
         m["coverage"] = round(float(mask.sum() / max(scope.sum(), 1)), 4)
+        if scores is not None and len(rows):
+            calibration = calibration_metrics(kind, y_true, scores)
+            m["brier"], m["ece"] = calibration["brier"], calibration["ece"]
+            m["reliability"] = calibration["reliability"]
         if p.not_run is not None:
             m["skipped_by_when"] = int(p.not_run[rows].sum())
         groups[group] = m

@@ -6,6 +6,7 @@ it pickles with joblib and can be fitted once and reused by every head that name
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -34,7 +35,11 @@ class TextJoiner(TransformerMixin, BaseEstimator):  # type: ignore[misc]
 
     def transform(self, X: pd.DataFrame) -> list[str]:  # noqa: N803
         parts = [X[c].tolist() for c in self.columns]
-        return [" ".join(str(v) for v in row if v is not None and v == v) for row in zip(*parts, strict=True)]
+        return [" ".join(str(v) for v in row if not _is_missing(v)) for row in zip(*parts, strict=True)]
+
+
+def _is_missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
 
 
 def build_featurizer(schema: Schema, name: str) -> BaseEstimator:

@@ -62,7 +62,7 @@ def make_estimator(name: str, params: dict[str, Any], y: np.ndarray, calibration
     return est  # decision_function, squashed in `_proba`
 
 
-def fit_estimator(  # noqa: PLR0913 - one job's whole description
+def fit_estimator(
     name: str, params: dict[str, Any], X: Matrix, y: np.ndarray, what: str, *, allow_constant: bool = False,  # noqa: N803
     calibration: str | None = None,
 ) -> Any:
@@ -86,11 +86,11 @@ def fit_estimator(  # noqa: PLR0913 - one job's whole description
     return est
 
 
-def _proba(est: Any, X: Matrix) -> np.ndarray:  # noqa: N803
-    X = _dense_if_needed(est, X)
+def _proba(est: Any, x: Matrix) -> np.ndarray:
+    x = _dense_if_needed(est, x)
     if hasattr(est, "predict_proba"):
-        return np.asarray(est.predict_proba(X), dtype=np.float64)
-    d = np.asarray(est.decision_function(X), dtype=np.float64)
+        return np.asarray(est.predict_proba(x), dtype=np.float64)
+    d = np.asarray(est.decision_function(x), dtype=np.float64)
     if d.ndim == 1:
         p = 1.0 / (1.0 + np.exp(-d))
         return np.column_stack([1.0 - p, p])

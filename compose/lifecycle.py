@@ -17,13 +17,13 @@ def list_versions(store: str | Path, *, model: str | None = None, group: str | N
     """Every stored version of every group (or of one group) and feature, with whether it is live."""
     s = _open(store, model)
     live = s.release() if s.release_numbers() else {}
-    kinds = ["groups"] if group is not None else ["features", "groups"]
+    kinds = ["groups", "decisions"] if group is not None else ["features", "groups", "decisions"]
     rows: list[dict[str, Any]] = []
     for kind in kinds:
-        names = [group] if kind == "groups" and group is not None else s.names(kind)
+        names = [group] if kind != "features" and group is not None else s.names(kind)
         for name in names:
             versions = s.versions(kind, name)
-            if not versions and group is not None:
+            if not versions and group is not None and kind == "groups":
                 raise ArtifactNotFoundError(f"group {group!r} has no versions in {s.path}; groups here: "
                                             f"{s.names('groups')}")
             for v in versions:
@@ -33,7 +33,8 @@ def list_versions(store: str | Path, *, model: str | None = None, group: str | N
                              "created": meta.get("created"), "rows": meta.get("n_train", meta.get("n_rows")),
                              "holdout_rows": meta.get("n_holdout"), "data": meta.get("data_fingerprint"),
                              "parents": meta.get("parents", {}), "metrics": meta.get("metrics", {}),
-                             "gate_metric": meta.get("gate_metric"), "note": meta.get("note")})
+                             "gate_metric": meta.get("gate_metric"), "note": meta.get("note"),
+                             "for_group_version": meta.get("for_group_version")})
     return rows
 
 
@@ -47,7 +48,8 @@ def list_releases(store: str | Path, *, model: str | None = None) -> list[dict[s
         out.append({"release": name, "live": name == current, "created": rec.get("created"),
                     "note": rec.get("note"), "parent": rec.get("parent"),
                     "features": {f: p["version"] for f, p in rec.get("features", {}).items()},
-                    "groups": {g: p["version"] for g, p in rec.get("groups", {}).items()}})
+                    "groups": {g: p["version"] for g, p in rec.get("groups", {}).items()},
+                    "decisions": {g: p["version"] for g, p in rec.get("decisions", {}).items()}})
     return out
 
 
@@ -100,7 +102,7 @@ def diff(store: str | Path, a: str, b: str, *, model: str | None = None) -> list
     s = _open(store, model)
     ra, rb = s.release(a), s.release(b)
     lines: list[str] = []
-    for kind in ("features", "groups"):
+    for kind in ("features", "groups", "decisions"):
         pa, pb = ra.get(kind, {}), rb.get(kind, {})
         for name in sorted(set(pa) | set(pb)):
             va, vb = pa.get(name, {}).get("version"), pb.get(name, {}).get("version")
@@ -112,7 +114,8 @@ def diff(store: str | Path, a: str, b: str, *, model: str | None = None) -> list
             elif vb is None:
                 lines.append(label + f"removed (was {version_name(va)})")
             else:
-                lines.append(label + f"{version_name(va)} -> {version_name(vb)}" + _metric_change(s, kind, name, va, vb))
+                change = _metric_change(s, kind, name, va, vb)
+                lines.append(label + f"{version_name(va)} -> {version_name(vb)}" + change)
     if ra.get("schema_hash") != rb.get("schema_hash"):
         lines.append("schema: changed")
     return lines or [f"{a} and {b} pin the same versions"]
@@ -120,7 +123,7 @@ def diff(store: str | Path, a: str, b: str, *, model: str | None = None) -> list
 
 def _metric_change(s: ModelStore, kind: str, name: str, va: int, vb: int) -> str:
     if kind != "groups":
-        return ""
+        return ""  # features have no metric of their own; a decision's tuning report is in its meta.json
     ma, mb = s.meta(kind, name, va), s.meta(kind, name, vb)
     metric = mb.get("gate_metric")
     x, y = ma.get("metrics", {}).get(metric), mb.get("metrics", {}).get(metric)

@@ -261,7 +261,7 @@ class ModelStore:
                           "predictions may differ: retrain to be safe", stacklevel=2)
         try:
             return joblib.load(path)
-        except Exception as exc:  # noqa: BLE001 - unpickling can fail in many ways; all mean the same here
+        except Exception as exc:
             raise IntegrityError(f"{path} cannot be loaded ({type(exc).__name__}: {exc}); retrain "
                                  f"{kind[:-1]} {name!r}") from exc
 

@@ -149,7 +149,7 @@ def _n_jobs(requested: int | None, jobs: list[tuple[Any, ...]]) -> int:
     return -1 if len(jobs) > 1 and work >= 100_000 else 1
 
 
-def fit_and_release(  # noqa: C901, PLR0912, PLR0913, PLR0915 - the one place a run is orchestrated
+def fit_and_release(  # noqa: PLR0912, PLR0913, PLR0915 - the one place a run is orchestrated
     schema: Schema,
     data: Any,
     store: str | Path,
@@ -506,7 +506,8 @@ def retrain(schema: Schema | str | Path, data: Any, store: str | Path, *, group:
                 reasons.append(f"{g} v{report.groups[g].version:04d}: {v['metric']} {v['candidate']} < live "
                                f"v{v['against']:04d} {v['live']} (tolerance {v['tolerance']})")
             else:
-                reasons.append(f"{g} v{report.groups[g].version:04d}: {v.get('reason', 'a head it depends on was refused')}")
+                why = v.get("reason", "a head it depends on was refused")
+                reasons.append(f"{g} v{report.groups[g].version:04d}: {why}")
         error = GateRefusedError("not released, the live version stays: " + "; ".join(reasons)
                                  + ". The candidate is kept; release it anyway with --force or "
                                  "`compose promote --group G --version vN`")

@@ -189,7 +189,9 @@ def test_loading_a_store_that_does_not_exist_says_how_to_make_one(tmp_path: Path
         compose.load(tmp_path / "nowhere")
 
 
-def test_the_cli_refuses_a_tampered_store_without_a_traceback(trained: Path, penguins_csv: Path, tmp_path: Path) -> None:
+def test_the_cli_refuses_a_tampered_store_without_a_traceback(
+    trained: Path, penguins_csv: Path, tmp_path: Path
+) -> None:
     path = _live_artifact(trained, "species")
     path.write_bytes(path.read_bytes()[:-10])
     proc = subprocess.run([sys.executable, "-m", "compose", "predict", "--store", str(trained), "--data",

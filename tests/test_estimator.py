@@ -29,7 +29,9 @@ def test_init_only_stores_parameters_and_get_params_round_trips(penguins_schema_
     assert clone(est).get_params() == est.get_params()
 
 
-def test_predict_before_fit_raises_not_fitted(penguins_schema_path: Path, xy: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+def test_predict_before_fit_raises_not_fitted(
+    penguins_schema_path: Path, xy: tuple[pd.DataFrame, pd.DataFrame]
+) -> None:
     with pytest.raises(NotFittedError):
         ComposedClassifier(penguins_schema_path).predict(xy[0])
 
