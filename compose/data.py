@@ -116,9 +116,11 @@ def prepare_inputs(df: pd.DataFrame, schema: Schema) -> pd.DataFrame:
     out: dict[str, Any] = {}
     for name, spec in schema.inputs.items():
         col = df[name] if name in df.columns else pd.Series([None] * len(df), index=df.index, dtype=object)
+        text = col.astype("string")  # vectorised: None, NaN and NA become <NA>
+        empty = (text.isna() | (text.str.strip() == "")).to_numpy(dtype=bool)
         if spec.type == "number":
             numbers = pd.to_numeric(col, errors="coerce")
-            bad_mask = numbers.isna() & ~col.map(_missing).astype(bool)
+            bad_mask = numbers.isna() & ~empty
             if bad_mask.any():
                 rows = np.flatnonzero(bad_mask.to_numpy())
                 cells = [f"row {r + 1}: {col.iloc[r]!r}" for r in rows[:_MAX_SHOWN]]
@@ -126,7 +128,9 @@ def prepare_inputs(df: pd.DataFrame, schema: Schema) -> pd.DataFrame:
                                 "the schema declares it type: number (leave a cell empty if unknown)")
             out[name] = numbers.astype(float).to_numpy()
         else:
-            out[name] = np.array([np.nan if _missing(v) else str(v) for v in col], dtype=object)
+            cells = text.to_numpy(dtype=object)
+            cells[empty] = np.nan
+            out[name] = cells
     return pd.DataFrame(out, index=pd.RangeIndex(len(df)))
 
 
