@@ -145,8 +145,9 @@ def _evaluate(schema: Schema, head: Head, x: Any, rows: _GroupRows) -> dict[str,
 def _n_jobs(requested: int | None, jobs: list[tuple[Any, ...]]) -> int:
     if requested is not None:
         return requested
-    work = sum(j[2].shape[0] for j in jobs)  # worker start-up costs about a second: parallel pays off on big fits
-    return -1 if len(jobs) > 1 and work >= 100_000 else 1
+    # Worker start-up costs about a second: processes pay off only for many rows over several fits.
+    rows = [j[2].shape[0] for j in jobs]
+    return -1 if len(jobs) > 1 and sum(rows) >= 100_000 and sum(rows) / len(rows) >= 2_000 else 1
 
 
 def fit_and_release(  # noqa: PLR0912, PLR0913, PLR0915 - the one place a run is orchestrated
