@@ -420,6 +420,8 @@ def _check_group(
     if labels is not None:
         seen: set[Any] = set()
         for i, label in enumerate(labels):
+            if not isinstance(label, str):
+                continue  # pydantic reports a label that is not text
             if label in seen:
                 problems.append(((*base, "labels", i), f"label {label!r} is declared twice; labels must be unique"))
             seen.add(label)
