@@ -9,38 +9,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from _schemas import MOVIES_SMALL
 
 from compose.cli import main
 
-MOVIES = """\
-schema_version: 1
-name: films
-inputs:
-  title: {type: text}
-  director: {type: text, required: false}
-  writer: {type: text, required: false}
-  cast: {type: text, required: false}
-  runtime: {type: number, required: false}
-features:
-  people: {type: tfidf, inputs: [title, director, writer, cast], params: {min_df: 2, max_features: 2000}}
-  length: {type: tabular, inputs: [runtime]}
-groups:
-  language:
-    type: multiclass
-    labels: [English, French, Spanish, Japanese, Italian, Hindi, German, Arabic, other]
-    features: [people]
-  decade:
-    type: multiclass
-    labels: [1940s, 1950s, 1960s, 1970s, 1980s, 1990s, 2000s, 2010s]
-  genres:
-    type: multilabel
-    labels: [Drama, Comedy, Romance, Action, Crime, Thriller, Horror, Documentary, Sci-Fi, Fantasy,
-             Adventure, Musical, Biography, Mystery, War, Family, Animation, Western, Sport, History, Music]
-  mpaa:
-    type: multiclass
-    labels: [G, PG, PG-13, R, NC-17]
-    when: {language: [English]}
-"""
+MOVIES = MOVIES_SMALL
 
 Run = tuple[int, str, str]
 

@@ -7,23 +7,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from _schemas import BIRDS_HEADER
 
 import compose
 from compose.errors import TrainingError
 from compose.heads import ConstantProbability, assemble_head, fit_estimator
 from compose.schema import parse_schema
 
-SCHEMA = """\
-schema_version: 1
-name: birds
-inputs:
-  bill_length_mm: {type: number}
-  bill_depth_mm: {type: number}
-  flipper_length_mm: {type: number}
-  body_mass_g: {type: number}
-features:
-  body: {type: tabular, inputs: [bill_length_mm, bill_depth_mm, flipper_length_mm, body_mass_g]}
-groups:
+SCHEMA = BIRDS_HEADER + """\
   species:
     type: multiclass
     labels: [Adelie, Chinstrap, Gentoo]

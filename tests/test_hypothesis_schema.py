@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import yaml
+from _schemas import SHOP_HEADER
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -29,16 +30,7 @@ _TREES = st.recursive(
     max_leaves=30,
 )
 
-_VALID = """\
-schema_version: 1
-name: shop
-inputs:
-  title: {type: text}
-  price: {type: number}
-features:
-  words: {type: tfidf, inputs: [title]}
-  meta: {type: tabular, inputs: [price]}
-groups:
+_VALID = SHOP_HEADER + """\
   kind: {type: multiclass, labels: [shirt, pants]}
   sale: {type: binary, features: [meta], when: {kind: [shirt]}}
 """

@@ -7,21 +7,13 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from _schemas import BIRDS_HEADER
 
 import compose
 from compose.runtime import ComposedModel
 from compose.schema import parse_schema
 
-SCHEMA = """schema_version: 1
-name: birds
-inputs:
-  bill_length_mm: {type: number}
-  bill_depth_mm: {type: number}
-  flipper_length_mm: {type: number}
-  body_mass_g: {type: number}
-features:
-  body: {type: tabular, inputs: [bill_length_mm, bill_depth_mm, flipper_length_mm, body_mass_g]}
-groups:
+SCHEMA = BIRDS_HEADER + """\
   species: {type: multiclass, labels: [Adelie, Chinstrap, Gentoo]}
   island:
     type: multiclass

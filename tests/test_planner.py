@@ -7,21 +7,13 @@ from pathlib import Path
 
 import networkx as nx
 import pytest
+from _schemas import SHOP_HEADER
 
 from compose.errors import PlanError
 from compose.planner import MERGE, Plan, build_plan
 from compose.schema import parse_schema
 
-SCHEMA = """\
-schema_version: 1
-name: shop
-inputs:
-  title: {type: text}
-  price: {type: number}
-features:
-  words: {type: tfidf, inputs: [title]}
-  meta: {type: tabular, inputs: [price]}
-groups:
+SCHEMA = SHOP_HEADER + """\
   sleeve:
     type: multiclass
     labels: [short, long]

@@ -9,23 +9,14 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from _schemas import BIRDS_HEADER
 
 import compose
 from compose.errors import DataError
 from compose.schema import Schema, parse_schema
 from compose.training import TrainReport, fit_and_release
 
-CONDITIONAL = """\
-schema_version: 1
-name: birds
-inputs:
-  bill_length_mm: {type: number}
-  bill_depth_mm: {type: number}
-  flipper_length_mm: {type: number}
-  body_mass_g: {type: number}
-features:
-  body: {type: tabular, inputs: [bill_length_mm, bill_depth_mm, flipper_length_mm, body_mass_g]}
-groups:
+CONDITIONAL = BIRDS_HEADER + """\
   species:
     type: multiclass
     labels: [Adelie, Chinstrap, Gentoo]
