@@ -10,8 +10,9 @@ COMPOSE := $(VENV)/bin/compose
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	@echo "installing compose and its dev tools into $(VENV) (log: $(VENV)/install.log)"
+	@( $(PY) -m pip install --upgrade pip && $(PY) -m pip install -e '.[dev]' ) > $(VENV)/install.log 2>&1 \
+		|| { tail -30 $(VENV)/install.log; echo "install failed: see $(VENV)/install.log"; exit 1; }
 	touch $@
 
 demo: $(VENV)/.installed
