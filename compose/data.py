@@ -109,7 +109,8 @@ def prepare_inputs(df: pd.DataFrame, schema: Schema) -> pd.DataFrame:
     src = source_of(df)
     missing = [name for name, spec in schema.inputs.items() if spec.required and name not in df.columns]
     if missing:
-        close = {m: difflib.get_close_matches(m, list(df.columns), n=1) for m in missing}
+        spare = [c for c in df.columns if c not in schema.inputs and c not in schema.groups]
+        close = {m: difflib.get_close_matches(m, spare, n=1) for m in missing}
         hints = "".join(f" Is {c[0]!r} meant to be {m!r}?" for m, c in close.items() if c)
         raise DataError(f"{src}: missing input column{'s' if len(missing) > 1 else ''} {missing}; "
                         f"the file has {list(df.columns)[:20]}.{hints} Add the column or rename it.")
@@ -243,8 +244,8 @@ def parse_targets(df: pd.DataFrame, schema: Schema, groups: Iterable[str] | None
         if n_bad:
             raise DataError(f"{src}, column {group!r}: {n_bad} cell{'s' if n_bad > 1 else ''} with a label the "
                             f"schema does not declare: {_show(bad, n_bad)}. Declared labels: {labels}. "
-                            "Fix the cells, or add the label to the schema's groups."
-                            f"{group}.labels")
+                            f"Fix the cells, or add the label to the schema's groups.{group}.labels "
+                            "(rows count from 1 after the header)")
         out[group] = GroupTargets(group, labels, labelled, y)
     return out
 
