@@ -18,8 +18,9 @@ def _score(x: float) -> float:
     return round(float(x), 4)
 
 
-def group_result(model: ComposedModel, output: GroupOutput, r: int) -> dict[str, Any]:
-    """The result of one group for row r.
+def group_result(model: ComposedModel, output: GroupOutput, r: int,
+                 rounded: list[list[float]] | None = None) -> dict[str, Any]:
+    """The result of one group for row r (`rounded`: the group's scores rounded to 4 places, if at hand).
 
     Besides label(s), confidence, scores and version, every group carries `decision_version` (the
     tuned decision in force, None for the schema's own), `outcome` (`labelled`, `abstained`,
@@ -37,7 +38,8 @@ def group_result(model: ComposedModel, output: GroupOutput, r: int) -> dict[str,
         if spec.type == "multilabel":
             return {"labels": [], **common}
         return {"label": None, "confidence": None, **common}
-    scores = {label: _score(s) for label, s in zip(labels, output.scores[r], strict=True)}
+    row = rounded[r] if rounded is not None else np.round(output.scores[r], 4).tolist()
+    scores = dict(zip(labels, row, strict=True))
     outcome, reason = explain(spec, labels, output.scores, output.decided, r)
     if spec.type == "multilabel":
         chosen = [labels[j] for j in np.flatnonzero(output.decided.chosen[r])]
@@ -70,12 +72,13 @@ def merged_results(model: ComposedModel, outputs: dict[str, GroupOutput]) -> lis
     """One merged result per row; `review` lists the groups that sent the row to review (only when some did)."""
     n = len(next(iter(outputs.values())).applied) if outputs else 0
     results: list[dict[str, Any]] = []
+    rounded = {group: np.round(output.scores, 4).tolist() for group, output in outputs.items()}  # once per batch
     for r in range(n):
         flat: list[str] = []
         groups: dict[str, Any] = {}
         review: list[str] = []
         for group, output in outputs.items():
-            res = group_result(model, output, r)
+            res = group_result(model, output, r, rounded[group])
             groups[group] = res
             if "labels" in res:
                 flat.extend(res["labels"])
