@@ -129,9 +129,9 @@ def prepare_inputs(df: pd.DataFrame, schema: Schema) -> pd.DataFrame:
                                 "the schema declares it type: number (leave a cell empty if unknown)")
             out[name] = numbers.astype(float).to_numpy()
         else:
-            cells = text.to_numpy(dtype=object)
-            cells[empty] = np.nan
-            out[name] = cells
+            values = text.to_numpy(dtype=object)
+            values[empty] = np.nan
+            out[name] = values
     return pd.DataFrame(out, index=pd.RangeIndex(len(df)))
 
 
