@@ -75,6 +75,7 @@ def schema_dict(s: Suggestion, name: str | None = None) -> dict[str, Any]:
         "inputs": {c: {"type": t} for c, t in s.inputs.items()},
         "features": features,
         "groups": {g.name: _group_dict(g) for g in s.groups},
+        "tags": s.column,
     }
 
 
@@ -121,8 +122,9 @@ def draft_yaml(s: Suggestion, name: str | None = None) -> str:
         head.append("Implications (A => B, P(B|A) >= 98%): " + "; ".join(
             f"{i.a} => {i.b} {i.both}/{i.support}" for i in s.implications[:12])
             + (f" and {len(s.implications) - 12} more" if len(s.implications) > 12 else "") + ".")
-    head.append(f"Next: compose convert --schema draft.yaml --data {Path(s.source).name} --tags {s.column} "
-                "--out data.csv, then compose train draft.yaml --data data.csv --store models")
+    head.append(f"Next: rename the groups, then compose train draft.yaml --data {Path(s.source).name} --store "
+                f"models (`tags: {s.column}` splits the flat column by these labels; `compose convert` "
+                "writes the split file if you prefer one column per group)")
     out = [f"# {line}" for line in head]
     top = {k: v for k, v in data.items() if k != "groups"}
     out.append(dump_yaml(top).rstrip("\n"))

@@ -190,8 +190,19 @@ def _single_label(value: Any, labels: list[str], binary_default: bool) -> str | 
     return text
 
 
+def split_tags(df: pd.DataFrame, schema: Schema) -> pd.DataFrame:
+    """The data with one column per group, when the schema names a flat `tags` column that the data
+    has and no group column is present; the data as it is otherwise."""
+    if schema.tags is None or schema.tags not in df.columns or any(g in df.columns for g in schema.groups):
+        return df
+    from compose.converting import convert  # converting builds on this module
+
+    return convert(schema, df, tags=schema.tags)
+
+
 def parse_targets(df: pd.DataFrame, schema: Schema, groups: Iterable[str] | None = None) -> dict[str, GroupTargets]:
     """The targets of every group whose column is in `df`; an undeclared label is an error."""
+    df = split_tags(df, schema)
     src = source_of(df)
     wanted = list(groups) if groups is not None else list(schema.groups)
     out: dict[str, GroupTargets] = {}

@@ -151,6 +151,9 @@ class Schema(_Strict):
     features: dict[Name, FeatureSpec] = Field(min_length=1)
     groups: dict[Name, GroupSpec] = Field(min_length=1)
     training: TrainingSpec = Field(default_factory=TrainingSpec)
+    #: A flat tag column (`red|shirt|adults`): a data file that has it and no group column is split
+    #: into one column per group by the declared labels, as `compose convert` does.
+    tags: str | None = None
 
     def labels_of(self, group: str) -> list[str]:
         """The declared labels of a group, with the binary default `[not_<group>, <group>]`."""
@@ -355,6 +358,10 @@ def _check_references(data: dict[str, Any]) -> list[tuple[Path_, str]]:
     input_names = list(inputs)
     for fname, fspec in features.items():
         problems.extend(_check_feature(str(fname), _d(fspec), inputs, input_names))
+    tags = data.get("tags")
+    if isinstance(tags, str) and (tags in inputs or tags in groups):
+        problems.append((("tags",), f"the tag column {tags!r} has the name of an input or a group; "
+                                    "name the flat tag column apart from them"))
     for gname in groups:
         if gname in inputs:
             problems.append(
