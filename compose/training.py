@@ -22,17 +22,18 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 from joblib import Parallel, delayed
 
-from compose.data import GroupTargets, as_frame, fingerprint, holdout_mask, parse_targets, prepare_inputs, row_hashes
+from compose.data import as_frame, fingerprint, holdout_mask, parse_targets, prepare_inputs, row_hashes
 from compose.decisions import raw_predictions
 from compose.errors import DataError, GateRefusedError, SchemaError
 from compose.featurizers import build_featurizer, feature_width, hstack
+from compose.gating import gate_verdict, live_holdout, score_on, union
 from compose.heads import Head, assemble_head, fit_estimator
 from compose.metrics import gate_metric_name, group_metrics
 from compose.planner import build_plan, feature_node
 from compose.schema import Schema
+from compose.splits import GroupRows, select_rows
 from compose.store import ModelStore
 
 log = logging.getLogger("compose")
@@ -66,56 +67,12 @@ class TrainReport:
         return [g for g, r in self.groups.items() if not r.released]
 
 
-@dataclass
-class _GroupRows:
-    group: str
-    train: np.ndarray
-    holdout: np.ndarray
-    y: np.ndarray
-    excluded_by_when: int
-
-
 def _warn(report: TrainReport, message: str) -> None:
     report.warnings.append(message)
     log.warning(message)
 
 
-def _select_rows(schema: Schema, group: str, targets: dict[str, GroupTargets], hold: np.ndarray,
-                 hashes: np.ndarray) -> _GroupRows:
-    t = targets[group]
-    mask = t.labelled.copy()
-    excluded = 0
-    for gate, wanted in (schema.groups[group].when or {}).items():
-        gt = targets.get(gate)
-        if gt is None:
-            continue  # the gate is not labelled in this file: rows labelled for the group are trusted
-        allowed = np.isin(gt.y, [gt.labels.index(w) for w in wanted])
-        off = mask & gt.labelled & ~allowed
-        excluded += int(off.sum())
-        mask &= ~off
-    held = _top_up(mask & hold, mask, t.y, hashes, schema.training.holdout)
-    return _GroupRows(group, np.flatnonzero(mask & ~held), np.flatnonzero(held), t.y, excluded)
-
-
-def _top_up(held: np.ndarray, mask: np.ndarray, y: np.ndarray, hashes: np.ndarray, fraction: float) -> np.ndarray:
-    """Stratify the hash holdout: every label gets at least floor(fraction * its rows) held out.
-
-    Labels are served rarest first (as in iterative stratification); a label short of its share
-    takes its lowest-hash training rows, so the choice depends on row content, not on row order.
-    """
-    held = held.copy()
-    onehot = y.astype(bool) if y.ndim == 2 else (y[:, None] == np.arange(max(int(y.max()) + 1, 1))[None, :])
-    onehot &= mask[:, None]
-    for j in np.argsort(onehot.sum(axis=0), kind="stable"):
-        rows = onehot[:, j]
-        missing = int(fraction * rows.sum()) - int((rows & held).sum())
-        if missing > 0:
-            candidates = np.flatnonzero(rows & ~held)
-            held[candidates[np.argsort(hashes[candidates], kind="stable")[:missing]]] = True
-    return held
-
-
-def _jobs_for(schema: Schema, rows: _GroupRows, x: Any) -> list[tuple[Any, ...]]:
+def _jobs_for(schema: Schema, rows: GroupRows, x: Any) -> list[tuple[Any, ...]]:
     spec = schema.groups[rows.group]
     name, params = spec.model.estimator, dict(spec.model.params)
     xt = x[rows.train]
@@ -133,7 +90,7 @@ def _counts(schema: Schema, group: str, y: np.ndarray) -> dict[str, int]:
     return {label: int((y == i).sum()) for i, label in enumerate(labels)}
 
 
-def _evaluate(schema: Schema, head: Head, x: Any, rows: _GroupRows) -> dict[str, Any]:
+def _evaluate(schema: Schema, head: Head, x: Any, rows: GroupRows) -> dict[str, Any]:
     if len(rows.holdout) == 0:
         return {"n": 0}
     spec = schema.groups[head.group]
@@ -194,9 +151,9 @@ def fit_and_release(  # noqa: PLR0912, PLR0913, PLR0915 - the one place a run is
 
     hashes = row_hashes(inputs, schema.training.seed)
     hold = holdout_mask(hashes, schema.training.holdout)
-    selections: dict[str, _GroupRows] = {}
+    selections: dict[str, GroupRows] = {}
     for g in list(trained):
-        rows = _select_rows(schema, g, targets, hold, hashes)
+        rows = select_rows(schema, g, targets, hold, hashes)
         if len(rows.train) == 0:
             _warn(report, f"group {g!r}: no labelled training rows in this file; not trained")
             trained.remove(g)
@@ -211,7 +168,7 @@ def fit_and_release(  # noqa: PLR0912, PLR0913, PLR0915 - the one place a run is
     with model_store.lock(lock_timeout, on_wait=log.warning):
         live = _live_release(model_store)
         _refuse_stale_heads(schema, model_store, live, trained)
-        references = {g: _live_holdout(schema, model_store, live, g) for g in trained}
+        references = {g: live_holdout(schema, model_store, live, g) for g in trained}
         for g, reference in references.items():
             if reference is not None:  # rows the live version was judged on are never trained on
                 rows = selections[g]
@@ -282,14 +239,14 @@ def fit_and_release(  # noqa: PLR0912, PLR0913, PLR0915 - the one place a run is
             own = {"inputs": inputs.iloc[rows.holdout].reset_index(drop=True), "y": rows.y[rows.holdout],
                    "hashes": hashes[rows.holdout]}
             reference = references[g]
-            holdout = own if reference is None else _union(reference, own)
+            holdout = own if reference is None else union(reference, own)
             if reference is None:
                 metrics = _evaluate(schema, heads[g], xs[g], rows)
             else:
-                metrics = _score(schema, heads[g], [transformers[f] for f in schema.features_of(g)], holdout)
+                metrics = score_on(schema, heads[g], [transformers[f] for f in schema.features_of(g)], holdout)
             verdict = None
             if gate and g in live.get("groups", {}):
-                verdict = _gate(schema, model_store, live, g, metrics, holdout, reference is not None)
+                verdict = gate_verdict(schema, model_store, live, g, metrics, holdout, reference is not None)
                 verdict["forced"] = bool(force and not verdict["passed"])
             ok = verdict is None or verdict["passed"] or force
             meta = {
@@ -344,68 +301,6 @@ def _live_release(store: ModelStore) -> dict[str, Any]:
     if not store.release_numbers():
         return {}
     return store.release()
-
-
-def _live_holdout(schema: Schema, store: ModelStore, live: dict[str, Any], group: str) -> dict[str, Any] | None:
-    """The holdout kept with the live version of `group`, if that version has the same definition."""
-    pin = live.get("groups", {}).get(group)
-    if pin is None:
-        return None
-    if store.meta("groups", group, pin["version"]).get("spec_hash") != schema.group_fingerprint(group):
-        return None
-    held: dict[str, Any] = store.load_extra("groups", group, pin["version"], "holdout")
-    return held
-
-
-def _union(reference: dict[str, Any], own: dict[str, Any]) -> dict[str, Any]:
-    """The live holdout, plus this file's holdout rows it does not hold yet (labels as this file gives)."""
-    fresh = ~np.isin(own["hashes"], reference["hashes"])
-    return {"inputs": pd.concat([reference["inputs"], own["inputs"][fresh]], ignore_index=True),
-            "y": np.concatenate([reference["y"], own["y"][fresh]]),
-            "hashes": np.concatenate([reference["hashes"], own["hashes"][fresh]])}
-
-
-def _score(schema: Schema, head: Head, transformers: list[Any], holdout: dict[str, Any]) -> dict[str, Any]:
-    spec = schema.groups[head.group]
-    if len(holdout["y"]) == 0:
-        return {"n": 0}
-    x = hstack([t.transform(holdout["inputs"]) for t in transformers])
-    pred = raw_predictions(spec, head.labels, head.scores(x))
-    return group_metrics(spec.type, holdout["y"], pred, head.labels)
-
-
-def _gate(schema: Schema, store: ModelStore, live: dict[str, Any], group: str, metrics: dict[str, Any],
-          holdout: dict[str, Any], comparable: bool) -> dict[str, Any]:
-    """Compare the candidate with the live head on the same rows: the live version's stored holdout
-    plus the new file's holdout rows it did not hold yet.
-
-    Starting from the live holdout means a file with wrong labels cannot make the live head look
-    bad on rows it was judged on before. Every row of it hashes into the holdout, so neither head
-    was fitted on it.
-    """
-    spec = schema.groups[group]
-    metric = gate_metric_name(spec.type, spec.gate.metric)
-    pin = live["groups"][group]
-    verdict: dict[str, Any] = {"metric": metric, "tolerance": spec.gate.tolerance, "against": pin["version"],
-                               "n_holdout": len(holdout["y"])}
-    if not comparable:
-        verdict.update(passed=True, reason="the live version was trained for another definition of the group")
-        return verdict
-    if len(holdout["y"]) == 0:
-        verdict.update(passed=False, reason="no holdout rows to compare on")
-        return verdict
-    old_meta = store.meta("groups", group, pin["version"])
-    old_head: Head = store.load_version("groups", group, pin["version"], pin.get("sha256"))
-    old_transformers = []
-    for f, v in old_meta.get("parents", {}).items():
-        fpin = live["features"].get(f, {})
-        old_transformers.append(store.load_version("features", f, v, fpin.get("sha256") if fpin.get("version") == v
-                                                   else None))
-    old = _score(schema, old_head, old_transformers, holdout)
-    cand, base = metrics.get(metric), old.get(metric)
-    passed = cand is not None and base is not None and cand >= base - spec.gate.tolerance
-    verdict.update(candidate=cand, live=base, passed=bool(passed), live_metrics=old)
-    return verdict
 
 
 def _log_group(schema: Schema, r: GroupReport) -> None:
