@@ -77,7 +77,8 @@ def cmd_retrain(a: argparse.Namespace) -> int:
         report = compose.retrain(schema, a.data, a.store, group=a.group, feature=a.feature, force=a.force,
                                  n_jobs=a.jobs)
     except compose.GateRefusedError as exc:
-        _print_report(exc.report)  # type: ignore[attr-defined]
+        if exc.report is not None:
+            _print_report(exc.report)
         sys.stderr.write(f"compose: {exc}\n")
         return EXIT_REFUSED
     _print_report(report)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class ComposeError(Exception):
     """Root of every error compose raises on purpose; its message is meant for the user."""
@@ -47,7 +49,12 @@ class TrainingError(ComposeError, RuntimeError):
 
 
 class GateRefusedError(ComposeError):
-    """A retrained candidate scored worse than the live version and was kept, not released."""
+    """A retrained candidate scored worse than the live version and was kept, not released.
+
+    `report` is the run's TrainReport (versions written, metrics, the gate's verdicts), when known.
+    """
+
+    report: Any = None
 
 
 class NotFittedError(ComposeError, AttributeError):

@@ -407,6 +407,6 @@ def retrain(schema: Schema | str | Path, data: Any, store: str | Path, *, group:
         error = GateRefusedError("not released, the live version stays: " + "; ".join(reasons)
                                  + ". The candidate is kept; release it anyway with --force or "
                                  "`compose promote --group G --version vN`")
-        error.report = report  # type: ignore[attr-defined]
+        error.report = report
         raise error
     return report

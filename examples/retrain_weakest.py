@@ -69,7 +69,7 @@ def main() -> None:
             report = compose.retrain(schema, second_path, args.store, group=weakest)
             outcome = "RELEASED"
         except compose.GateRefusedError as exc:
-            report = exc.report  # type: ignore[attr-defined]
+            report = exc.report
             outcome = f"REFUSED: {exc}"
         r = report.groups[weakest]
         verdict = r.gate or {}
