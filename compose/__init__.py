@@ -9,7 +9,7 @@ from compose.advisor import Suggestion, suggest
 from compose.baseline import MonolithicBaseline
 from compose.checking import CheckReport, check
 from compose.converting import convert, to_flat
-from compose.data import read_table
+from compose.data import prepare_inputs, read_table
 from compose.errors import (
     ArtifactNotFoundError,
     ComposeError,
@@ -69,6 +69,7 @@ __all__ = [
     "load",
     "load_schema",
     "parse_schema",
+    "prepare_inputs",
     "promote",
     "read_table",
     "retrain",

@@ -10,6 +10,8 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import pandas as pd
+
 import compose
 from compose.report import require_matplotlib, write_html
 
@@ -95,23 +97,32 @@ def cmd_predict(a: argparse.Namespace) -> int:
     suffix = out.suffix.lower()
     if suffix not in (".jsonl", ".ndjson", ".csv", ".parquet"):
         raise compose.DataError(f"--out {a.out}: unknown output type {suffix!r}; use .jsonl, .csv or .parquet")
+    if a.batch_size < 1:
+        raise compose.DataError(f"--batch-size must be at least 1; got {a.batch_size}")
+    # Validate every row first, so an error names its row in the whole file, then work in batches.
+    inputs = compose.prepare_inputs(compose.read_table(a.data), model.schema)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")
-    if suffix in (".jsonl", ".ndjson"):
-        results = model.predict(a.data)
+    log = logging.getLogger("compose")
+    frames = []
+    try:
         with tmp.open("w", encoding="utf-8") as fh:
-            for r in results:
-                fh.write(json.dumps(r, ensure_ascii=False) + "\n")
-        n = len(results)
-    else:
-        frame = model.predict_frame(a.data)
-        if suffix == ".csv":
-            frame.to_csv(tmp, index=False)
-        else:
-            frame.to_parquet(tmp, index=False)
-        n = len(frame)
-    tmp.replace(out)
-    logging.getLogger("compose").info("wrote %d results to %s (release %s)", n, out, model.release_name)
+            for start in range(0, max(len(inputs), 1), a.batch_size):
+                batch = inputs.iloc[start:start + a.batch_size].reset_index(drop=True)
+                if suffix in (".jsonl", ".ndjson"):
+                    fh.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in model.predict(batch))
+                elif suffix == ".csv":
+                    model.predict_frame(batch).to_csv(fh, index=False, header=start == 0)
+                else:
+                    frames.append(model.predict_frame(batch))
+                if len(inputs) > a.batch_size:
+                    log.info("predicted %d of %d rows", min(start + a.batch_size, len(inputs)), len(inputs))
+        if frames:
+            pd.concat(frames, ignore_index=True).to_parquet(tmp, index=False)
+        tmp.replace(out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    log.info("wrote %d results to %s (release %s)", len(inputs), out, model.release_name)
     return 0
 
 
@@ -255,6 +266,7 @@ def _model_commands(add: Adder) -> None:
     _store_args(sp)
     sp.add_argument("--data", required=True)
     sp.add_argument("--out", required=True, help=".jsonl (merged results) or .csv/.parquet (flat table)")
+    sp.add_argument("--batch-size", type=int, default=20_000, help="rows predicted at a time (default 20000)")
     sp.add_argument("--release", help="a release other than the live one")
     sp = add("evaluate", cmd_evaluate, "evaluate the live release on labelled data")
     _store_args(sp)
