@@ -15,6 +15,9 @@ import yaml
 
 Path_ = tuple[str | int, ...]
 
+#: A schema is small; a document that expands to more values than this is refused.
+MAX_NODES = 100_000
+
 
 class _Loader(yaml.SafeLoader):
     """A SafeLoader whose booleans are YAML 1.2's `true` and `false` only."""
@@ -55,6 +58,10 @@ def _walk(
     loader: _Loader, node: yaml.Node, path: Path_, doc: YamlDocument, active: frozenset[int] = frozenset()
 ) -> Any:
     doc.lines.setdefault(path, node.start_mark.line + 1)
+    if len(doc.lines) > MAX_NODES:  # aliases of aliases can expand a short text exponentially
+        raise yaml.constructor.ConstructorError(
+            None, None, f"the document expands to more than {MAX_NODES:,} values (aliases of aliases?); "
+            "write the values out", node.start_mark)
     if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)):
         if id(node) in active:
             raise yaml.constructor.ConstructorError(

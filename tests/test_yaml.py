@@ -82,3 +82,15 @@ def test_read_yaml_uses_the_path_as_source(tmp_path: Path) -> None:
 
 def test_an_empty_document_has_no_data() -> None:
     assert parse_yaml("").data is None
+
+
+def test_an_alias_bomb_is_refused_with_a_line_instead_of_eating_memory() -> None:
+    from compose.errors import SchemaError
+    from compose.schema import parse_schema
+
+    bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+    for level in "bcdefgh":
+        prev = chr(ord(level) - 1)
+        bomb += f"{level}: &{level} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]\n"
+    with pytest.raises(SchemaError, match=r"expands to more than 100,000 values"):
+        parse_schema(bomb, source="bomb.yaml")
