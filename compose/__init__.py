@@ -34,6 +34,7 @@ from compose.schema import Schema, load_schema, parse_schema
 from compose.store import ModelStore
 from compose.training import TrainReport, fit_and_release, retrain, train
 from compose.tuning import TuneReport, tune
+from compose.verify import StoreCheck, verify_store
 
 __all__ = [
     "ArtifactNotFoundError",
@@ -50,6 +51,7 @@ __all__ = [
     "PlanError",
     "Schema",
     "SchemaError",
+    "StoreCheck",
     "StoreError",
     "StoreLockedError",
     "Suggestion",
@@ -79,5 +81,6 @@ __all__ = [
     "to_flat",
     "train",
     "tune",
+    "verify_store",
     "write_html",
 ]

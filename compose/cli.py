@@ -188,6 +188,13 @@ def cmd_rollback(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_verify(a: argparse.Namespace) -> int:
+    check = compose.verify_store(a.store, model=a.model)
+    for line in check.lines():
+        _print(line)
+    return 0 if check.ok else 1
+
+
 def cmd_promote(a: argparse.Namespace) -> int:
     name = compose.promote(a.store, a.group, a.version, model=a.model)
     _print(f"release {name} is live: group {a.group} at {a.version}")
@@ -293,6 +300,8 @@ def _history_commands(add: Adder) -> None:
     _store_args(sp)
     sp.add_argument("--group", required=True)
     sp.add_argument("--version", required=True)
+    sp = add("verify", cmd_verify, "check every release and version of a store (sha256s, pins) without loading")
+    _store_args(sp)
     sp = add("diff", cmd_diff, "what changed between two releases")
     sp.add_argument("a")
     sp.add_argument("b")

@@ -36,7 +36,7 @@ from compose.errors import ArtifactNotFoundError, IntegrityError, StoreError, St
 
 ARTIFACT = "model.joblib"
 META = "meta.json"
-KINDS = ("features", "groups")
+KINDS = ("features", "groups", "decisions")
 _VERSION = re.compile(r"^v(\d{4,})$")
 _RELEASE = re.compile(r"^r(\d{4,})$")
 
@@ -236,8 +236,10 @@ class ModelStore:
                                  f"{kind[:-1]} {name!r}") from exc
         return data
 
-    def load_version(self, kind: str, name: str, version: int, expected_sha256: str | None = None) -> Any:
-        """Load an artifact after checking its sha256 against meta.json and the pinning release."""
+    def verify_version(self, kind: str, name: str, version: int,
+                       expected_sha256: str | None = None) -> tuple[Path, dict[str, Any]]:
+        """Check every file of a version against meta.json (and the release's sha256, if given),
+        without unpickling anything; return the artifact's path and the meta. Raise IntegrityError."""
         meta = self.meta(kind, name, version)
         path = self.node_dir(kind, name) / version_name(version) / ARTIFACT
         if not path.is_file():
@@ -254,6 +256,11 @@ class ModelStore:
                 raise IntegrityError(f"{extra} is missing or does not match the sha256 in its meta.json: the "
                                      f"version was changed after it was written. Retrain {kind[:-1]} {name!r} "
                                      "or roll back to another version; it will not be loaded")
+        return path, meta
+
+    def load_version(self, kind: str, name: str, version: int, expected_sha256: str | None = None) -> Any:
+        """Load an artifact after checking its sha256 against meta.json and the pinning release."""
+        path, meta = self.verify_version(kind, name, version, expected_sha256)
         theirs = meta.get("libraries", {}).get("scikit-learn")
         mine = library_versions()["scikit-learn"]
         if theirs and theirs != mine:
