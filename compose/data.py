@@ -120,12 +120,12 @@ def prepare_inputs(df: pd.DataFrame, schema: Schema) -> pd.DataFrame:
         text = col.astype("string")  # vectorised: None, NaN and NA become <NA>
         empty = (text.isna() | (text.str.strip() == "")).to_numpy(dtype=bool)
         if spec.type == "number":
-            numbers = pd.to_numeric(col, errors="coerce")
-            bad_mask = numbers.isna() & ~empty
+            numbers = pd.to_numeric(col, errors="coerce").astype(float)
+            bad_mask = (numbers.isna() & ~empty) | np.isinf(numbers)
             if bad_mask.any():
                 rows = np.flatnonzero(bad_mask.to_numpy())
                 cells = [f"row {r + 1}: {col.iloc[r]!r}" for r in rows[:_MAX_SHOWN]]
-                raise DataError(f"{src}, column {name!r}: not a number in {_show(cells, len(rows))}; "
+                raise DataError(f"{src}, column {name!r}: not a finite number in {_show(cells, len(rows))}; "
                                 "the schema declares it type: number (leave a cell empty if unknown)")
             out[name] = numbers.astype(float).to_numpy()
         else:

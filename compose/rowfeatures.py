@@ -12,6 +12,7 @@ scaler's mean and scale; anything else through the featurizer itself on a one-ro
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -35,6 +36,10 @@ RowFeaturizer = Callable[[Mapping[str, Any]], RowFeature]
 _PLAIN = (str, int, float, np.integer, np.floating)
 
 
+#: Plain decimal numbers written as text ("92", "-1.5e3"), which pandas and float() read alike.
+_DECIMAL = re.compile(r"^\s*[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?\s*$")
+
+
 def prepare_row(schema: Schema, row: Mapping[str, Any]) -> dict[str, Any] | None:
     """The inputs of one row typed as `prepare_inputs` types them, or None to take the pandas path."""
     out: dict[str, Any] = {}
@@ -51,8 +56,15 @@ def prepare_row(schema: Schema, row: Mapping[str, Any]) -> dict[str, Any] | None
             return None
         elif spec.type == "number":
             if isinstance(value, str):
-                return None  # pandas' own number parsing decides, and reports the row
-            out[name] = float(value)
+                if not value.strip():
+                    out[name] = math.nan  # a blank cell is missing, as in prepare_inputs
+                    continue
+                if not _DECIMAL.match(value):
+                    return None  # pandas' own number parsing decides, and reports the row
+            number = float(value)
+            if not math.isfinite(number) and not math.isnan(number):
+                return None  # the pandas path refuses an infinite number and names the row
+            out[name] = number
         else:
             out[name] = np.nan if _missing(value) else str(value)
     return out

@@ -198,8 +198,8 @@ def test_number_inputs_are_floats_and_empty_cells_nan(frame: pd.DataFrame, schem
 
 def test_a_non_number_in_a_number_column_names_row_and_value(schema: Schema) -> None:
     df = pd.DataFrame({"title": ["a", "b"], "runtime": ["90", "ninety"]})
-    with pytest.raises(DataError, match=r"column 'runtime': not a number in row 2: 'ninety'; the schema declares it "
-                                        r"type: number"):
+    with pytest.raises(DataError, match=r"column 'runtime': not a finite number in row 2: 'ninety'; the schema "
+                                        r"declares it type: number"):
         prepare_inputs(df, schema)
 
 
@@ -253,3 +253,12 @@ def test_fingerprint_changes_with_a_label() -> None:
 def test_holdout_mask_takes_about_the_asked_fraction() -> None:
     hashes = np.random.default_rng(0).integers(0, 2**63, size=10_000, dtype=np.uint64) * np.uint64(2)
     assert 0.18 < holdout_mask(hashes, 0.2).mean() < 0.22
+
+
+def test_an_infinite_number_is_refused_naming_the_row() -> None:
+    schema = parse_schema(
+        "schema_version: 1\nname: x\ninputs: {size: {type: number}}\n"
+        "features: {f: {type: tabular, inputs: [size]}}\ngroups: {g: {type: multiclass, labels: [a, b]}}\n"
+    )
+    with pytest.raises(DataError, match=r"column 'size': not a finite number in row 2: 'inf'"):
+        prepare_inputs(pd.DataFrame({"size": ["1.5", "inf"]}), schema)

@@ -84,15 +84,21 @@ def test_fused_scores_equal_the_heads_scores(movies_model: ComposedModel, movies
 def test_the_row_path_validates_like_the_batch_path(movies_model: ComposedModel) -> None:
     with pytest.raises(DataError, match="missing input column"):
         movies_model.predict_one({"director": "Agnès Varda"})
-    with pytest.raises(DataError, match="not a number"):
+    with pytest.raises(DataError, match="not a finite number"):
         movies_model.predict_one({"title": "Cléo from 5 to 7", "runtime": "ninety"})
 
 
-def test_text_numbers_and_odd_values_take_the_pandas_path(movies_model: ComposedModel) -> None:
-    row = {"title": "Cléo from 5 to 7", "director": "Agnès Varda", "runtime": "90", "cast": "   "}
-    assert prepare_row(movies_model.schema, row) is None
+def test_a_plain_decimal_written_as_text_stays_on_the_row_path(movies_model: ComposedModel) -> None:
+    row = {"title": "Cléo from 5 to 7", "director": "Agnès Varda", "runtime": " 90.0 ", "cast": "   "}
+    assert prepare_row(movies_model.schema, row) is not None
     assert movies_model.predict_one(row) == movies_model.predict(pd.DataFrame([row]))[0]
     assert movies_model.predict_one({**row, "runtime": 90}) == movies_model.predict_one(row)
+
+
+@pytest.mark.parametrize("odd", ["1_000", "0x5A", "inf", float("inf"), True])
+def test_odd_values_take_the_pandas_path_which_decides(movies_model: ComposedModel, odd: object) -> None:
+    row = {"title": "Cléo from 5 to 7", "runtime": odd}
+    assert prepare_row(movies_model.schema, row) is None
 
 
 def test_a_forest_head_is_not_fused(tmp_path: Path, penguins_csv: Path, penguins_schema_path: Path,
