@@ -22,11 +22,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from joblib import Parallel, delayed
 
 from compose.data import as_frame, fingerprint, holdout_mask, parse_targets, prepare_inputs, row_hashes
 from compose.decisions import raw_predictions
-from compose.errors import DataError, GateRefusedError, SchemaError
+from compose.errors import DataError, GateRefusedError, SchemaError, TrainingError
 from compose.featurizers import build_featurizer, feature_width, hstack
 from compose.gating import gate_verdict, live_holdout, score_on, union
 from compose.heads import Head, assemble_head, fit_estimator
@@ -191,8 +192,7 @@ def fit_and_release(  # noqa: PLR0912, PLR0913, PLR0915 - the one place a run is
         for f in needed:
             if f in to_fit:
                 t0 = time.perf_counter()
-                transformer = build_featurizer(schema, f)
-                transformer.fit(inputs.iloc[train_rows])
+                transformer = _fit_feature(schema, f, inputs.iloc[train_rows])
                 transformers[f] = transformer
                 log.info("feature %-14s fitted on %d rows, %d columns (%.1fs)", f, len(train_rows),
                          feature_width(transformer), time.perf_counter() - t0)
@@ -283,6 +283,20 @@ def fit_and_release(  # noqa: PLR0912, PLR0913, PLR0915 - the one place a run is
             report.release = model_store.write_release(body)
             log.info("release %s is live (%s)", report.release, note)
     return report
+
+
+def _fit_feature(schema: Schema, name: str, rows: pd.DataFrame) -> Any:
+    """A featurizer fitted on the training rows; a failure names the feature, its inputs and the cause."""
+    transformer = build_featurizer(schema, name)
+    spec = schema.features[name]
+    try:
+        transformer.fit(rows)
+    except ValueError as exc:
+        hint = (" The text columns hold no usable words in the training rows, or `params` (for example "
+                "min_df / max_df) keep none: fill the columns or loosen the params." if spec.type == "tfidf" else "")
+        raise TrainingError(f"feature {name!r} ({spec.type} over {spec.inputs}) cannot be fitted on "
+                            f"{len(rows)} training row{'s' * (len(rows) != 1)}: {exc}.{hint}") from exc
+    return transformer
 
 
 def _refuse_stale_heads(schema: Schema, store: ModelStore, live: dict[str, Any], trained: list[str]) -> None:

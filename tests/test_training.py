@@ -238,3 +238,16 @@ def test_progress_is_logged_per_feature_and_group(tmp_path: Path, schema: Schema
 def test_train_returns_the_live_model(tmp_path: Path, schema: Schema, penguins_frame: pd.DataFrame) -> None:
     model = compose.train(schema, penguins_frame, store=tmp_path)
     assert (model.release_name, model.groups) == ("r0001", ["species", "sex", "island"])
+
+
+def test_a_feature_that_cannot_be_fitted_is_a_clear_training_error(tmp_path: Path) -> None:
+    from compose.errors import TrainingError
+
+    schema = parse_schema(
+        "schema_version: 1\nname: p\ninputs: {t: {type: text}}\n"
+        "features: {w: {type: tfidf, inputs: [t], params: {min_df: 5}}}\n"
+        "groups: {g: {type: multiclass, labels: [a, b]}}\n"
+    )
+    data = pd.DataFrame({"t": ["red shirt", "blue shirt", "red pants", "blue pants"], "g": ["a", "b", "a", "b"]})
+    with pytest.raises(TrainingError, match=r"feature 'w' \(tfidf over \['t'\]\) cannot be fitted"):
+        fit_and_release(schema, data, tmp_path)
