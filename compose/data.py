@@ -48,6 +48,8 @@ def read_table(path: str | Path) -> pd.DataFrame:
     kind = file_kind(p)
     if not p.is_file():
         raise DataError(f"data file {str(p)!r} does not exist; check the path")
+    if p.stat().st_size == 0:
+        raise DataError(f"data file {str(p)!r} is empty; it needs a header row and at least one row of data")
     try:
         if kind in ("csv", "tsv"):
             df = pd.read_csv(p, sep="," if kind == "csv" else "\t", dtype=str, keep_default_na=False,
