@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from compose.errors import ArtifactNotFoundError, StoreError
-from compose.store import ModelStore, parse_version, version_name
+from compose.store import ModelStore, next_release, parse_version, version_name
 
 
 def _open(store: str | Path, model: str | None) -> ModelStore:
@@ -66,12 +66,8 @@ def _release_with(s: ModelStore, group: str, version: int, note: str) -> str:
                 raise StoreError(f"group {group!r} {version_name(version)} reads feature {f!r} {version_name(v)}, "
                                  f"but the live release pins {version_name(pinned) if pinned else 'none'}; "
                                  "retrain the group on the live features instead")
-        body = {k: v for k, v in live.items() if k not in ("release", "created", "sha256")}
-        body["groups"] = {**live["groups"], group: {"version": version, "sha256": meta["sha256"],
-                                                    "parents": meta.get("parents", {})}}
-        body["parent"] = live["release"]
-        body["note"] = note
-        return s.write_release(body)
+        pin = {"version": version, "sha256": meta["sha256"], "parents": meta.get("parents", {})}
+        return s.write_release(next_release(live, note=note, groups={group: pin}))
 
 
 def rollback(store: str | Path, group: str, to: str | int, *, model: str | None = None) -> str:

@@ -345,6 +345,24 @@ class ModelStore:
         atomic_write_text(self.path / "CURRENT", name + "\n")
 
 
+def next_release(live: dict[str, Any], *, note: str, groups: dict[str, Any] | None = None,
+                 decisions: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The body of a release that follows `live`: its pins, with `groups` and `decisions` replaced.
+
+    A tuned decision belongs to the head version it was tuned on, so one whose group now pins
+    another version is dropped (the schema's decision applies again).
+    """
+    body = {k: v for k, v in live.items() if k not in ("release", "created", "sha256", "decisions")}
+    body["groups"] = {**live.get("groups", {}), **(groups or {})}
+    kept = {g: p for g, p in {**live.get("decisions", {}), **(decisions or {})}.items()
+            if body["groups"].get(g, {}).get("version") == p.get("for_group_version")}
+    if kept:
+        body["decisions"] = kept
+    body["parent"] = live["release"]
+    body["note"] = note
+    return body
+
+
 def _digest_json(obj: Any) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
 

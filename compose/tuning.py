@@ -30,7 +30,7 @@ from compose.data import as_frame, fingerprint, holdout_mask, parse_targets, pre
 from compose.decisions import DEFAULT_THRESHOLD, with_decisions
 from compose.errors import DataError, StoreError
 from compose.featurizers import hstack
-from compose.store import ModelStore, version_name
+from compose.store import ModelStore, next_release, version_name
 
 if TYPE_CHECKING:
     from compose.runtime import ComposedModel
@@ -338,10 +338,7 @@ def tune(store: str | Path, group: str, target: Target | str, *, data: Any | Non
             raise StoreError(f"the live release changed while {group!r} was tuned (it now pins another version); "
                              "tune again")
         report.decision_version, sha = s.write_version("decisions", group, decision, meta)
-        body = {k: v for k, v in live.items() if k not in ("release", "created", "sha256")}
-        body["decisions"] = {**live.get("decisions", {}), group: {"version": report.decision_version, "sha256": sha,
-                                                                  "for_group_version": version}}
-        body["note"] = note or f"tune --group {group} --target {goal}"
-        body["parent"] = live["release"]
+        pin = {"version": report.decision_version, "sha256": sha, "for_group_version": version}
+        body = next_release(live, note=note or f"tune --group {group} --target {goal}", decisions={group: pin})
         report.release = s.write_release(body)
     return report
