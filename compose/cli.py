@@ -9,6 +9,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -19,8 +20,18 @@ EXIT_USER_ERROR = 2
 EXIT_REFUSED = 3
 
 
+Adder = Callable[[str, Callable[[argparse.Namespace], int], str], argparse.ArgumentParser]
+
+
 def _print(text: str) -> None:
     sys.stdout.write(text + "\n")
+
+
+def _write_json(path: str | None, obj: Any) -> None:
+    """Write `obj` as JSON to the path of a `--json` option, if one was given, and say so."""
+    if path:
+        Path(path).write_text(json.dumps(obj, indent=2), encoding="utf-8")
+        _print(f"wrote {path}")
 
 
 def _schema(path: str) -> compose.Schema:
@@ -136,9 +147,7 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
     report = compose.evaluate(model, a.data, split=a.split, baseline=a.baseline)
     for line in compose.evaluation_summary(report):
         _print(line)
-    if a.json:
-        Path(a.json).write_text(json.dumps(report, indent=2), encoding="utf-8")
-        _print(f"wrote {a.json}")
+    _write_json(a.json, report)
     if a.html:
         write_html(report, a.html)
         _print(f"wrote {a.html}")
@@ -211,9 +220,7 @@ def cmd_tune(a: argparse.Namespace) -> int:
     report = compose.tune(a.store, a.group, a.target, data=a.data, model=a.model, dry_run=a.dry_run, note=a.note)
     for line in report.lines():
         _print(line)
-    if a.json:
-        Path(a.json).write_text(json.dumps(report.to_dict(), indent=2), encoding="utf-8")
-        _print(f"wrote {a.json}")
+    _write_json(a.json, report.to_dict())
     return 0 if report.any_met else EXIT_REFUSED
 
 
@@ -223,9 +230,6 @@ def _evaluate_args(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("--baseline", choices=["monolithic"],
                     help="also fit one one-vs-rest model over every label on the training-split rows, and compare")
     sp.add_argument("--html", help="write a self-contained HTML report (needs matplotlib)")
-
-
-Adder = Callable[[str, Callable[[argparse.Namespace], int], str], argparse.ArgumentParser]
 
 
 def _store_args(sp: argparse.ArgumentParser) -> None:

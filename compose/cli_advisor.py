@@ -3,24 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
-import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import compose
 from compose.advisor import DEFAULT_TOLERANCE, IMPLICATION, MIN_SUPPORT
 from compose.checking import MIN_EXAMPLES
+from compose.cli import Adder, _print, _write_json
 from compose.converting import write_table
 
-Adder = Callable[[str, Callable[[argparse.Namespace], int], str], argparse.ArgumentParser]
 EXIT_FINDINGS = 1
 log = logging.getLogger("compose")
-
-
-def _print(text: str) -> None:
-    sys.stdout.write(text + "\n")
 
 
 def cmd_suggest(a: argparse.Namespace) -> int:
@@ -50,9 +43,7 @@ def cmd_check(a: argparse.Namespace) -> int:
     report = compose.check(compose.load_schema(a.schema), a.data, tags=a.tags, min_examples=a.min_examples)
     for line in report.lines():
         _print(line)
-    if a.json:
-        Path(a.json).write_text(json.dumps(report.to_json(), indent=2), encoding="utf-8")
-        _print(f"wrote {a.json}")
+    _write_json(a.json, report.to_json())
     return 0 if report.ok else EXIT_FINDINGS
 
 
