@@ -7,6 +7,7 @@ it pickles with joblib and can be fitted once and reused by every head that name
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -35,11 +36,16 @@ class TextJoiner(TransformerMixin, BaseEstimator):  # type: ignore[misc]
 
     def transform(self, X: pd.DataFrame) -> list[str]:  # noqa: N803
         parts = [X[c].tolist() for c in self.columns]
-        return [" ".join(str(v) for v in row if not _is_missing(v)) for row in zip(*parts, strict=True)]
+        return [join_text(row) for row in zip(*parts, strict=True)]
 
 
-def _is_missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
+def join_text(values: Iterable[Any]) -> str:
+    """One document from the text cells of a row; missing cells (None, NaN) count as empty.
+
+    The batch path (TextJoiner) and the one-row path (compose.rowfeatures) both call this, so the
+    two cannot tokenise a row differently.
+    """
+    return " ".join(str(v) for v in values if v is not None and not (isinstance(v, float) and math.isnan(v)))
 
 
 def build_featurizer(schema: Schema, name: str) -> BaseEstimator:

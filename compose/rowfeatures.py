@@ -26,7 +26,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from compose.data import _missing
-from compose.featurizers import TextJoiner, feature_width
+from compose.featurizers import TextJoiner, feature_width, join_text
 from compose.schema import Schema
 
 #: A feature of one row: `(indices, values)` of a sparse row, or a 1-d array of a dense one.
@@ -70,10 +70,6 @@ def prepare_row(schema: Schema, row: Mapping[str, Any]) -> dict[str, Any] | None
     return out
 
 
-def _is_nan(v: Any) -> bool:
-    return isinstance(v, float) and math.isnan(v)  # TextJoiner's `v == v`: only NaN differs from itself
-
-
 def feature_columns(transformer: Any) -> int:
     """The number of columns of a fitted featurizer (the vocabulary size for TF-IDF, without building names)."""
     last = transformer[-1] if isinstance(transformer, Pipeline) else transformer
@@ -94,7 +90,7 @@ def _tfidf_row(pipeline: Pipeline) -> RowFeaturizer | None:
     sublinear, binary, norm = bool(vec.sublinear_tf), bool(vec.binary), vec.norm
 
     def featurize(values: Mapping[str, Any]) -> RowFeature:
-        text = " ".join(str(v) for v in (values[c] for c in columns) if v is not None and not _is_nan(v))
+        text = join_text(values[c] for c in columns)
         counts: dict[int, int] = {}
         for token in analyze(text):
             j = vocabulary.get(token)
