@@ -1,6 +1,6 @@
 # Two commands set up everything on a fresh machine:
 #   make demo   create .venv, install, train on the real movies data, predict, evaluate
-#   make test   create .venv, install with the dev extra, run the test suite and ruff
+#   make test   create .venv, install with the dev extra, run the test suite, ruff and import-linter
 #   make lint   ruff and mypy --strict (mypy is kept out of `make test`: new numpy or pandas stubs
 #               can move its verdict without a change here)
 PYTHON ?= python3
@@ -29,6 +29,7 @@ demo: $(VENV)/.installed
 test: $(VENV)/.installed
 	$(PY) -m pytest -q
 	$(PY) -m ruff check compose tests examples benchmarks
+	$(VENV)/bin/lint-imports --no-cache
 
 lint: $(VENV)/.installed
 	$(PY) -m ruff check compose tests examples benchmarks

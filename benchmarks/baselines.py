@@ -6,7 +6,7 @@
 - `monolithic`: one Pipeline with all featurizers and one OneVsRestClassifier over every label of
   every group (an unlabelled cell counts as a negative: that is what a monolithic model does).
 
-They read the inputs prepared by `compose.data.prepare_inputs` (prepared once, outside the timed
+They read the inputs prepared by `compose.data.targets.prepare_inputs` (prepared once, outside the timed
 part, which favours the baselines) and fit on the same training rows as compose.
 """
 
@@ -20,10 +20,10 @@ from sklearn.base import clone
 from sklearn.multiclass import OneVsRestClassifier
 from sklearn.pipeline import FeatureUnion, Pipeline
 
-from compose.data import GroupTargets
-from compose.estimators import build_estimator
-from compose.featurizers import build_featurizer, hstack
-from compose.schema import Schema
+from compose.data.targets import GroupTargets
+from compose.featurize.base import build_featurizer, hstack
+from compose.registry import build_estimator
+from compose.schema.models import Schema
 
 
 def _estimator(schema: Schema, group: str) -> Any:

@@ -29,7 +29,7 @@ from typing import Any
 import pandas as pd
 
 import compose
-from compose.evaluation import evaluate
+from compose.evaluation.evaluator import evaluate
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -84,7 +84,7 @@ def run(name: str, quick: bool, html_dir: Path | None) -> tuple[list[dict[str, A
         report = evaluate(model, df, split="holdout", baseline="monolithic")
     report["composed_train_seconds"] = round(composed_s, 3)
     if html_dir is not None:
-        from compose.report import write_html
+        from compose.evaluation.report import write_html
 
         write_html(report, html_dir / f"{name}.html")
     rows = []

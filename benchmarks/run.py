@@ -8,7 +8,7 @@ Per data set: compose (`compose.train`, `compose.load`, the fused batch path and
 against three scikit-learn set-ups built from the same featurizers and estimators
 (benchmarks/baselines.py). Then the targets of issue 7: one-row p50 against featurizing the row
 alone, batch time against featurizing the batch plus the heads' arithmetic, and the speed-up of
-parallel head fits (joblib processes, one BLAS thread each, as compose.training does).
+parallel head fits (joblib processes, one BLAS thread each, as compose.training.run does).
 """
 
 from __future__ import annotations
@@ -40,11 +40,13 @@ from baselines import MonolithicBaseline, PipelinesBaseline, SharedBaseline  # n
 from corpus import SCHEMA, make_corpus  # noqa: E402
 
 import compose  # noqa: E402
-from compose.data import as_frame, holdout_mask, parse_targets, prepare_inputs, row_hashes  # noqa: E402
-from compose.featurizers import hstack  # noqa: E402
-from compose.heads import fit_estimator  # noqa: E402
-from compose.rowfeatures import prepare_row  # noqa: E402
-from compose.schema import Schema, parse_schema  # noqa: E402
+from compose.data.io import as_frame  # noqa: E402
+from compose.data.targets import holdout_mask, parse_targets, prepare_inputs, row_hashes  # noqa: E402
+from compose.featurize.base import hstack  # noqa: E402
+from compose.featurize.rows import prepare_row  # noqa: E402
+from compose.heads.head import fit_estimator  # noqa: E402
+from compose.schema.load import parse_schema  # noqa: E402
+from compose.schema.models import Schema  # noqa: E402
 
 SYSTEMS = ["compose", "shared", "pipelines", "monolithic"]
 TITLES = {"compose": "compose", "shared": "sklearn: shared featurizer + heads",
@@ -114,7 +116,7 @@ def mappings(df: pd.DataFrame, schema: Schema) -> list[dict[str, Any]]:
 
 def head_jobs(schema: Schema, inputs: pd.DataFrame, model: Any, train: np.ndarray,
               targets: dict[str, Any]) -> list[tuple[Any, ...]]:
-    """The estimator fits of every head, as compose.training builds them."""
+    """The estimator fits of every head, as compose.training.run builds them."""
     blocks = model.transform_features(inputs)
     jobs = []
     for g, t in targets.items():

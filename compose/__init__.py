@@ -4,37 +4,100 @@ Declare each mutually exclusive set of labels as its own group in YAML; compose 
 small submodels, trains and versions each on its own, and merges their outputs into one answer.
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from compose._version import __version__
-from compose.advisor import Suggestion, suggest
-from compose.baseline import MonolithicBaseline
-from compose.checking import CheckReport, check
-from compose.converting import convert, to_flat
-from compose.data import prepare_inputs, read_table
-from compose.errors import (
-    ArtifactNotFoundError,
-    ComposeError,
-    DataError,
-    GateRefusedError,
-    IntegrityError,
-    PlanError,
-    SchemaError,
-    StoreError,
-    StoreLockedError,
-    TrainingError,
-)
-from compose.estimator import ComposedClassifier
-from compose.evaluation import evaluate
-from compose.evaluation import summary_lines as evaluation_summary
-from compose.lifecycle import diff as diff_releases
-from compose.lifecycle import list_releases, list_versions, promote, rollback, set_release
-from compose.planner import Plan, build_plan
-from compose.report import write_html
-from compose.runtime import ComposedModel, load
-from compose.schema import Schema, load_schema, parse_schema
-from compose.store import ModelStore
-from compose.training import TrainReport, fit_and_release, retrain, train
-from compose.tuning import TuneReport, tune
-from compose.verify import StoreCheck, verify_store
+
+if TYPE_CHECKING:  # for type checkers and editors; at run time names load on first use
+    from compose.advisor.draft import Suggestion
+    from compose.advisor.suggest import suggest
+    from compose.api import retrain, train
+    from compose.data.check import CheckReport, check
+    from compose.data.io import read_table, write_table
+    from compose.data.tags import convert, to_flat
+    from compose.data.targets import prepare_inputs
+    from compose.errors import (
+        ArtifactNotFoundError,
+        ComposeError,
+        DataError,
+        GateRefusedError,
+        IntegrityError,
+        PlanError,
+        SchemaError,
+        StoreError,
+        StoreLockedError,
+        TrainingError,
+    )
+    from compose.estimator import ComposedClassifier
+    from compose.evaluation.baseline import MonolithicBaseline
+    from compose.evaluation.evaluator import evaluate
+    from compose.evaluation.evaluator import summary_lines as evaluation_summary
+    from compose.evaluation.report import write_html
+    from compose.plan import Plan, build_plan
+    from compose.runtime.load import load
+    from compose.runtime.model import ComposedModel
+    from compose.schema.load import load_schema, parse_schema
+    from compose.schema.models import Schema
+    from compose.store.lifecycle import diff as diff_releases
+    from compose.store.lifecycle import list_releases, list_versions, promote, rollback, set_release
+    from compose.store.store import ModelStore
+    from compose.store.verify import StoreCheck, verify_store
+    from compose.training.run import TrainReport, fit_and_release
+    from compose.tuning import TuneReport, tune
+
+#: Public name -> (module, attribute), imported on first use (PEP 562), so `import compose` and
+#: `compose --help` load neither scikit-learn, scipy nor pandas.
+_LAZY: dict[str, tuple[str, str]] = {
+    "ArtifactNotFoundError": ("compose.errors", "ArtifactNotFoundError"),
+    "CheckReport": ("compose.data.check", "CheckReport"),
+    "ComposeError": ("compose.errors", "ComposeError"),
+    "ComposedClassifier": ("compose.estimator", "ComposedClassifier"),
+    "ComposedModel": ("compose.runtime.model", "ComposedModel"),
+    "DataError": ("compose.errors", "DataError"),
+    "GateRefusedError": ("compose.errors", "GateRefusedError"),
+    "IntegrityError": ("compose.errors", "IntegrityError"),
+    "ModelStore": ("compose.store.store", "ModelStore"),
+    "MonolithicBaseline": ("compose.evaluation.baseline", "MonolithicBaseline"),
+    "Plan": ("compose.plan", "Plan"),
+    "PlanError": ("compose.errors", "PlanError"),
+    "Schema": ("compose.schema.models", "Schema"),
+    "SchemaError": ("compose.errors", "SchemaError"),
+    "StoreCheck": ("compose.store.verify", "StoreCheck"),
+    "StoreError": ("compose.errors", "StoreError"),
+    "StoreLockedError": ("compose.errors", "StoreLockedError"),
+    "Suggestion": ("compose.advisor.draft", "Suggestion"),
+    "TrainReport": ("compose.training.run", "TrainReport"),
+    "TrainingError": ("compose.errors", "TrainingError"),
+    "TuneReport": ("compose.tuning", "TuneReport"),
+    "build_plan": ("compose.plan", "build_plan"),
+    "check": ("compose.data.check", "check"),
+    "convert": ("compose.data.tags", "convert"),
+    "diff_releases": ("compose.store.lifecycle", "diff"),
+    "evaluate": ("compose.evaluation.evaluator", "evaluate"),
+    "evaluation_summary": ("compose.evaluation.evaluator", "summary_lines"),
+    "fit_and_release": ("compose.training.run", "fit_and_release"),
+    "list_releases": ("compose.store.lifecycle", "list_releases"),
+    "list_versions": ("compose.store.lifecycle", "list_versions"),
+    "load": ("compose.runtime.load", "load"),
+    "load_schema": ("compose.schema.load", "load_schema"),
+    "parse_schema": ("compose.schema.load", "parse_schema"),
+    "prepare_inputs": ("compose.data.targets", "prepare_inputs"),
+    "promote": ("compose.store.lifecycle", "promote"),
+    "read_table": ("compose.data.io", "read_table"),
+    "retrain": ("compose.api", "retrain"),
+    "rollback": ("compose.store.lifecycle", "rollback"),
+    "set_release": ("compose.store.lifecycle", "set_release"),
+    "suggest": ("compose.advisor.suggest", "suggest"),
+    "to_flat": ("compose.data.tags", "to_flat"),
+    "train": ("compose.api", "train"),
+    "tune": ("compose.tuning", "tune"),
+    "verify_store": ("compose.store.verify", "verify_store"),
+    "write_table": ("compose.data.io", "write_table"),
+    "write_html": ("compose.evaluation.report", "write_html"),
+}
 
 __all__ = [
     "ArtifactNotFoundError",
@@ -83,4 +146,19 @@ __all__ = [
     "tune",
     "verify_store",
     "write_html",
+    "write_table",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module, attribute = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module 'compose' has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(module), attribute)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,3 +1,3 @@
-from compose.cli import main
+from compose.cli.main import main
 
 raise SystemExit(main())

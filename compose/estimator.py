@@ -17,11 +17,14 @@ import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
-from compose.data import as_frame, parse_targets
+from compose.data.io import as_frame
+from compose.data.targets import parse_targets
 from compose.errors import DataError
-from compose.runtime import ComposedModel, load
-from compose.schema import Schema, TrainingSpec, load_schema, schema_from_dict
-from compose.training import fit_and_release
+from compose.runtime.load import load
+from compose.runtime.model import ComposedModel
+from compose.schema.load import load_schema, schema_from_dict
+from compose.schema.models import Schema, TrainingSpec
+from compose.training.run import fit_and_release
 
 
 class ComposedClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]

@@ -26,14 +26,16 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 
-from compose.data import as_frame, fingerprint, holdout_mask, parse_targets, prepare_inputs, row_hashes, source_of
-from compose.decisions import DEFAULT_THRESHOLD, with_decisions
+from compose.data.io import as_frame, source_of
+from compose.data.targets import fingerprint, holdout_mask, parse_targets, prepare_inputs, row_hashes
 from compose.errors import DataError, StoreError
-from compose.featurizers import hstack
-from compose.store import ModelStore, next_release, version_name
+from compose.featurize.base import hstack
+from compose.heads.decide import DEFAULT_THRESHOLD
+from compose.runtime.load import with_decisions
+from compose.store.store import ModelStore, next_release, version_name
 
 if TYPE_CHECKING:
-    from compose.runtime import ComposedModel
+    from compose.runtime.model import ComposedModel
 
 Metric = Literal["precision", "recall", "f1"]
 FEW_PREDICTIONS = 10
@@ -143,7 +145,7 @@ def _at(scores: np.ndarray, truth: np.ndarray, threshold: float, total: int) -> 
     return (tp / n if n else None), (tp / total if total else None), n
 
 
-def _wilson_lower(successes: np.ndarray, n: np.ndarray, z: float = 1.0) -> np.ndarray:
+def wilson_lower(successes: np.ndarray, n: np.ndarray, z: float = 1.0) -> np.ndarray:
     """The Wilson score interval's lower bound of a binomial proportion."""
     p = successes / n
     centre = p + z * z / (2 * n)
@@ -182,7 +184,7 @@ def choose_threshold(scores: np.ndarray, truth: np.ndarray, target: Target, curr
         # The lowest threshold that reaches the target on these rows is an optimistic pick (chosen
         # for looking good on them), so a threshold counts only when the Wilson lower bound of its
         # precision (z = 1, a one-sided 84% bound) reaches the target.
-        ok = _wilson_lower(tp, predicted) >= value - 1e-12
+        ok = wilson_lower(tp, predicted) >= value - 1e-12
         goal = np.where(ok, recall, -1.0)
         if not ok.any():
             j = int(np.argmax(precision))
@@ -295,7 +297,7 @@ def tune(store: str | Path, group: str, target: Target | str, *, data: Any | Non
 
     Nothing is written when no label meets the target; the report says so.
     """
-    from compose.runtime import load  # the runtime imports the decisions this module writes
+    from compose.runtime.load import load  # the runtime imports the decisions this module writes
 
     goal = target if isinstance(target, Target) else Target.parse(target)
     s = ModelStore.open(store, model)

@@ -39,7 +39,7 @@ def main() -> None:
     args = ap.parse_args()
 
     schema = compose.load_schema(args.schema)
-    full = compose.data.read_table(args.data)
+    full = compose.data.targets.read_table(args.data)
     groups = list(schema.groups)
     inputs = list(schema.inputs)
     rng = np.random.default_rng(0)

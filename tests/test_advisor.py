@@ -9,8 +9,10 @@ import pandas as pd
 import pytest
 
 import compose
-from compose.advisor import DEFAULT_TOLERANCE, Suggestion, suggest
-from compose.schema import parse_schema
+from compose._defaults import DEFAULT_TOLERANCE
+from compose.advisor.draft import Suggestion
+from compose.advisor.suggest import suggest
+from compose.schema.load import parse_schema
 
 PENGUIN_GROUPS = ["species", "island", "sex"]
 MOVIE_GROUPS = ["language", "country", "decade"]

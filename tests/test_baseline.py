@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 
 import compose
-from compose.baseline import MonolithicBaseline, invalid_combination_rate
-from compose.data import holdout_mask, parse_targets, prepare_inputs, row_hashes
-from compose.evaluation import evaluate
+from compose.data.targets import holdout_mask, parse_targets, prepare_inputs, row_hashes
+from compose.evaluation.baseline import MonolithicBaseline, invalid_combination_rate
+from compose.evaluation.evaluator import evaluate
 
 # One input that decides `side` and says nothing about `noise`: with three balanced `noise`
 # labels, no one-vs-rest tag reaches 0.5, so the monolithic model leaves `noise` empty.

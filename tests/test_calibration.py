@@ -13,12 +13,12 @@ import yaml
 from sklearn.calibration import CalibratedClassifierCV
 
 import compose
-from compose.calibration import brier_score, calibration_metrics, expected_calibration_error
-from compose.data import read_table
+from compose.data.io import read_table
 from compose.errors import SchemaError
-from compose.featurizers import hstack
-from compose.heads import make_estimator
-from compose.schema import parse_schema, schema_from_dict
+from compose.evaluation.calibration import brier_score, calibration_metrics, expected_calibration_error
+from compose.featurize.base import hstack
+from compose.heads.head import make_estimator
+from compose.schema.load import parse_schema, schema_from_dict
 
 
 def test_brier_score_of_each_group_type() -> None:

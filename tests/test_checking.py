@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 import compose
-from compose.checking import check
+from compose.data.check import check
 
 
 @pytest.fixture(scope="module")

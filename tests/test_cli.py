@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from _schemas import MOVIES_SMALL
 
-from compose.cli import main
+from compose.cli.main import main
 
 MOVIES = MOVIES_SMALL
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from compose.cli import main
+from compose.cli.main import main
 
 GROUPS = ["species", "island", "sex"]
 

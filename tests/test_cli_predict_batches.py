@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 import compose
-from compose.cli import main
+from compose.cli.main import main
 
 
 @pytest.fixture(scope="module")

@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 
 import compose
-from compose.converting import convert, to_flat, write_table
-from compose.data import read_table
-from compose.schema import parse_schema
+from compose.data.io import read_table, write_table
+from compose.data.tags import convert, to_flat
+from compose.schema.load import parse_schema
 
 GROUPS = ["species", "island", "sex"]
 

@@ -20,7 +20,7 @@ KILLER = textwrap.dedent(
     """
     import os, signal, sys
     import compose
-    import compose.store as st
+    import compose.store.store as st
 
     point, nth, schema, data, store = sys.argv[1], int(sys.argv[2]), *sys.argv[3:6]
     calls = {"n": 0}

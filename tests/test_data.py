@@ -9,9 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from compose.data import fingerprint, holdout_mask, parse_targets, prepare_inputs, read_table, row_hashes
+from compose.data.io import read_table
+from compose.data.targets import fingerprint, holdout_mask, parse_targets, prepare_inputs, row_hashes
 from compose.errors import DataError
-from compose.schema import Schema, parse_schema
+from compose.schema.load import parse_schema
+from compose.schema.models import Schema
 
 SCHEMA = """\
 schema_version: 1
@@ -230,7 +232,9 @@ def test_row_hashes_are_the_same_in_a_fresh_process(frame: pd.DataFrame, schema:
     import subprocess
     import sys
 
-    code = ("import sys; from compose.data import *; from compose.schema import parse_schema; "
+    code = ("import sys; from compose.data.io import read_table; "
+            "from compose.data.targets import prepare_inputs, row_hashes; "
+            "from compose.schema.load import parse_schema; "
             "s = parse_schema(open(sys.argv[1]).read()); "
             "print(list(row_hashes(prepare_inputs(read_table(sys.argv[2]), s), 0)))")
     (tmp_path / "s.yaml").write_text(SCHEMA, encoding="utf-8")

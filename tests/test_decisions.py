@@ -7,9 +7,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from compose.decisions import decide, explain, raw_predictions
 from compose.errors import SchemaError
-from compose.schema import GroupSpec, parse_schema
+from compose.heads.decide import decide, explain, raw_predictions
+from compose.schema.load import parse_schema
+from compose.schema.models import GroupSpec
 
 LABELS = ["red", "blue", "green", "white"]
 

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 import compose
-from compose.cli import main
-from compose.evaluation import evaluate, summary_lines
+from compose.cli.main import main
+from compose.evaluation.evaluator import evaluate, summary_lines
 
 ROOT = Path(__file__).resolve().parents[1]
 

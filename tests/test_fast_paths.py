@@ -10,11 +10,12 @@ import pandas as pd
 import pytest
 
 import compose
-from compose.data import prepare_inputs, read_table
+from compose.data.io import read_table
+from compose.data.targets import prepare_inputs
 from compose.errors import DataError
-from compose.rowfeatures import prepare_row, stack_rows
-from compose.runtime import ComposedModel
-from compose.schema import parse_schema
+from compose.featurize.rows import prepare_row, stack_rows
+from compose.runtime.model import ComposedModel
+from compose.schema.load import parse_schema
 
 
 def _mappings(df: pd.DataFrame, model: ComposedModel) -> list[dict[str, Any]]:

@@ -7,9 +7,10 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
-from compose.data import prepare_inputs
-from compose.featurizers import build_featurizer, feature_width, hstack
-from compose.schema import Schema, parse_schema
+from compose.data.targets import prepare_inputs
+from compose.featurize.base import build_featurizer, feature_width, hstack
+from compose.schema.load import parse_schema
+from compose.schema.models import Schema
 
 SCHEMA = """\
 schema_version: 1

@@ -10,7 +10,7 @@ from _schemas import BIRDS_HEADER
 
 import compose
 from compose.errors import DataError, SchemaError
-from compose.schema import parse_schema
+from compose.schema.load import parse_schema
 
 INPUTS = ["bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g"]
 GROUPS = """\

@@ -9,11 +9,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from compose.data import parse_targets, prepare_inputs, read_table
-from compose.featurizers import build_featurizer, hstack
-from compose.fused import FusedHeads, fuse_heads
-from compose.heads import ConstantProbability, Head, assemble_head, fit_estimator
-from compose.schema import Schema, load_schema
+from compose.data.io import read_table
+from compose.data.targets import parse_targets, prepare_inputs
+from compose.featurize.base import build_featurizer, hstack
+from compose.heads.fused import FusedHeads, fuse_heads
+from compose.heads.head import ConstantProbability, Head, assemble_head, fit_estimator
+from compose.schema.load import load_schema
+from compose.schema.models import Schema
 
 LINEAR = ["logistic_regression", "sgd", "ridge", "linear_svc"]
 FEATURES = {"sparse": ["people"], "dense": ["length"], "mixed": ["people", "length"]}
@@ -31,7 +33,7 @@ def movies(movies_csv: Any, movies_schema_path: Any) -> dict[str, Any]:
 
 def _head(movies: dict[str, Any], estimator: str, kind: str, features: list[str], *,
           singleton: bool = False) -> tuple[Head, Any]:
-    """A head fitted like compose.training fits one, on the movies sample."""
+    """A head fitted like compose.training.run fits one, on the movies sample."""
     schema: Schema = movies["schema"]
     x = hstack([movies["blocks"][f] for f in features])
     with warnings.catch_warnings():

@@ -11,8 +11,8 @@ from _schemas import BIRDS_HEADER
 
 import compose
 from compose.errors import TrainingError
-from compose.heads import ConstantProbability, assemble_head, fit_estimator
-from compose.schema import parse_schema
+from compose.heads.head import ConstantProbability, assemble_head, fit_estimator
+from compose.schema.load import parse_schema
 
 SCHEMA = BIRDS_HEADER + """\
   species:

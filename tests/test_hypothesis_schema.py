@@ -8,7 +8,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from compose.errors import ComposeError
-from compose.schema import Schema, parse_schema
+from compose.schema.load import parse_schema
+from compose.schema.models import Schema
 
 SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -1,4 +1,4 @@
-"""The JSON Schema in schemas/ is generated from compose.schema and kept in sync by this test."""
+"""The JSON Schema in schemas/ is generated from compose.schema.models and kept in sync by this test."""
 
 from __future__ import annotations
 
@@ -7,16 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from compose import jsonschema_gen
-from compose._yaml import read_yaml
-from compose.schema import json_schema
+from compose.schema import jsonschema as jsonschema_gen
+from compose.schema.document import read_yaml
+from compose.schema.load import json_schema
 
 COMMITTED = Path(__file__).resolve().parents[1] / "schemas" / "compose.schema.json"
 
 
 def test_the_committed_json_schema_is_the_generated_one() -> None:
     assert COMMITTED.read_text(encoding="utf-8") == jsonschema_gen.render(), (
-        "schemas/compose.schema.json is out of date; regenerate it with: python -m compose.jsonschema_gen")
+        "schemas/compose.schema.json is out of date; regenerate it with: python -m compose.schema.jsonschema")
 
 
 def test_the_json_schema_declares_its_dialect_and_id() -> None:

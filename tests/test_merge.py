@@ -10,8 +10,8 @@ import pytest
 from _schemas import BIRDS_HEADER
 
 import compose
-from compose.runtime import ComposedModel
-from compose.schema import parse_schema
+from compose.runtime.model import ComposedModel
+from compose.schema.load import parse_schema
 
 SCHEMA = BIRDS_HEADER + """\
   species: {type: multiclass, labels: [Adelie, Chinstrap, Gentoo]}

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 import compose
-from compose.cli import _parser
+from compose.cli.main import build_parser
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
 
@@ -20,5 +20,5 @@ def test_the_schema_example_of_the_readme_validates_and_plans() -> None:
 
 def test_every_command_the_readme_names_exists() -> None:
     named = set(re.findall(r"`compose ([a-z]+)[ `]", README))
-    subparsers = next(a for a in _parser()._actions if a.dest == "command")
+    subparsers = next(a for a in build_parser()._actions if a.dest == "command")
     assert named and named <= set(subparsers.choices)

@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 
 import compose
-from compose.evaluation import evaluate
-from compose.report import render_html, require_matplotlib, write_html
+from compose.evaluation.evaluator import evaluate
+from compose.evaluation.report import render_html, require_matplotlib, write_html
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import compose
-from compose.schema import parse_schema
+from compose.schema.load import parse_schema
 
 SCHEMA = """\
 schema_version: 1

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 import compose
-from compose.schema import parse_schema
+from compose.schema.load import parse_schema
 
 MOVIES = """\
 schema_version: 1

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from compose.errors import SchemaError
-from compose.schema import Schema, load_schema, parse_schema
+from compose.schema.load import load_schema, parse_schema
+from compose.schema.models import Schema
 
 # Line numbers of VALID, used by the tests below (1-based):
 #  1 schema_version   5 price      9 meta      13 labels    17 features
@@ -344,7 +345,7 @@ def test_a_group_without_features_reads_every_feature() -> None:
 
 
 def test_to_dict_reads_back_to_the_same_schema() -> None:
-    from compose.schema import schema_from_dict
+    from compose.schema.load import schema_from_dict
 
     schema = parse_schema(VALID)
     assert schema_from_dict(schema.to_dict()) == schema

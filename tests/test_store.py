@@ -11,7 +11,8 @@ import pytest
 
 import compose
 from compose.errors import ArtifactNotFoundError, IntegrityError, StoreError, StoreLockedError
-from compose.store import ModelStore, parse_version
+from compose.schema.load import schema_from_dict
+from compose.store.store import ModelStore, parse_version
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +61,7 @@ def test_a_release_pins_a_version_and_sha256_of_every_node(trained: Path) -> Non
 
 def test_a_release_records_the_schema_and_its_hash(trained: Path) -> None:
     release = json.loads((trained / "penguins/releases/r0001.json").read_text(encoding="utf-8"))
-    schema = compose.schema.schema_from_dict(release["schema"])
+    schema = schema_from_dict(release["schema"])
     assert release["schema_hash"] == schema.fingerprint()
 
 

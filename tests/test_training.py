@@ -13,8 +13,9 @@ from _schemas import BIRDS_HEADER
 
 import compose
 from compose.errors import DataError
-from compose.schema import Schema, parse_schema
-from compose.training import TrainReport, fit_and_release
+from compose.schema.load import parse_schema
+from compose.schema.models import Schema
+from compose.training.run import TrainReport, fit_and_release
 
 CONDITIONAL = BIRDS_HEADER + """\
   species:
@@ -141,7 +142,7 @@ def test_holdout_metrics_in_the_report_match_meta_json(trained: tuple[TrainRepor
 
 
 def test_meta_json_has_the_sha256_of_the_artifact(trained: tuple[TrainReport, Path]) -> None:
-    from compose.store import sha256_file
+    from compose.store.store import sha256_file
 
     _, store = trained
     assert _meta(store, "species")["sha256"] == sha256_file(store / "groups/species/v0001/model.joblib")

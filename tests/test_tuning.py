@@ -13,12 +13,13 @@ import pytest
 import yaml
 
 import compose
-from compose.cli import main
-from compose.data import holdout_mask, prepare_inputs, row_hashes
+from compose.cli.main import main
+from compose.data.targets import holdout_mask, prepare_inputs, row_hashes
 from compose.errors import DataError
-from compose.schema import Schema, schema_from_dict
-from compose.store import ModelStore
-from compose.tuning import Target, _wilson_lower, choose_threshold
+from compose.schema.load import schema_from_dict
+from compose.schema.models import Schema
+from compose.store.store import ModelStore
+from compose.tuning import Target, choose_threshold, wilson_lower
 
 
 def _penguins_schema(path: Path, holdout: float = 0.2) -> Schema:
@@ -53,7 +54,7 @@ def test_choose_threshold_takes_the_highest_recall_whose_precision_bound_meets_t
     for cut in np.sort(np.unique(scores))[::-1]:  # brute force: every distinct score as a cut
         said = scores >= cut
         n, tp = int(said.sum()), int((said & truth).sum())
-        if _wilson_lower(np.array([tp]), np.array([n]))[0] >= 0.8:
+        if wilson_lower(np.array([tp]), np.array([n]))[0] >= 0.8:
             best = cut
     assert best is not None
     assert (scores >= threshold).sum() == (scores >= best).sum()

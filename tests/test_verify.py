@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 import compose
-from compose.cli import main
+from compose.cli.main import main
 
 INPUTS = ["bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g"]
 

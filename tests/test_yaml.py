@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from compose._yaml import dump_yaml, parse_yaml, read_yaml
 from compose.errors import SchemaError
-from compose.schema import parse_schema
+from compose.schema.document import dump_yaml, parse_yaml, read_yaml
+from compose.schema.load import parse_schema
 
 TEXT = """\
 top:
@@ -86,7 +86,7 @@ def test_an_empty_document_has_no_data() -> None:
 
 def test_an_alias_bomb_is_refused_with_a_line_instead_of_eating_memory() -> None:
     from compose.errors import SchemaError
-    from compose.schema import parse_schema
+    from compose.schema.load import parse_schema
 
     bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
     for level in "bcdefgh":

@@ -1,0 +1,1 @@
+"""The schema advisor: from a flat tag column to proposed groups."""

@@ -1,0 +1,40 @@
+"""What every command shares: exit codes, printing, `--json` files and the store options."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import compose
+
+EXIT_USER_ERROR = 2
+
+
+EXIT_REFUSED = 3
+
+
+Adder = Callable[[str, Callable[[argparse.Namespace], int], str], argparse.ArgumentParser]
+
+
+def emit(text: str) -> None:
+    sys.stdout.write(text + "\n")
+
+
+def write_json(path: str | None, obj: Any) -> None:
+    """Write `obj` as JSON to the path of a `--json` option, if one was given, and say so."""
+    if path:
+        Path(path).write_text(json.dumps(obj, indent=2), encoding="utf-8")
+        emit(f"wrote {path}")
+
+
+def read_schema(path: str) -> compose.Schema:
+    return compose.load_schema(path)
+
+
+def store_args(sp: argparse.ArgumentParser) -> None:
+    sp.add_argument("--store", required=True, help="the store's root folder (or a model folder in it)")
+    sp.add_argument("--model", help="the model's name, when the store holds more than one")

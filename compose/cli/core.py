@@ -1,0 +1,203 @@
+"""The core commands: validate, plan, train, retrain, tune, predict, evaluate."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+import compose
+from compose.cli._output import EXIT_REFUSED, Adder, emit, read_schema, store_args, write_json
+
+
+def cmd_validate(a: argparse.Namespace) -> int:
+    schema = read_schema(a.schema)
+    compose.build_plan(schema)
+    n_labels = sum(len(schema.labels_of(g)) for g in schema.groups)
+    emit(f"{a.schema}: valid schema {schema.name!r}: {len(schema.inputs)} inputs, {len(schema.features)} "
+           f"features, {len(schema.groups)} groups, {n_labels} labels")
+    return 0
+
+
+def cmd_plan(a: argparse.Namespace) -> int:
+    plan = compose.build_plan(read_schema(a.schema))
+    if a.format == "json":
+        emit(json.dumps(plan.to_json(), indent=2))
+    elif a.format == "dot":
+        emit(plan.to_dot())
+    else:
+        emit(plan.to_text())
+    return 0
+
+
+def _print_report(report: compose.TrainReport) -> None:
+    for g, r in report.groups.items():
+        metric = next((k for k in ("accuracy", "micro_f1") if k in r.metrics), None)
+        value = f"{metric} {r.metrics[metric]:.4f}" if metric else "no holdout rows"
+        state = "released" if r.released else "kept, NOT released"
+        gate = ""
+        if r.gate and "live" in r.gate:
+            gate = f"; live v{r.gate['against']:04d} scored {r.gate['live']:.4f} on the same {r.gate['n_holdout']} rows"
+        emit(f"  {g:<18} v{r.version:04d}  {r.n_train:>6} train / {r.n_holdout:>5} holdout rows  "
+               f"holdout {value}{gate}  [{state}]")
+    if report.release:
+        emit(f"release {report.release} is live in {report.store}")
+    else:
+        emit(f"no new release; the live release in {report.store} is unchanged")
+
+
+def cmd_train(a: argparse.Namespace) -> int:
+    schema = read_schema(a.schema)
+    only = [g.strip() for g in a.only.split(",")] if a.only else None
+    report = compose.fit_and_release(
+        schema, a.data, a.store, groups=only, refit=None if only is None else set(), n_jobs=a.jobs,
+        note="train" if only is None else f"train --only {a.only}")
+    _print_report(report)
+    return 0
+
+
+def cmd_retrain(a: argparse.Namespace) -> int:
+    schema = read_schema(a.schema)
+    try:
+        report = compose.retrain(schema, a.data, a.store, group=a.group, feature=a.feature, force=a.force,
+                                 n_jobs=a.jobs)
+    except compose.GateRefusedError as exc:
+        if exc.report is not None:
+            _print_report(exc.report)
+        sys.stderr.write(f"compose: {exc}\n")
+        return EXIT_REFUSED
+    _print_report(report)
+    return 0
+
+
+def _load(a: argparse.Namespace) -> compose.ComposedModel:
+    return compose.load(a.store, model=a.model, release=getattr(a, "release", None))
+
+
+def cmd_predict(a: argparse.Namespace) -> int:
+    model = _load(a)
+    out = Path(a.out)
+    suffix = out.suffix.lower()
+    if suffix not in (".jsonl", ".ndjson", ".csv", ".parquet"):
+        raise compose.DataError(f"--out {a.out}: unknown output type {suffix!r}; use .jsonl, .csv or .parquet")
+    if a.batch_size < 1:
+        raise compose.DataError(f"--batch-size must be at least 1; got {a.batch_size}")
+    # Validate every row first, so an error names its row in the whole file, then work in batches.
+    inputs = compose.prepare_inputs(compose.read_table(a.data), model.schema)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    log = logging.getLogger("compose")
+    frames = []
+    try:
+        with tmp.open("w", encoding="utf-8") as fh:
+            for start in range(0, max(len(inputs), 1), a.batch_size):
+                batch = inputs.iloc[start:start + a.batch_size].reset_index(drop=True)
+                if suffix in (".jsonl", ".ndjson"):
+                    fh.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in model.predict(batch))
+                elif suffix == ".csv":
+                    model.predict_frame(batch).to_csv(fh, index=False, header=start == 0)
+                else:
+                    frames.append(model.predict_frame(batch))
+                if len(inputs) > a.batch_size:
+                    log.info("predicted %d of %d rows", min(start + a.batch_size, len(inputs)), len(inputs))
+        if frames:
+            import pandas as pd
+
+            pd.concat(frames, ignore_index=True).to_parquet(tmp, index=False)
+        tmp.replace(out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    log.info("wrote %d results to %s (release %s)", len(inputs), out, model.release_name)
+    return 0
+
+
+def cmd_evaluate(a: argparse.Namespace) -> int:
+    if a.html:
+        from compose.evaluation.report import require_matplotlib
+
+        require_matplotlib()  # fail before the work, not after it
+    model = _load(a)
+    if a.baseline:
+        logging.getLogger("compose").info("fitting the %s baseline on the training-split rows of %s", a.baseline,
+                                          a.data)
+    report = compose.evaluate(model, a.data, split=a.split, baseline=a.baseline)
+    for line in compose.evaluation_summary(report):
+        emit(line)
+    write_json(a.json, report)
+    if a.html:
+        compose.write_html(report, a.html)
+        emit(f"wrote {a.html}")
+    return 0
+
+
+def cmd_tune(a: argparse.Namespace) -> int:
+    report = compose.tune(a.store, a.group, a.target, data=a.data, model=a.model, dry_run=a.dry_run, note=a.note)
+    for line in report.lines():
+        emit(line)
+    write_json(a.json, report.to_dict())
+    return 0 if report.any_met else EXIT_REFUSED
+
+
+def _evaluate_args(sp: argparse.ArgumentParser) -> None:
+    sp.add_argument("--split", choices=["all", "holdout", "train"],
+                    help="rows to evaluate, by the training holdout rule (default: holdout with --baseline, else all)")
+    sp.add_argument("--baseline", choices=["monolithic"],
+                    help="also fit one one-vs-rest model over every label on the training-split rows, and compare")
+    sp.add_argument("--html", help="write a self-contained HTML report (needs matplotlib)")
+
+
+def _schema_commands(add: Adder) -> None:
+    sp = add("validate", cmd_validate, "check a schema file and report every problem")
+    sp.add_argument("schema")
+    sp = add("plan", cmd_plan, "print the plan (graph of submodels) of a schema")
+    sp.add_argument("schema")
+    sp.add_argument("--format", choices=["text", "json", "dot"], default="text")
+
+
+def _training_commands(add: Adder) -> None:
+    sp = add("train", cmd_train, "train every group with a column in the data, and release")
+    sp.add_argument("schema")
+    sp.add_argument("--data", required=True)
+    sp.add_argument("--store", required=True)
+    sp.add_argument("--only", help="comma-separated groups to train alone, on the live features")
+    sp.add_argument("--jobs", type=int, help="parallel fits (default: automatic)")
+    sp = add("retrain", cmd_retrain, "retrain one group (or one feature and its heads), gated against the live version")
+    sp.add_argument("schema")
+    what = sp.add_mutually_exclusive_group(required=True)
+    what.add_argument("--group")
+    what.add_argument("--feature")
+    sp.add_argument("--data", required=True)
+    sp.add_argument("--store", required=True)
+    sp.add_argument("--force", action="store_true", help="release even if the gate refuses")
+    sp.add_argument("--jobs", type=int)
+    sp = add("tune", cmd_tune, "tune a group's decision to a target on held-out rows, and release it")
+    store_args(sp)
+    sp.add_argument("--group", required=True)
+    sp.add_argument("--target", required=True, help="precision=0.95, recall=0.8 or f1")
+    sp.add_argument("--data", help="labelled rows; only those in the training holdout are used "
+                                   "(default: the holdout stored with the live head version)")
+    sp.add_argument("--dry-run", action="store_true", help="report, but write nothing")
+    sp.add_argument("--note", help="the new release's note")
+    sp.add_argument("--json", help="write the report as JSON")
+
+
+def _model_commands(add: Adder) -> None:
+    sp = add("predict", cmd_predict, "predict merged results for a data file")
+    store_args(sp)
+    sp.add_argument("--data", required=True)
+    sp.add_argument("--out", required=True, help=".jsonl (merged results) or .csv/.parquet (flat table)")
+    sp.add_argument("--batch-size", type=int, default=20_000, help="rows predicted at a time (default 20000)")
+    sp.add_argument("--release", help="a release other than the live one")
+    sp = add("evaluate", cmd_evaluate, "evaluate the live release on labelled data")
+    store_args(sp)
+    sp.add_argument("--data", required=True)
+    sp.add_argument("--json", help="write the full report as JSON")
+    _evaluate_args(sp)
+    sp.add_argument("--release", help="a release other than the live one")
+
+
+def register(add: Adder) -> None:
+    for commands in (_schema_commands, _training_commands, _model_commands):
+        commands(add)

@@ -1,0 +1,1 @@
+"""Data: reading files, the cell grammar, typed inputs and targets, flat tag columns."""

@@ -1,0 +1,1 @@
+"""Evaluation: metrics over labelled rows, calibration, the monolithic baseline, the HTML report."""

@@ -1,0 +1,1 @@
+"""Featurizers: batch transforms and their row paths."""

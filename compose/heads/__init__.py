@@ -1,0 +1,1 @@
+"""Heads: estimators, fitted heads, fused linear heads and decisions."""

@@ -1,0 +1,147 @@
+"""Group heads: one fitted estimator per multiclass or binary group, one per label of a multilabel group.
+
+`fit_estimator` is the unit of work that training runs in parallel; `Head` holds the fitted
+estimators of one group and turns features into a score per declared label.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.utils import get_tags
+from threadpoolctl import threadpool_limits
+
+from compose.errors import TrainingError
+from compose.registry import build_estimator
+
+Matrix = Any  # numpy array or scipy sparse matrix
+
+
+class ConstantProbability:
+    """Stands in for a multilabel label whose training rows are all positive or all negative."""
+
+    def __init__(self, value: float) -> None:
+        self.value = float(value)
+
+    def predict_proba(self, X: Matrix) -> np.ndarray:  # noqa: N803 - scikit-learn's name
+        p = np.full(X.shape[0], self.value)
+        return np.column_stack([1.0 - p, p])
+
+
+def needs_dense(estimator: Any) -> bool:
+    try:
+        return not get_tags(estimator).input_tags.sparse
+    except (AttributeError, TypeError):  # an estimator outside scikit-learn's tag system
+        return False
+
+
+def _dense_if_needed(estimator: Any, X: Matrix) -> Matrix:  # noqa: N803
+    if sp.issparse(X) and needs_dense(estimator):
+        return X.toarray()
+    return X
+
+
+def make_estimator(name: str, params: dict[str, Any], y: np.ndarray, calibration: str | None = None) -> Any:
+    """A new estimator for one fit.
+
+    With `calibration` (`sigmoid` or `isotonic`, the group's setting) it is wrapped in
+    CalibratedClassifierCV with up to 5 folds; without it, an estimator that has no predict_proba
+    is wrapped in sigmoid calibration with up to 3 folds. A label with fewer than 2 rows among `y`
+    leaves no folds to calibrate on: the estimator is then used as it is.
+    """
+    est = build_estimator(name, params)
+    if calibration is None and hasattr(est, "predict_proba"):
+        return est
+    smallest = int(np.unique(y, return_counts=True)[1].min()) if len(y) else 0
+    if smallest >= 2:
+        return CalibratedClassifierCV(est, method=calibration or "sigmoid", cv=min(5 if calibration else 3, smallest))
+    return est  # decision_function, squashed in `_proba`
+
+
+def fit_estimator(
+    name: str, params: dict[str, Any], X: Matrix, y: np.ndarray, what: str, *, allow_constant: bool = False,  # noqa: N803
+    calibration: str | None = None,
+) -> Any:
+    """Fit one estimator on (X, y) with one BLAS thread; the unit that runs in parallel.
+
+    With `allow_constant` (a label of a multilabel group), rows that all agree give a constant.
+    `calibration` is the group's setting (`sigmoid`, `isotonic` or None), see `make_estimator`.
+    """
+    classes = np.unique(y)
+    if len(classes) < 2:
+        if allow_constant:
+            return ConstantProbability(float(classes[0]) if len(classes) else 0.0)
+        raise TrainingError(f"{what}: all {len(y)} labelled training rows have the same label; a head "
+                            "needs at least two labels among its rows. Label more rows for the other labels")
+    est = make_estimator(name, params, y, calibration)
+    with threadpool_limits(limits=1):
+        try:
+            est.fit(_dense_if_needed(est, X), y)
+        except (ValueError, TypeError, MemoryError) as exc:
+            raise TrainingError(f"{what}: the estimator failed to fit: {exc}") from exc
+    return est
+
+
+def _proba(est: Any, x: Matrix) -> np.ndarray:
+    x = _dense_if_needed(est, x)
+    if hasattr(est, "predict_proba"):
+        return np.asarray(est.predict_proba(x), dtype=np.float64)
+    d = np.asarray(est.decision_function(x), dtype=np.float64)
+    if d.ndim == 1:
+        p = 1.0 / (1.0 + np.exp(-d))
+        return np.column_stack([1.0 - p, p])
+    e = np.exp(d - d.max(axis=1, keepdims=True))
+    return np.asarray(e / e.sum(axis=1, keepdims=True))
+
+
+@dataclass
+class Head:
+    """The fitted head of one group.
+
+    `estimators_` holds one estimator (multiclass, binary) or one per label (multilabel).
+    `classes_[i]` lists, for estimator i, the label index of each of its probability columns.
+    """
+
+    group: str
+    kind: str
+    labels: list[str]
+    features: list[str]
+    estimators_: list[Any] = field(default_factory=list)
+    classes_: list[list[int]] = field(default_factory=list)
+
+    def scores(self, X: Matrix) -> np.ndarray:  # noqa: N803
+        """Scores per declared label, shape (n_rows, n_labels).
+
+        Multiclass: a probability per label (labels never seen in training score 0).
+        Binary: [P(negative), P(positive)]. Multilabel: P(label) per label, independently.
+        """
+        n = X.shape[0]
+        out = np.zeros((n, len(self.labels)))
+        if n == 0:
+            return out
+        if self.kind == "multilabel":
+            for j, est in enumerate(self.estimators_):
+                proba = _proba(est, X) if not isinstance(est, ConstantProbability) else est.predict_proba(X)
+                out[:, j] = proba[:, list(self.classes_[j]).index(1)] if 1 in self.classes_[j] else 0.0
+            return out
+        proba = _proba(self.estimators_[0], X)
+        out[:, self.classes_[0]] = proba
+        return out
+
+
+def class_columns(est: Any) -> list[int]:
+    """The label index of each probability column of a fitted estimator."""
+    if isinstance(est, ConstantProbability):
+        return [0, 1]
+    return [int(c) for c in est.classes_]
+
+
+def assemble_head(group: str, kind: str, labels: list[str], features: list[str], fitted: list[Any]) -> Head:
+    head = Head(group, kind, labels, features)
+    head.estimators_ = fitted
+    head.classes_ = [class_columns(est) for est in fitted]
+    return head

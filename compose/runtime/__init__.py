@@ -1,0 +1,1 @@
+"""The runtime: a loaded release executed on a batch or a row, and merged results."""

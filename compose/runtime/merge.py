@@ -1,0 +1,124 @@
+"""The merged result: one answer per row with a flat label list and the detail of every group."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from compose.heads.decide import explain
+from compose.runtime.outputs import GroupOutput, ModelView
+from compose.store.records import decision_version
+
+
+def _score(x: float) -> float:
+    return round(float(x), 4)
+
+
+def group_result(model: ModelView, output: GroupOutput, r: int,
+                 rounded: list[list[float]] | None = None) -> dict[str, Any]:
+    """The result of one group for row r (`rounded`: the group's scores rounded to 4 places, if at hand).
+
+    Besides label(s), confidence, scores and version, every group carries `decision_version` (the
+    tuned decision in force, None for the schema's own), `outcome` (`labelled`, `abstained`,
+    `review`, `rejected`, `below_threshold` or `skipped`) and, when no label was given, `reason`.
+    """
+    group = output.group
+    spec = model.schema.groups[group]
+    labels = model.heads_[group].labels
+    version = model.version_of(group)
+    decision = decision_version(model.release, group)
+    if not output.applied[r]:
+        why = output.skipped_reason[r]
+        common = {"skipped": why, "version": version, "decision_version": decision, "outcome": "skipped",
+                  "reason": f"gated off by `when`: {why}"}
+        if spec.type == "multilabel":
+            return {"labels": [], **common}
+        return {"label": None, "confidence": None, **common}
+    row = rounded[r] if rounded is not None else np.round(output.scores[r], 4).tolist()
+    scores = dict(zip(labels, row, strict=True))
+    outcome, reason = explain(spec, labels, output.scores, output.decided, r)
+    if spec.type == "multilabel":
+        chosen = [labels[j] for j in np.flatnonzero(output.decided.chosen[r])]
+        out: dict[str, Any] = {"labels": chosen, "scores": scores, "version": version}
+    else:
+        c = int(output.decided.chosen[r])
+        confidence = float(output.decided.confidence[r])
+        out = {
+            "label": labels[c] if c >= 0 else None,
+            "confidence": None if math.isnan(confidence) else _score(confidence),
+            "scores": scores,
+            "version": version,
+        }
+        if output.decided.selected is not None:
+            order = np.argsort(-output.scores[r], kind="stable")
+            out["labels"] = [labels[j] for j in order if output.decided.selected[r, j]]
+        if output.decided.abstained[r]:
+            out["abstained"] = reason
+        if output.decided.review is not None and output.decided.review[r]:
+            out["review"] = True
+            out["candidate"] = labels[int(output.scores[r].argmax())]
+    out["decision_version"] = decision
+    out["outcome"] = outcome
+    if reason is not None:
+        out["reason"] = reason
+    return out
+
+
+def merged_results(model: ModelView, outputs: dict[str, GroupOutput]) -> list[dict[str, Any]]:
+    """One merged result per row; `review` lists the groups that sent the row to review (only when some did)."""
+    n = len(next(iter(outputs.values())).applied) if outputs else 0
+    results: list[dict[str, Any]] = []
+    rounded = {group: np.round(output.scores, 4).tolist() for group, output in outputs.items()}  # once per batch
+    for r in range(n):
+        flat: list[str] = []
+        groups: dict[str, Any] = {}
+        review: list[str] = []
+        for group, output in outputs.items():
+            res = group_result(model, output, r, rounded[group])
+            groups[group] = res
+            if "labels" in res:
+                flat.extend(res["labels"])
+            elif res.get("label") is not None:
+                flat.append(res["label"])
+            if res.get("review"):
+                review.append(group)
+        result: dict[str, Any] = {"labels": flat, "groups": groups, "release": model.release_name}
+        if review:
+            result["review"] = review
+        results.append(result)
+    return results
+
+
+def results_frame(model: ModelView, outputs: dict[str, GroupOutput]) -> pd.DataFrame:
+    """A flat table: `<group>` (label, or labels joined by '|') and `<group>_confidence` per group.
+
+    A top_k or cumulative group adds `<group>_labels` (its set joined by '|'), a zones group
+    `<group>_review` (True where the row was sent to review).
+    """
+    columns: dict[str, Any] = {}
+    for group, output in outputs.items():
+        labels = model.heads_[group].labels
+        if model.schema.groups[group].type == "multilabel":
+            columns[group] = [
+                "|".join(labels[j] for j in np.flatnonzero(row)) if ok else None
+                for row, ok in zip(output.decided.chosen, output.applied, strict=True)
+            ]
+            for j, label in enumerate(labels):
+                columns[f"{group}_score_{label}"] = np.round(output.scores[:, j], 4)
+        else:
+            columns[group] = [labels[c] if ok and c >= 0 else None
+                              for c, ok in zip(output.decided.chosen, output.applied, strict=True)]
+            columns[f"{group}_confidence"] = np.where(output.applied, np.round(output.decided.confidence, 4), np.nan)
+            if output.decided.selected is not None:
+                columns[f"{group}_labels"] = [
+                    "|".join(labels[j] for j in np.argsort(-sc, kind="stable") if row[j]) if ok else None
+                    for row, sc, ok in zip(output.decided.selected, output.scores, output.applied, strict=True)
+                ]
+            if output.decided.review is not None:
+                columns[f"{group}_review"] = output.decided.review & output.applied
+    frame = pd.DataFrame(columns)
+    frame["release"] = model.release_name
+    return frame

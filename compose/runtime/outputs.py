@@ -1,0 +1,42 @@
+"""What a batch produced: per group its scores and decisions, and the narrow view of a model that merging reads."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+
+from compose.heads.decide import Decided
+from compose.heads.head import Head
+from compose.schema.models import Schema
+
+
+@dataclass
+class GroupOutput:
+    """What one head produced for a batch: scores (NaN on rows it did not run on) and decisions."""
+
+    group: str
+    applied: np.ndarray
+    scores: np.ndarray
+    decided: Decided
+    skipped_reason: list[str | None]
+
+
+class ModelView(Protocol):
+    """What merging reads of a loaded model (`ComposedModel` is one)."""
+
+    @property
+    def schema(self) -> Schema: ...
+
+    @property
+    def heads_(self) -> Mapping[str, Head]: ...
+
+    @property
+    def release(self) -> dict[str, Any]: ...
+
+    @property
+    def release_name(self) -> str: ...
+
+    def version_of(self, group: str) -> int: ...

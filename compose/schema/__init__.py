@@ -1,0 +1,1 @@
+"""The schema: pydantic models of the YAML, its checks and line-aware loading."""

@@ -1,0 +1,224 @@
+"""Reference checks of a schema: what pydantic cannot see field by field.
+
+They run on the raw YAML data, so that they work even when pydantic found problems too: a group
+naming an undeclared feature, a feature reading an undeclared input or the wrong kind of input,
+duplicate labels, decision keys of another group type, estimator parameters, `when` references and
+cycles. Each problem is a (key path, message) pair; `compose.schema.models` adds the YAML line.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from compose._text import did_you_mean
+from compose.schema.document import Path_
+from compose.schema.models import DecisionSpec, label_text
+from compose.schema.policies import check_policy
+
+_TABULAR_PARAMS = {"scale", "impute_numbers", "min_frequency", "max_categories"}
+_DECISION_KEYS: dict[str, set[str]] = {
+    "multiclass": {"policy", "min_confidence", "k", "p", "accept", "review"},
+    "binary": {"policy", "threshold"},
+    "multilabel": {"policy", "threshold", "thresholds", "min_labels", "max_labels"},
+}
+_GATE_METRICS: dict[str, set[str]] = {
+    "multiclass": {"accuracy", "balanced_accuracy", "macro_f1"},
+    "binary": {"accuracy", "balanced_accuracy", "macro_f1"},
+    "multilabel": {"micro_f1", "macro_f1"},
+}
+
+
+def _d(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _names(value: Any) -> list[str]:
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+
+
+def check_references(data: dict[str, Any]) -> list[tuple[Path_, str]]:
+    problems: list[tuple[Path_, str]] = []
+    inputs = _d(data.get("inputs"))
+    features = _d(data.get("features"))
+    groups = _d(data.get("groups"))
+    input_names = list(inputs)
+    for fname, fspec in features.items():
+        problems.extend(_check_feature(str(fname), _d(fspec), inputs, input_names))
+    tags = data.get("tags")
+    if isinstance(tags, str) and (tags in inputs or tags in groups):
+        problems.append((("tags",), f"the tag column {tags!r} has the name of an input or a group; "
+                                    "name the flat tag column apart from them"))
+    for gname in groups:
+        if gname in inputs:
+            problems.append(
+                (("groups", gname), f"group {gname!r} has the name of an input; a data file has one column "
+                                    "per input and per group, so rename one of them")
+            )
+    for gname, gspec in groups.items():
+        problems.extend(_check_group(str(gname), _d(gspec), list(features), groups))
+    problems.extend(_check_when_cycles(groups))
+    return problems
+
+
+def _check_feature(
+    fname: str, fspec: dict[str, Any], inputs: dict[str, Any], input_names: list[str]
+) -> list[tuple[Path_, str]]:
+    problems: list[tuple[Path_, str]] = []
+    ftype = fspec.get("type")
+    for i, col in enumerate(_names(fspec.get("inputs"))):
+        where: Path_ = ("features", fname, "inputs", i)
+        if col not in inputs:
+            problems.append((where, f"unknown input {col!r}.{did_you_mean(col, input_names)} Declared: {input_names}."))
+            continue
+        itype = _d(inputs[col]).get("type")
+        if ftype == "tfidf" and itype in ("number", "category"):
+            problems.append((where, f"a tfidf feature reads text, but input {col!r} is {itype}; "
+                                    "read it with a 'tabular' feature"))
+        if ftype == "tabular" and itype == "text":
+            problems.append((where, f"a tabular feature reads numbers and categories, but input {col!r} is "
+                                    "text; read it with a 'tfidf' feature"))
+    params = _d(fspec.get("params"))
+    if ftype == "tfidf":
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        allowed = sorted(TfidfVectorizer().get_params())
+    elif ftype == "tabular":
+        allowed = sorted(_TABULAR_PARAMS)
+    else:
+        allowed = []
+    if allowed:
+        for key in params:
+            if key not in allowed:
+                problems.append(
+                    (("features", fname, "params", key),
+                     f"unknown {ftype} parameter {key!r}.{did_you_mean(str(key), allowed)} Allowed: {allowed}.")
+                )
+    return problems
+
+
+def _check_group(
+    gname: str, gspec: dict[str, Any], feature_names: list[str], groups: dict[str, Any]
+) -> list[tuple[Path_, str]]:
+    problems: list[tuple[Path_, str]] = []
+    gtype = gspec.get("type") if isinstance(gspec.get("type"), str) else None  # pydantic reports a bad type
+    base: Path_ = ("groups", gname)
+    for i, f in enumerate(_names(gspec.get("features"))):
+        if f not in feature_names:
+            problems.append(((*base, "features", i),
+                             f"unknown feature {f!r}.{did_you_mean(f, feature_names)} Declared: {feature_names}."))
+    if "features" in gspec and isinstance(gspec["features"], list) and not gspec["features"]:
+        problems.append(((*base, "features"), "a group must read at least one feature; name one or "
+                                               "leave the key out to read all features"))
+    labels = [label_text(v) for v in gspec["labels"]] if isinstance(gspec.get("labels"), list) else None
+    if labels is not None:
+        seen: set[Any] = set()
+        for i, label in enumerate(labels):
+            if not isinstance(label, str):
+                continue  # pydantic reports a label that is not text
+            if label in seen:
+                problems.append(((*base, "labels", i), f"label {label!r} is declared twice; labels must be unique"))
+            seen.add(label)
+            if isinstance(label, str) and not label.strip():
+                problems.append(((*base, "labels", i), "a label must not be empty"))
+            if gtype == "multilabel" and isinstance(label, str) and "|" in label:
+                problems.append(((*base, "labels", i), f"label {label!r} contains '|', which separates the "
+                                                         "labels of a multilabel cell; rename it"))
+        minimum = {"multiclass": 2, "binary": 2, "multilabel": 1}.get(str(gtype), 1)
+        if len(labels) < minimum:
+            problems.append(((*base, "labels"), f"a {gtype} group needs at least {minimum} labels; got {labels}"))
+        if gtype == "binary" and len(labels) > 2:
+            problems.append(((*base, "labels"), f"a binary group has exactly two labels [negative, positive]; "
+                                                 f"got {len(labels)}. Use type: multiclass for more"))
+    elif gtype in ("multiclass", "multilabel") and "labels" not in gspec:
+        problems.append(((*base, "labels"), f"a {gtype} group must declare its labels"))
+    decision = _d(gspec.get("decision"))
+    allowed = _DECISION_KEYS.get(str(gtype), set())
+    for key in decision:
+        if gtype in _DECISION_KEYS and key in DecisionSpec.model_fields and key not in allowed:
+            problems.append(((*base, "decision", key),
+                             f"{key!r} does not apply to a {gtype} group; allowed here: {sorted(allowed)}"))
+    if gtype in _DECISION_KEYS:
+
+        problems.extend(((*base, "decision", *where), message)
+                        for where, message in check_policy(str(gtype), decision, labels))
+    thresholds = _d(decision.get("thresholds"))
+    if labels is not None:
+        for key in thresholds:
+            if label_text(key) not in labels:
+                problems.append(((*base, "decision", "thresholds", key),
+                                 f"unknown label {key!r}.{did_you_mean(str(key), [str(x) for x in labels])} "
+                                 f"Declared: {labels}."))
+    metric = _d(gspec.get("gate")).get("metric")
+    if isinstance(metric, str) and gtype in _GATE_METRICS and metric not in _GATE_METRICS[str(gtype)]:
+        problems.append(((*base, "gate", "metric"), f"metric {metric!r} does not apply to a {gtype} group; "
+                                                     f"allowed: {sorted(_GATE_METRICS[str(gtype)])}"))
+    problems.extend(_check_model(base, _d(gspec.get("model"))))
+    problems.extend(_check_when(gname, gspec.get("when"), groups))
+    return problems
+
+
+def _check_model(base: Path_, model: dict[str, Any]) -> list[tuple[Path_, str]]:
+    from compose.registry import estimator_params, resolve_estimator
+
+    name = model.get("estimator", "logistic_regression")
+    if not isinstance(name, str):
+        return []
+    try:
+        cls, _ = resolve_estimator(name)
+    except ValueError as exc:
+        return [((*base, "model", "estimator"), str(exc))]
+    allowed = estimator_params(cls)
+    return [
+        ((*base, "model", "params", key),
+         f"{cls.__name__} has no parameter {key!r}.{did_you_mean(str(key), allowed)} Allowed: {allowed}.")
+        for key in _d(model.get("params"))
+        if key not in allowed
+    ]
+
+
+def _check_when(gname: str, when: Any, groups: dict[str, Any]) -> list[tuple[Path_, str]]:
+    problems: list[tuple[Path_, str]] = []
+    base: Path_ = ("groups", gname, "when")
+    for gate, wanted in _d(when).items():
+        if gate == gname:
+            problems.append(((*base, gate), "a group cannot be conditional on itself"))
+            continue
+        if gate not in groups:
+            problems.append(((*base, gate), f"unknown group {gate!r}.{did_you_mean(str(gate), list(groups))} "
+                                            f"Declared: {list(groups)}."))
+            continue
+        gspec = _d(groups[gate])
+        if gspec.get("type") == "multilabel":
+            problems.append(((*base, gate), f"group {gate!r} is multilabel; a `when` condition needs a "
+                                            "multiclass or binary group, which gives one label per row"))
+            continue
+        gate_labels = (
+            [label_text(v) for v in gspec["labels"]] if isinstance(gspec.get("labels"), list)
+            else [f"not_{gate}", gate]
+        )
+        if isinstance(wanted, list):
+            if not wanted:
+                problems.append(((*base, gate), "list at least one label of the gating group"))
+            for i, label in enumerate(wanted):
+                if label_text(label) not in gate_labels:
+                    problems.append(((*base, gate, i),
+                                     f"group {gate!r} has no label {label!r}."
+                                     f"{did_you_mean(str(label_text(label)), gate_labels)} Declared: {gate_labels}."))
+    return problems
+
+
+def _check_when_cycles(groups: dict[str, Any]) -> list[tuple[Path_, str]]:
+    import networkx as nx
+
+    graph = nx.DiGraph()
+    for gname, gspec in groups.items():
+        for gate in _d(_d(gspec).get("when")):
+            if gate in groups and gate != gname:
+                graph.add_edge(gate, gname)
+    try:
+        cycle = nx.find_cycle(graph)
+    except nx.NetworkXNoCycle:
+        return []
+    names = [a for a, _ in cycle] + [cycle[0][0]]
+    return [(("groups", names[1], "when"), "the `when` conditions form a cycle: " + " -> ".join(names)
+             + "; a group cannot depend on itself through others")]

@@ -1,0 +1,189 @@
+"""The YAML schema: pydantic models of the format and `load_schema`, which reports every problem.
+
+Structural problems (a wrong type, an unknown key) come from pydantic; reference problems (a group
+naming an undeclared feature, a `when` on an unknown label, a cycle) from `_check_references`. Both
+are reported together, each with its key path and YAML line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$"
+Name = Annotated[str, Field(pattern=NAME_PATTERN, max_length=100)]
+Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+GroupType = Literal["multiclass", "binary", "multilabel"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def label_text(value: Any) -> Any:
+    """Labels are strings: `true`, 3 or 2.5 written unquoted in YAML still mean the text."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    return value
+
+
+class InputSpec(_Strict):
+    """A column that models may read."""
+
+    type: Literal["text", "number", "category"]
+    required: bool = True
+
+
+class FeatureSpec(_Strict):
+    """A shared featurizer, fitted once per training run and reused by every head that names it."""
+
+    type: Literal["tfidf", "tabular"]
+    inputs: list[str] = Field(min_length=1)
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class ModelSpec(_Strict):
+    """The estimator of a head: a short name or a dotted scikit-learn path, and its parameters."""
+
+    estimator: str = "logistic_regression"
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+Policy = Literal["argmax", "min_confidence", "top_k", "cumulative", "zones", "threshold"]
+
+
+class DecisionSpec(_Strict):
+    """How scores become labels: a `policy` and its parameters (see compose.heads.decide).
+
+    Which policies and keys apply depends on the group's type; `policy` may be left out (the
+    multiclass default is `min_confidence` when that key is given, else `argmax`; binary and
+    multilabel groups always use `threshold`).
+    """
+
+    policy: Policy | None = None
+    min_confidence: Probability | None = None
+    k: Annotated[int, Field(ge=1)] | None = None
+    p: Annotated[float, Field(gt=0.0, le=1.0)] | None = None
+    accept: Probability | None = None
+    review: Probability | None = None
+    threshold: Probability | None = None
+    thresholds: dict[str, Probability] = Field(default_factory=dict)
+    min_labels: Annotated[int, Field(ge=0)] | None = None
+    max_labels: Annotated[int, Field(ge=1)] | None = None
+
+    def policy_of(self, kind: str) -> str:
+        """The policy in force for a group of type `kind`, with the defaults filled in."""
+        if self.policy is not None:
+            return self.policy
+        if kind != "multiclass":
+            return "threshold"
+        return "min_confidence" if self.min_confidence is not None else "argmax"
+
+    @field_validator("thresholds", mode="before")
+    @classmethod
+    def _label_keys(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {label_text(k): v for k, v in value.items()}
+        return value
+
+
+class GateSpec(_Strict):
+    """How a retrained head is compared with the live one before it is released."""
+
+    metric: Literal["accuracy", "balanced_accuracy", "macro_f1", "micro_f1"] | None = None
+    tolerance: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0
+
+
+class GroupSpec(_Strict):
+    """One independent head: a mutually exclusive set (multiclass, binary) or a set of tags."""
+
+    type: GroupType
+    labels: list[str] | None = None
+    features: list[str] | None = None
+    model: ModelSpec = Field(default_factory=ModelSpec)
+    decision: DecisionSpec = Field(default_factory=DecisionSpec)
+    when: dict[str, list[str]] | None = None
+    gate: GateSpec = Field(default_factory=GateSpec)
+    calibration: Literal["sigmoid", "isotonic"] | None = None
+
+    @field_validator("labels", mode="before")
+    @classmethod
+    def _labels_as_text(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            return [label_text(v) for v in value]
+        return value
+
+    @field_validator("when", mode="before")
+    @classmethod
+    def _when_as_text(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: [label_text(v) for v in vs] if isinstance(vs, list) else vs for k, vs in value.items()}
+        return value
+
+
+class TrainingSpec(_Strict):
+    """How training splits rows: a fraction held out per group, chosen by a seeded row hash."""
+
+    holdout: Annotated[float, Field(ge=0.0, lt=0.9)] = 0.2
+    seed: int = 0
+
+
+class Schema(_Strict):
+    """A whole schema file (`schema_version: 1`)."""
+
+    schema_version: Literal[1]
+    name: Name
+    description: str | None = None
+    inputs: dict[str, InputSpec] = Field(min_length=1)
+    features: dict[Name, FeatureSpec] = Field(min_length=1)
+    groups: dict[Name, GroupSpec] = Field(min_length=1)
+    training: TrainingSpec = Field(default_factory=TrainingSpec)
+    #: A flat tag column (`red|shirt|adults`): a data file that has it and no group column is split
+    #: into one column per group by the declared labels, as `compose convert` does.
+    tags: str | None = None
+
+    def labels_of(self, group: str) -> list[str]:
+        """The declared labels of a group, with the binary default `[not_<group>, <group>]`."""
+        spec = self.groups[group]
+        if spec.labels is not None:
+            return list(spec.labels)
+        return [f"not_{group}", group]
+
+    def features_of(self, group: str) -> list[str]:
+        """The features a group reads; all declared features when the group names none."""
+        spec = self.groups[group]
+        return list(spec.features) if spec.features is not None else list(self.features)
+
+    def group_fingerprint(self, group: str) -> str:
+        """A hash of what a trained head depends on: type, labels, features, model, `when`, calibration."""
+        spec = self.groups[group]
+        part: dict[str, Any] = {
+            "type": spec.type,
+            "labels": self.labels_of(group),
+            "features": {f: self.feature_fingerprint(f) for f in self.features_of(group)},
+            "model": spec.model.model_dump(mode="json"),
+            "when": spec.when,
+        }
+        if spec.calibration is not None:  # only when set, so heads trained before the key existed still load
+            part["calibration"] = spec.calibration
+        return _digest(part)
+
+    def feature_fingerprint(self, feature: str) -> str:
+        spec = self.features[feature]
+        part = {**spec.model_dump(mode="json"), "input_types": {i: self.inputs[i].type for i in spec.inputs}}
+        return _digest(part)
+
+    def fingerprint(self) -> str:
+        return _digest(self.model_dump(mode="json"))
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_defaults=True)
+
+
+def _digest(obj: Any) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:16]

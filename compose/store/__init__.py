@@ -1,0 +1,1 @@
+"""The model store: versions, releases, lifecycle and verification."""

@@ -1,0 +1,73 @@
+"""`compose verify`: check a whole store without loading a model: every release, every version."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from compose.errors import ComposeError
+from compose.store.store import KINDS, ModelStore, release_name
+
+
+@dataclass
+class StoreCheck:
+    """What `verify_store` found: the problems (one sentence each) and what it looked at."""
+
+    path: Path
+    problems: list[str] = field(default_factory=list)
+    releases: int = 0
+    versions: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def lines(self) -> list[str]:
+        head = f"{self.path}: {self.releases} releases and {self.versions} versions checked"
+        if self.ok:
+            return [head + "; every sha256 matches and every release points at whole versions"]
+        return [head + f"; {len(self.problems)} problem{'s' if len(self.problems) > 1 else ''}:",
+                *(f"  {p}" for p in self.problems)]
+
+
+def verify_store(store: str | Path, *, model: str | None = None) -> StoreCheck:
+    """Check CURRENT, every release (its own sha256, the versions it pins) and every stored version
+    (each file against the sha256 in its meta.json). Nothing is unpickled."""
+    s = ModelStore.open(store, model)
+    check = StoreCheck(s.path)
+    try:
+        s.current_name()
+    except ComposeError as exc:
+        check.problems.append(str(exc))
+    for number in s.release_numbers():
+        check.releases += 1
+        name = release_name(number)
+        try:
+            record = s.release(name)
+        except ComposeError as exc:
+            check.problems.append(str(exc))
+            continue
+        for kind in KINDS:
+            for node, pin in record.get(kind, {}).items():
+                try:
+                    s.verify_version(kind, node, pin["version"], pin.get("sha256"))
+                except ComposeError as exc:
+                    check.problems.append(f"release {name} pins {kind[:-1]} {node!r} v{pin['version']:04d}: {exc}")
+    for kind in KINDS:
+        for node in s.names(kind):
+            for v in s.versions(kind, node):
+                check.versions += 1
+                try:
+                    s.verify_version(kind, node, v)
+                except ComposeError as exc:
+                    check.problems.append(str(exc))
+                except (OSError, json.JSONDecodeError) as exc:
+                    check.problems.append(f"{kind[:-1]} {node!r} v{v:04d} cannot be read: {exc}")
+    leftovers = sorted((s.path / ".tmp").glob("*")) if (s.path / ".tmp").is_dir() else []
+    if leftovers:
+        check.problems.append(f"{len(leftovers)} unfinished write(s) in {s.path / '.tmp'} (a crashed run); the next "
+                              "training run removes them, and no release points at them")
+    # Duplicate problems (a bad version pinned by several releases) are reported once per place.
+    check.problems = list(dict.fromkeys(check.problems))
+    return check

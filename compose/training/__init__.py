@@ -1,0 +1,1 @@
+"""Training: row selection and splits, the promotion gate, fits and releases."""

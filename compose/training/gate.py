@@ -1,0 +1,77 @@
+"""The promotion gate: a retrained head against the live one, on the very same held-out rows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from compose.featurize.base import hstack
+from compose.heads.decide import raw_predictions
+from compose.heads.head import Head
+from compose.metrics import gate_metric_name, group_metrics
+from compose.schema.models import Schema
+from compose.store.store import ModelStore
+
+
+def live_holdout(schema: Schema, store: ModelStore, live: dict[str, Any], group: str) -> dict[str, Any] | None:
+    """The holdout kept with the live version of `group`, if that version has the same definition."""
+    pin = live.get("groups", {}).get(group)
+    if pin is None:
+        return None
+    if store.meta("groups", group, pin["version"]).get("spec_hash") != schema.group_fingerprint(group):
+        return None
+    held: dict[str, Any] = store.load_extra("groups", group, pin["version"], "holdout")
+    return held
+
+
+def union(reference: dict[str, Any], own: dict[str, Any]) -> dict[str, Any]:
+    """The live holdout, plus this file's holdout rows it does not hold yet (labels as this file gives)."""
+    fresh = ~np.isin(own["hashes"], reference["hashes"])
+    return {"inputs": pd.concat([reference["inputs"], own["inputs"][fresh]], ignore_index=True),
+            "y": np.concatenate([reference["y"], own["y"][fresh]]),
+            "hashes": np.concatenate([reference["hashes"], own["hashes"][fresh]])}
+
+
+def score_on(schema: Schema, head: Head, transformers: list[Any], holdout: dict[str, Any]) -> dict[str, Any]:
+    spec = schema.groups[head.group]
+    if len(holdout["y"]) == 0:
+        return {"n": 0}
+    x = hstack([t.transform(holdout["inputs"]) for t in transformers])
+    pred = raw_predictions(spec, head.labels, head.scores(x))
+    return group_metrics(spec.type, holdout["y"], pred, head.labels)
+
+
+def gate_verdict(schema: Schema, store: ModelStore, live: dict[str, Any], group: str, metrics: dict[str, Any],
+          holdout: dict[str, Any], comparable: bool) -> dict[str, Any]:
+    """Compare the candidate with the live head on the same rows: the live version's stored holdout
+    plus the new file's holdout rows it did not hold yet.
+
+    Starting from the live holdout means a file with wrong labels cannot make the live head look
+    bad on rows it was judged on before. Every row of it hashes into the holdout, so neither head
+    was fitted on it.
+    """
+    spec = schema.groups[group]
+    metric = gate_metric_name(spec.type, spec.gate.metric)
+    pin = live["groups"][group]
+    verdict: dict[str, Any] = {"metric": metric, "tolerance": spec.gate.tolerance, "against": pin["version"],
+                               "n_holdout": len(holdout["y"])}
+    if not comparable:
+        verdict.update(passed=True, reason="the live version was trained for another definition of the group")
+        return verdict
+    if len(holdout["y"]) == 0:
+        verdict.update(passed=False, reason="no holdout rows to compare on")
+        return verdict
+    old_meta = store.meta("groups", group, pin["version"])
+    old_head: Head = store.load_version("groups", group, pin["version"], pin.get("sha256"))
+    old_transformers = []
+    for f, v in old_meta.get("parents", {}).items():
+        fpin = live["features"].get(f, {})
+        old_transformers.append(store.load_version("features", f, v, fpin.get("sha256") if fpin.get("version") == v
+                                                   else None))
+    old = score_on(schema, old_head, old_transformers, holdout)
+    cand, base = metrics.get(metric), old.get(metric)
+    passed = cand is not None and base is not None and cand >= base - spec.gate.tolerance
+    verdict.update(candidate=cand, live=base, passed=bool(passed), live_metrics=old)
+    return verdict

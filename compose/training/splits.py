@@ -1,0 +1,62 @@
+"""Which labelled rows of a group are trained on and which are held out.
+
+A row is held out when a seeded hash of its input values falls in the lowest `training.holdout`
+fraction: the hash ignores labels and row order, so a row is held out every time it is seen. The
+holdout is then topped up per label (rarest first, lowest hashes first) so that every label with
+enough rows has its share held out, as iterative stratification does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from compose.data.targets import GroupTargets
+from compose.schema.models import Schema
+
+
+@dataclass
+class GroupRows:
+    """The training and holdout row indices of one group, with its label array."""
+
+    group: str
+    train: np.ndarray
+    holdout: np.ndarray
+    y: np.ndarray
+    excluded_by_when: int
+
+
+def select_rows(schema: Schema, group: str, targets: dict[str, GroupTargets], hold: np.ndarray,
+                 hashes: np.ndarray) -> GroupRows:
+    t = targets[group]
+    mask = t.labelled.copy()
+    excluded = 0
+    for gate, wanted in (schema.groups[group].when or {}).items():
+        gt = targets.get(gate)
+        if gt is None:
+            continue  # the gate is not labelled in this file: rows labelled for the group are trusted
+        allowed = np.isin(gt.y, [gt.labels.index(w) for w in wanted])
+        off = mask & gt.labelled & ~allowed
+        excluded += int(off.sum())
+        mask &= ~off
+    held = top_up(mask & hold, mask, t.y, hashes, schema.training.holdout)
+    return GroupRows(group, np.flatnonzero(mask & ~held), np.flatnonzero(held), t.y, excluded)
+
+
+def top_up(held: np.ndarray, mask: np.ndarray, y: np.ndarray, hashes: np.ndarray, fraction: float) -> np.ndarray:
+    """Stratify the hash holdout: every label gets at least floor(fraction * its rows) held out.
+
+    Labels are served rarest first (as in iterative stratification); a label short of its share
+    takes its lowest-hash training rows, so the choice depends on row content, not on row order.
+    """
+    held = held.copy()
+    onehot = y.astype(bool) if y.ndim == 2 else (y[:, None] == np.arange(max(int(y.max()) + 1, 1))[None, :])
+    onehot &= mask[:, None]
+    for j in np.argsort(onehot.sum(axis=0), kind="stable"):
+        rows = onehot[:, j]
+        missing = int(fraction * rows.sum()) - int((rows & held).sum())
+        if missing > 0:
+            candidates = np.flatnonzero(rows & ~held)
+            held[candidates[np.argsort(hashes[candidates], kind="stable")[:missing]]] = True
+    return held
