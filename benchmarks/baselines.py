@@ -22,13 +22,13 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 
 from compose.data.targets import GroupTargets
 from compose.featurize.base import build_featurizer, hstack
-from compose.registry import build_estimator
+from compose.registry import default_registry
 from compose.schema.models import Schema
 
 
 def _estimator(schema: Schema, group: str) -> Any:
     spec = schema.groups[group]
-    est = build_estimator(spec.model.estimator, dict(spec.model.params))
+    est = default_registry().build_estimator(spec.model.estimator, dict(spec.model.params))
     return OneVsRestClassifier(est) if spec.type == "multilabel" else est
 
 
@@ -102,7 +102,7 @@ class MonolithicBaseline:
         y = np.hstack(columns)[train]
         keep = y.min(axis=0) != y.max(axis=0)  # a label with one value cannot be fitted
         names = sorted({f for g in targets for f in self.schema.features_of(g)})
-        est = clone(build_estimator("logistic_regression", {}))
+        est = clone(default_registry().build_estimator("logistic_regression", {}))
         self.pipeline = Pipeline([("features", _features(self.schema, names)), ("clf", OneVsRestClassifier(est))])
         self.pipeline.fit(inputs.iloc[train], y[:, keep])
         return self

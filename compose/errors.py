@@ -59,3 +59,11 @@ class GateRefusedError(ComposeError):
 
 class NotFittedError(ComposeError, AttributeError):
     """A model was used before it was fitted or loaded."""
+
+
+class RegistryError(ComposeError, LookupError):
+    """A featurizer, estimator or input kind is not registered, or is registered twice."""
+
+
+class PluginError(ComposeError, ImportError):
+    """A registered plugin (or the one an artifact was made with) cannot be imported; says what to install."""

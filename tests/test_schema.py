@@ -207,15 +207,15 @@ def test_a_feature_reading_an_undeclared_input_is_refused() -> None:
 
 def test_a_tfidf_feature_reading_a_number_input_is_refused() -> None:
     text = _edit("inputs: [title]}", "inputs: [title, price]}")
-    with pytest.raises(SchemaError, match=r"features\.words\.inputs\.1 at x\.yaml:8: a tfidf feature reads text, but "
-                                          r"input 'price' is number"):
+    with pytest.raises(SchemaError, match=r"features\.words\.inputs\.1 at x\.yaml:8: a tfidf feature reads text inputs, "
+                                          r"but input 'price' is number; read it with a 'tabular' feature"):
         parse_schema(text, source="x.yaml")
 
 
 def test_a_tabular_feature_reading_text_is_refused() -> None:
     text = _edit("inputs: [price, brand]", "inputs: [price, title]")
-    with pytest.raises(SchemaError, match=r"features\.meta\.inputs\.1 at x\.yaml:9: a tabular feature reads numbers "
-                                          r"and categories, but input 'title' is text"):
+    with pytest.raises(SchemaError, match=r"features\.meta\.inputs\.1 at x\.yaml:9: a tabular feature reads number "
+                                          r"and category inputs, but input 'title' is text; read it with a 'tfidf'"):
         parse_schema(text, source="x.yaml")
 
 
@@ -229,7 +229,7 @@ def test_an_unknown_featurizer_parameter_is_refused_with_a_suggestion() -> None:
 def test_an_unknown_estimator_name_is_refused() -> None:
     text = _edit("    features: [words]\n", "    features: [words]\n    model: {estimator: logistic_regresion}\n")
     with pytest.raises(SchemaError, match=r"groups\.kind\.model\.estimator at x\.yaml:15: unknown estimator "
-                                          r"'logistic_regresion'; use one of"):
+                                          r"'logistic_regresion'\. Did you mean 'logistic_regression'\? Registered: "):
         parse_schema(text, source="x.yaml")
 
 

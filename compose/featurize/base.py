@@ -1,32 +1,90 @@
-"""Shared featurizers built from scikit-learn parts: `tfidf` for text, `tabular` for the rest.
+"""The featurizer protocol, and the parts every featurizer shares.
 
-Each is a plain scikit-learn transformer that reads its columns from the prepared input frame, so
-it pickles with joblib and can be fitted once and reused by every head that names it.
+A featurizer is one module (`compose/featurize/text.py`, `tabular.py`, or a third-party package's)
+holding one class that follows `Featurizer`: it builds an unfitted scikit-learn-style transformer
+from a feature's spec (the batch transform: `fit(frame)` then `transform(frame)` on the prepared
+input frame), says how wide the fitted transformer's output is, and may compile a row path that
+gives the very values `transform` gives for one row without pandas. It declares the input kinds it
+reads (`accepts`) and the `params` keys it takes (`param_names()`), which schema validation asks
+the registry for. Register it by name on a `compose.registry.Registry` (or through the
+`compose.featurizers` entry points); a schema then names it as `features.<name>.type`.
+
+The fitted transformer is what the store keeps (joblib), so it must pickle: classes at module
+level, no lambdas or local functions.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Collection, Iterable, Mapping
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.compose import ColumnTransformer
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.impute import SimpleImputer
-from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.pipeline import Pipeline
 
-from compose.schema.models import Schema
+from compose.errors import PluginError
+from compose.registry import Registry, resolve
+from compose.schema.models import FeatureSpec, Schema
 
 Matrix = Any  # a dense numpy array or a scipy CSR matrix
 
+#: A feature of one row: `(indices, values)` of a sparse row, or a 1-d array of a dense one.
+RowFeature = tuple[np.ndarray, np.ndarray] | np.ndarray
+#: A function of one prepared row (see `compose.featurize.rows.prepare_row`) giving its features.
+RowFeaturizer = Callable[[Mapping[str, Any]], RowFeature]
+
+
+@runtime_checkable
+class Featurizer(Protocol):
+    """What a featurizer module provides (see the module docstring)."""
+
+    #: The input kinds (`inputs.<name>.type`) this featurizer reads.
+    accepts: frozenset[str]
+    #: Said after the cause when fitting fails: how the user can make the feature fit.
+    fit_hint: str
+
+    def param_names(self) -> Collection[str] | None:
+        """The `params` keys the feature takes, for schema validation; None accepts any."""
+        ...
+
+    def build(self, spec: FeatureSpec, schema: Schema) -> Any:
+        """A new, unfitted transformer (`fit(frame)`, `transform(frame)`) for one feature."""
+        ...
+
+    def width(self, fitted: Any) -> int:
+        """The number of columns the fitted transformer produces."""
+        ...
+
+    def row_path(self, fitted: Any, schema: Schema) -> RowFeaturizer | None:
+        """A picklable callable of one prepared row giving `fitted.transform`'s values; None when the
+        fitted transformer has no exact row path (the runtime then transforms a one-row frame)."""
+        ...
+
+
+class FeaturizerBase:
+    """Defaults for a featurizer: any params, the width from `get_feature_names_out`, no row path."""
+
+    accepts: frozenset[str] = frozenset()
+    fit_hint: str = ""
+
+    def param_names(self) -> Collection[str] | None:
+        return None
+
+    def build(self, spec: FeatureSpec, schema: Schema) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} must define build(spec, schema)")
+
+    def width(self, fitted: Any) -> int:
+        return feature_width(fitted)
+
+    def row_path(self, fitted: Any, schema: Schema) -> RowFeaturizer | None:
+        return None
+
 
 class TextJoiner(TransformerMixin, BaseEstimator):  # type: ignore[misc]
-    """Joins text columns into one string per row (missing cells count as empty)."""
+    """Joins text columns into one string per row (missing cells count as empty); shared by text featurizers."""
 
     def __init__(self, columns: tuple[str, ...] = ()) -> None:
         self.columns = columns
@@ -42,43 +100,28 @@ class TextJoiner(TransformerMixin, BaseEstimator):  # type: ignore[misc]
 def join_text(values: Iterable[Any]) -> str:
     """One document from the text cells of a row; missing cells (None, NaN) count as empty.
 
-    The batch path (TextJoiner) and the one-row path (compose.featurize.rows) both call this, so the
-    two cannot tokenise a row differently.
+    The batch path (TextJoiner) and the one-row paths both call this, so the two cannot tokenise
+    a row differently.
     """
     return " ".join(str(v) for v in values if v is not None and not (isinstance(v, float) and math.isnan(v)))
 
 
-def build_featurizer(schema: Schema, name: str) -> BaseEstimator:
-    """A new, unfitted transformer for feature `name`."""
-    spec = schema.features[name]
-    params = dict(spec.params)
-    if spec.type == "tfidf":
-        for key, value in list(params.items()):
-            if isinstance(value, list):
-                params[key] = tuple(value)
-        params.setdefault("sublinear_tf", True)
-        params.setdefault("dtype", np.float64)
-        return Pipeline([("join", TextJoiner(tuple(spec.inputs))), ("tfidf", TfidfVectorizer(**params))])
-    numbers = [c for c in spec.inputs if schema.inputs[c].type == "number"]
-    categories = [c for c in spec.inputs if schema.inputs[c].type == "category"]
-    parts: list[tuple[str, Any, list[str]]] = []
-    if numbers:
-        steps: list[Any] = [SimpleImputer(strategy=params.get("impute_numbers", "median"), add_indicator=True,
-                                          keep_empty_features=True)]
-        if params.get("scale", True):
-            steps.append(StandardScaler())
-        parts.append(("numbers", make_pipeline(*steps), numbers))
-    if categories:
-        encoder = OneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=params.get("min_frequency"),
-                                max_categories=params.get("max_categories"), sparse_output=False)
-        parts.append(("categories", make_pipeline(
-            SimpleImputer(strategy="constant", fill_value="<missing>", keep_empty_features=True), encoder),
-            categories))
-    return ColumnTransformer(parts, sparse_threshold=0.0)
+def featurizer_of(schema: Schema, name: str, registry: Registry | None = None) -> Featurizer:
+    """The registered featurizer that feature `name` of the schema is declared with."""
+    found = resolve(registry).featurizer(schema.features[name].type)
+    if not isinstance(found, Featurizer):
+        raise PluginError(f"featurizer {schema.features[name].type!r} of feature {name!r} does not follow "
+                          "compose's featurizer protocol (accepts, fit_hint, param_names, build, width, row_path)")
+    return found
+
+
+def build_featurizer(schema: Schema, name: str, registry: Registry | None = None) -> Any:
+    """A new, unfitted transformer for feature `name`, built by its registered featurizer."""
+    return featurizer_of(schema, name, registry).build(schema.features[name], schema)
 
 
 def feature_width(transformer: Any) -> int:
-    """The number of columns a fitted featurizer produces."""
+    """The number of columns a fitted transformer produces, from its (last step's) feature names."""
     last = transformer[-1] if isinstance(transformer, Pipeline) else transformer
     return len(last.get_feature_names_out())
 

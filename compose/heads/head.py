@@ -11,12 +11,13 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn.base import clone
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.utils import get_tags
 from threadpoolctl import threadpool_limits
 
 from compose.errors import TrainingError
-from compose.registry import build_estimator
+from compose.registry import Registry, resolve
 
 Matrix = Any  # numpy array or scipy sparse matrix
 
@@ -45,15 +46,20 @@ def _dense_if_needed(estimator: Any, X: Matrix) -> Matrix:  # noqa: N803
     return X
 
 
-def make_estimator(name: str, params: dict[str, Any], y: np.ndarray, calibration: str | None = None) -> Any:
-    """A new estimator for one fit.
+def make_estimator(estimator: str | Any, params: dict[str, Any], y: np.ndarray, calibration: str | None = None,
+                   *, registry: Registry | None = None) -> Any:
+    """A new estimator for one fit: `estimator` is a registered name or dotted path (built by
+    `registry`), or an unfitted estimator (a template: cloned, then `params` set).
 
     With `calibration` (`sigmoid` or `isotonic`, the group's setting) it is wrapped in
     CalibratedClassifierCV with up to 5 folds; without it, an estimator that has no predict_proba
     is wrapped in sigmoid calibration with up to 3 folds. A label with fewer than 2 rows among `y`
     leaves no folds to calibrate on: the estimator is then used as it is.
     """
-    est = build_estimator(name, params)
+    if isinstance(estimator, str):
+        est = resolve(registry).build_estimator(estimator, params)
+    else:
+        est = clone(estimator).set_params(**params) if params else clone(estimator)
     if calibration is None and hasattr(est, "predict_proba"):
         return est
     smallest = int(np.unique(y, return_counts=True)[1].min()) if len(y) else 0
@@ -63,13 +69,14 @@ def make_estimator(name: str, params: dict[str, Any], y: np.ndarray, calibration
 
 
 def fit_estimator(
-    name: str, params: dict[str, Any], X: Matrix, y: np.ndarray, what: str, *, allow_constant: bool = False,  # noqa: N803
-    calibration: str | None = None,
+    estimator: str | Any, params: dict[str, Any], X: Matrix, y: np.ndarray, what: str, *,  # noqa: N803
+    allow_constant: bool = False, calibration: str | None = None, registry: Registry | None = None,
 ) -> Any:
     """Fit one estimator on (X, y) with one BLAS thread; the unit that runs in parallel.
 
     With `allow_constant` (a label of a multilabel group), rows that all agree give a constant.
     `calibration` is the group's setting (`sigmoid`, `isotonic` or None), see `make_estimator`.
+    Training ships an unfitted template built from its registry, so a worker resolves no names.
     """
     classes = np.unique(y)
     if len(classes) < 2:
@@ -77,7 +84,7 @@ def fit_estimator(
             return ConstantProbability(float(classes[0]) if len(classes) else 0.0)
         raise TrainingError(f"{what}: all {len(y)} labelled training rows have the same label; a head "
                             "needs at least two labels among its rows. Label more rows for the other labels")
-    est = make_estimator(name, params, y, calibration)
+    est = make_estimator(estimator, params, y, calibration, registry=registry)
     with threadpool_limits(limits=1):
         try:
             est.fit(_dense_if_needed(est, X), y)

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from compose.errors import IntegrityError, SchemaError, StoreError
+from compose.errors import IntegrityError, PluginError, RegistryError, SchemaError, StoreError
 from compose.heads.head import Head
+from compose.registry import Registry, resolve
 from compose.runtime.model import ComposedModel
 from compose.schema.load import schema_from_dict
 from compose.schema.models import Schema
@@ -14,15 +15,17 @@ from compose.store.records import decision_version
 from compose.store.store import ModelStore
 
 
-def with_decisions(schema: Schema, decisions: dict[str, dict[str, Any]], source: str) -> Schema:
+def with_decisions(schema: Schema, decisions: dict[str, dict[str, Any]], source: str, *,
+                   registry: Registry | None = None) -> Schema:
     """The schema with the decisions of some groups replaced, validated like a schema file."""
     data = schema.to_dict()
     for group, decision in decisions.items():
         data["groups"][group]["decision"] = decision
-    return schema_from_dict(data, source=source)
+    return schema_from_dict(data, source=source, registry=registry)
 
 
-def apply_released_decisions(schema: Schema, release: dict[str, Any], store: ModelStore) -> Schema:
+def apply_released_decisions(schema: Schema, release: dict[str, Any], store: ModelStore, *,
+                             registry: Registry | None = None) -> Schema:
     """The schema with each group's decision replaced by the tuned version the release pins, if any."""
     active = {g: v for g in release.get("decisions", {}) if g in schema.groups
               and (v := decision_version(release, g)) is not None}
@@ -36,21 +39,28 @@ def apply_released_decisions(schema: Schema, release: dict[str, Any], store: Mod
                                  f"group again: compose tune --group {group} ...")
         decisions[group] = decision
     try:
-        return with_decisions(schema, decisions, f"{store.path}/releases/{release.get('release')}.json")
+        return with_decisions(schema, decisions, f"{store.path}/releases/{release.get('release')}.json",
+                              registry=registry)
     except SchemaError as exc:
         raise IntegrityError(f"a tuned decision pinned by release {release.get('release')} does not fit the "
                              f"schema: {exc}. Tune the group again or roll back the release") from exc
 
 
-def load(path: str | Path, *, model: str | None = None, release: str | None = None) -> ComposedModel:
+def load(path: str | Path, *, model: str | None = None, release: str | None = None,
+         registry: Registry | None = None) -> ComposedModel:
     """Load the live release (or `release`) of a model folder, or of the only model under a store root.
 
     Every artifact's sha256 is checked against its meta.json and the release before it is loaded.
+    `registry` must know the featurizers the release was trained with (default: the built-ins and
+    installed plugins); an artifact whose plugin is not installed raises PluginError naming it.
     """
+    registry = resolve(registry)
     store = ModelStore.open(path, model)
     record = store.release(release)
+    _check_plugins(store, record, registry)
     try:
-        schema = schema_from_dict(record["schema"], source=f"{store.path}/releases/{record['release']}.json")
+        schema = schema_from_dict(record["schema"], source=f"{store.path}/releases/{record['release']}.json",
+                                  registry=registry)
     except KeyError as exc:
         raise IntegrityError(f"release {record.get('release')!r} in {store.path} has no schema") from exc
     features: dict[str, Any] = {}
@@ -75,5 +85,23 @@ def load(path: str | Path, *, model: str | None = None, release: str | None = No
                 raise IntegrityError(f"group {group!r} v{pin['version']:04d} reads feature {f!r} v{v:04d}, but "
                                      f"release {record['release']} pins another version; retrain the group")
         heads[group] = store.load_version("groups", group, pin["version"], pin.get("sha256"))
-    schema = apply_released_decisions(schema, record, store)  # tuned decisions pinned for these head versions
-    return ComposedModel(schema, features, heads, record, store)
+    schema = apply_released_decisions(schema, record, store, registry=registry)  # tuned for these head versions
+    return ComposedModel(schema, features, heads, record, store, registry=registry)
+
+
+def _check_plugins(store: ModelStore, record: dict[str, Any], registry: Registry) -> None:
+    """Refuse, naming the package to install, a release whose features were made by a featurizer
+    this registry does not have (before the schema check would call it merely unknown)."""
+    for name, pin in record.get("features", {}).items():
+        plugin = store.meta("features", name, pin["version"]).get("plugin")
+        if not isinstance(plugin, dict) or not isinstance(plugin.get("name"), str):
+            continue  # made before plugins were recorded: built-ins only
+        try:
+            registry.featurizer(plugin["name"])
+        except (RegistryError, PluginError) as exc:
+            dist, version = plugin.get("distribution") or plugin.get("module"), plugin.get("version")
+            wanted = f"{dist}=={version}" if version else str(dist)
+            raise PluginError(f"feature {name!r} v{pin['version']:04d} in {store.path} was made by featurizer "
+                              f"{plugin['name']!r} (module {plugin.get('module')!r}, {dist} {version or ''}), which "
+                              f"is not available here: install it with pip install '{wanted}' (or pass a "
+                              f"registry that has it: compose.load(..., registry=...))") from exc

@@ -19,19 +19,13 @@ import pandas as pd
 
 from compose.data.io import as_frame
 from compose.data.targets import prepare_inputs
-from compose.featurize.base import hstack
-from compose.featurize.rows import (
-    RowFeature,
-    RowFeaturizer,
-    compile_row_featurizer,
-    feature_columns,
-    prepare_row,
-    stack_rows,
-)
+from compose.featurize.base import RowFeature, RowFeaturizer, featurizer_of, hstack
+from compose.featurize.rows import compile_row_featurizer, prepare_row, stack_rows
 from compose.heads.decide import decide
 from compose.heads.fused import FusedHeads, fuse_heads
 from compose.heads.head import Head
 from compose.plan import Plan, build_plan
+from compose.registry import Registry, resolve
 from compose.runtime.merge import merged_results, results_frame
 from compose.runtime.outputs import GroupOutput
 from compose.schema.models import Schema
@@ -44,11 +38,14 @@ SMALL_BATCH = 64
 class ComposedModel:
     """A release loaded from a store: the schema, its plan, the fitted features and heads.
 
-    Load one with `compose.load(path)`; `compose.train` returns one too.
+    Load one with `compose.load(path)`; `compose.train` returns one too. `registry` gives each
+    feature's featurizer (its width and row path); it is not kept, and a model pickles (the row
+    featurizers and fused heads are plain classes).
     """
 
     def __init__(self, schema: Schema, features: dict[str, Any], heads: dict[str, Head],
-                 release: dict[str, Any], store: ModelStore | None = None, *, fuse: bool = True) -> None:
+                 release: dict[str, Any], store: ModelStore | None = None, *, fuse: bool = True,
+                 registry: Registry | None = None) -> None:
         self.schema = schema
         self.plan: Plan = build_plan(schema)
         self.features_ = features
@@ -57,10 +54,12 @@ class ComposedModel:
         self.store = store
         self._order: tuple[tuple[str, ...], list[str]] | None = None  # the plan order, computed once
         used = sorted({f for h in heads.values() for f in h.features if f in features})
-        self.widths_: dict[str, int] = {f: feature_columns(features[f]) for f in used}
+        reg = resolve(registry)
+        featurizers = {f: featurizer_of(schema, f, reg) for f in used}
+        self.widths_: dict[str, int] = {f: featurizers[f].width(features[f]) for f in used}
         self.fused_: FusedHeads = fuse_heads(heads, self.widths_) if fuse else fuse_heads({}, {})
         self.row_featurizers_: dict[str, tuple[RowFeaturizer, str]] = {
-            f: compile_row_featurizer(features[f], schema) for f in used}
+            f: compile_row_featurizer(featurizers[f], features[f], schema) for f in used}
 
     @property
     def fused_groups(self) -> tuple[str, ...]:
@@ -92,7 +91,7 @@ class ComposedModel:
         """Each named feature (default: every feature a loaded head reads) computed once."""
         wanted = names if names is not None else sorted({f for h in self.heads_.values() for f in h.features})
         if len(inputs) == 0:  # scikit-learn's imputers refuse zero rows; an empty batch has empty blocks
-            return {f: np.zeros((0, feature_columns(self.features_[f]))) for f in wanted}
+            return {f: np.zeros((0, self.widths_[f])) for f in wanted}
         return {f: self.features_[f].transform(inputs) for f in wanted}
 
     def run(self, data: Any) -> tuple[pd.DataFrame, dict[str, GroupOutput]]:

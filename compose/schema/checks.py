@@ -11,11 +11,12 @@ from __future__ import annotations
 from typing import Any
 
 from compose._text import did_you_mean
+from compose.errors import PluginError, RegistryError
+from compose.registry import Registry, resolve
 from compose.schema.document import Path_
 from compose.schema.models import DecisionSpec, label_text
 from compose.schema.policies import check_policy
 
-_TABULAR_PARAMS = {"scale", "impute_numbers", "min_frequency", "max_categories"}
 _DECISION_KEYS: dict[str, set[str]] = {
     "multiclass": {"policy", "min_confidence", "k", "p", "accept", "review"},
     "binary": {"policy", "threshold"},
@@ -36,14 +37,23 @@ def _names(value: Any) -> list[str]:
     return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
 
 
-def check_references(data: dict[str, Any]) -> list[tuple[Path_, str]]:
+def check_references(data: dict[str, Any], registry: Registry | None = None) -> list[tuple[Path_, str]]:
+    """Every reference problem of raw schema data; the registry says which input kinds, feature
+    types, feature params and estimators exist (default: `compose.registry.default_registry()`)."""
+    registry = resolve(registry)
     problems: list[tuple[Path_, str]] = []
     inputs = _d(data.get("inputs"))
     features = _d(data.get("features"))
     groups = _d(data.get("groups"))
     input_names = list(inputs)
+    kinds = registry.input_kinds()
+    for iname, ispec in inputs.items():
+        itype = _d(ispec).get("type")
+        if isinstance(itype, str) and itype and itype not in kinds:
+            problems.append((("inputs", iname, "type"), f"unknown input type {itype!r}.{did_you_mean(itype, kinds)} "
+                                                         f"Allowed: {kinds}."))
     for fname, fspec in features.items():
-        problems.extend(_check_feature(str(fname), _d(fspec), inputs, input_names))
+        problems.extend(_check_feature(str(fname), _d(fspec), inputs, input_names, registry))
     tags = data.get("tags")
     if isinstance(tags, str) and (tags in inputs or tags in groups):
         problems.append((("tags",), f"the tag column {tags!r} has the name of an input or a group; "
@@ -55,39 +65,38 @@ def check_references(data: dict[str, Any]) -> list[tuple[Path_, str]]:
                                     "per input and per group, so rename one of them")
             )
     for gname, gspec in groups.items():
-        problems.extend(_check_group(str(gname), _d(gspec), list(features), groups))
+        problems.extend(_check_group(str(gname), _d(gspec), list(features), groups, registry))
     problems.extend(_check_when_cycles(groups))
     return problems
 
 
 def _check_feature(
-    fname: str, fspec: dict[str, Any], inputs: dict[str, Any], input_names: list[str]
+    fname: str, fspec: dict[str, Any], inputs: dict[str, Any], input_names: list[str], registry: Registry
 ) -> list[tuple[Path_, str]]:
     problems: list[tuple[Path_, str]] = []
     ftype = fspec.get("type")
+    info = None
+    if isinstance(ftype, str) and ftype:  # pydantic reports a missing or non-text type
+        try:
+            info = registry.featurizer_info(ftype)
+        except (RegistryError, PluginError) as exc:
+            problems.append((("features", fname, "type"), str(exc)))
     for i, col in enumerate(_names(fspec.get("inputs"))):
         where: Path_ = ("features", fname, "inputs", i)
         if col not in inputs:
             problems.append((where, f"unknown input {col!r}.{did_you_mean(col, input_names)} Declared: {input_names}."))
             continue
         itype = _d(inputs[col]).get("type")
-        if ftype == "tfidf" and itype in ("number", "category"):
-            problems.append((where, f"a tfidf feature reads text, but input {col!r} is {itype}; "
-                                    "read it with a 'tabular' feature"))
-        if ftype == "tabular" and itype == "text":
-            problems.append((where, f"a tabular feature reads numbers and categories, but input {col!r} is "
-                                    "text; read it with a 'tfidf' feature"))
-    params = _d(fspec.get("params"))
-    if ftype == "tfidf":
-        from sklearn.feature_extraction.text import TfidfVectorizer
-
-        allowed = sorted(TfidfVectorizer().get_params())
-    elif ftype == "tabular":
-        allowed = sorted(_TABULAR_PARAMS)
-    else:
-        allowed = []
-    if allowed:
-        for key in params:
+        if info is not None and isinstance(itype, str) and itype not in info.accepts:
+            readers = [n for n in registry.names("featurizers") if _accepts(registry, n, itype)]
+            fix = f"read it with a {' or '.join(repr(r) for r in readers)} feature" if readers else \
+                "no registered featurizer reads it"
+            problems.append((where, f"a {ftype} feature reads {_kinds(info.accepts, registry)} inputs, but input "
+                                    f"{col!r} is {itype}; {fix}"))
+    allowed = info.param_names() if info is not None else None
+    if allowed is not None:
+        allowed = sorted(allowed)
+        for key in _d(fspec.get("params")):
             if key not in allowed:
                 problems.append(
                     (("features", fname, "params", key),
@@ -96,8 +105,21 @@ def _check_feature(
     return problems
 
 
+def _accepts(registry: Registry, name: str, kind: str) -> bool:
+    try:
+        return kind in registry.featurizer_info(name).accepts
+    except (RegistryError, PluginError):  # a plugin that is not installed is not proposed
+        return False
+
+
+def _kinds(accepts: frozenset[str], registry: Registry) -> str:
+    order = registry.input_kinds()
+    named = sorted(accepts, key=lambda k: (order.index(k) if k in order else len(order), k))
+    return " and ".join(named) if named else "no"
+
+
 def _check_group(
-    gname: str, gspec: dict[str, Any], feature_names: list[str], groups: dict[str, Any]
+    gname: str, gspec: dict[str, Any], feature_names: list[str], groups: dict[str, Any], registry: Registry
 ) -> list[tuple[Path_, str]]:
     problems: list[tuple[Path_, str]] = []
     gtype = gspec.get("type") if isinstance(gspec.get("type"), str) else None  # pydantic reports a bad type
@@ -152,22 +174,20 @@ def _check_group(
     if isinstance(metric, str) and gtype in _GATE_METRICS and metric not in _GATE_METRICS[str(gtype)]:
         problems.append(((*base, "gate", "metric"), f"metric {metric!r} does not apply to a {gtype} group; "
                                                      f"allowed: {sorted(_GATE_METRICS[str(gtype)])}"))
-    problems.extend(_check_model(base, _d(gspec.get("model"))))
+    problems.extend(_check_model(base, _d(gspec.get("model")), registry))
     problems.extend(_check_when(gname, gspec.get("when"), groups))
     return problems
 
 
-def _check_model(base: Path_, model: dict[str, Any]) -> list[tuple[Path_, str]]:
-    from compose.registry import estimator_params, resolve_estimator
-
+def _check_model(base: Path_, model: dict[str, Any], registry: Registry) -> list[tuple[Path_, str]]:
     name = model.get("estimator", "logistic_regression")
     if not isinstance(name, str):
         return []
     try:
-        cls, _ = resolve_estimator(name)
-    except ValueError as exc:
+        cls, _ = registry.estimator(name)
+    except (RegistryError, PluginError) as exc:
         return [((*base, "model", "estimator"), str(exc))]
-    allowed = estimator_params(cls)
+    allowed = sorted(cls._get_param_names())
     return [
         ((*base, "model", "params", key),
          f"{cls.__name__} has no parameter {key!r}.{did_you_mean(str(key), allowed)} Allowed: {allowed}.")

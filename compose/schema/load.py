@@ -12,13 +12,18 @@ from pydantic import BaseModel, ValidationError
 
 from compose._text import did_you_mean
 from compose.errors import SchemaError
+from compose.registry import Registry
 from compose.schema.checks import check_references
 from compose.schema.document import Path_, YamlDocument, parse_yaml
 from compose.schema.models import Schema
 
 
-def load_schema(path: str | Path) -> Schema:
-    """Read and validate a schema file; raise SchemaError listing every problem with its line."""
+def load_schema(path: str | Path, *, registry: Registry | None = None) -> Schema:
+    """Read and validate a schema file; raise SchemaError listing every problem with its line.
+
+    `registry` says which featurizers, input kinds and estimators exist (default: the built-ins
+    and installed plugins, `compose.registry.default_registry()`).
+    """
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
@@ -26,10 +31,10 @@ def load_schema(path: str | Path) -> Schema:
         raise SchemaError(f"schema file {str(p)!r} does not exist; check the path") from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise SchemaError(f"cannot read schema file {str(p)!r}: {exc}") from exc
-    return parse_schema(text, source=str(p))
+    return parse_schema(text, source=str(p), registry=registry)
 
 
-def parse_schema(text: str, source: str = "<string>") -> Schema:
+def parse_schema(text: str, source: str = "<string>", *, registry: Registry | None = None) -> Schema:
     """Validate schema text; raise SchemaError listing every problem with its line."""
     try:
         doc = parse_yaml(text, source)
@@ -38,15 +43,15 @@ def parse_schema(text: str, source: str = "<string>") -> Schema:
         where = f"{source}:{mark.line + 1}" if mark is not None else source
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise SchemaError(f"{where}: invalid YAML: {problem}; fix the syntax at that line") from exc
-    return schema_from_document(doc)
+    return schema_from_document(doc, registry=registry)
 
 
-def schema_from_dict(data: dict[str, Any], source: str = "<dict>") -> Schema:
+def schema_from_dict(data: dict[str, Any], source: str = "<dict>", *, registry: Registry | None = None) -> Schema:
     """Validate an already-parsed schema (for example one stored in a release)."""
-    return schema_from_document(YamlDocument(data, {}, source))
+    return schema_from_document(YamlDocument(data, {}, source), registry=registry)
 
 
-def schema_from_document(doc: YamlDocument) -> Schema:
+def schema_from_document(doc: YamlDocument, *, registry: Registry | None = None) -> Schema:
     if not isinstance(doc.data, dict):
         raise SchemaError(
             f"{doc.where(())}: a schema must be a mapping with schema_version, name, inputs, "
@@ -58,7 +63,7 @@ def schema_from_document(doc: YamlDocument) -> Schema:
         schema = Schema.model_validate(doc.data)
     except ValidationError as exc:
         problems.extend(_pydantic_problems(exc, doc.data))
-    problems.extend(check_references(doc.data))
+    problems.extend(check_references(doc.data, registry))
     if problems:
         problems.sort(key=lambda item: doc.line_of(item[0]) or 0)
         seen: set[str] = set()
@@ -137,9 +142,17 @@ def _pydantic_problems(exc: ValidationError, data: Any) -> list[tuple[Path_, str
     return out
 
 
-def json_schema() -> dict[str, Any]:
-    """The JSON Schema of the YAML format, for editors (written to schemas/compose.schema.json)."""
+def json_schema(registry: Registry | None = None) -> dict[str, Any]:
+    """The JSON Schema of the YAML format, for editors (written to schemas/compose.schema.json).
+
+    Input and feature types list the registry's names as `examples` (completions in an editor), not
+    as an `enum`: a plugin's names are valid too, and `compose validate` is what checks them. The
+    default lists the built-ins only, so the committed file does not depend on what is installed.
+    """
+    reg = registry if registry is not None else Registry(entry_points=False)
     out = Schema.model_json_schema()
+    out["$defs"]["InputSpec"]["properties"]["type"]["examples"] = reg.input_kinds()
+    out["$defs"]["FeatureSpec"]["properties"]["type"]["examples"] = reg.names("featurizers")
     out["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     out["$id"] = "https://github.com/compose-ml/compose/schemas/compose.schema.json"
     return out

@@ -33,16 +33,21 @@ def label_text(value: Any) -> Any:
 
 
 class InputSpec(_Strict):
-    """A column that models may read."""
+    """A column that models may read; `type` is an input kind of the registry (built in: text,
+    number, category), checked by `compose.schema.checks`."""
 
-    type: Literal["text", "number", "category"]
+    type: Annotated[str, Field(min_length=1)]
     required: bool = True
 
 
 class FeatureSpec(_Strict):
-    """A shared featurizer, fitted once per training run and reused by every head that names it."""
+    """A shared featurizer, fitted once per training run and reused by every head that names it.
 
-    type: Literal["tfidf", "tabular"]
+    `type` names a featurizer of the registry (built in: tfidf, tabular; plugins add more),
+    checked by `compose.schema.checks`.
+    """
+
+    type: Annotated[str, Field(min_length=1)]
     inputs: list[str] = Field(min_length=1)
     params: dict[str, Any] = Field(default_factory=dict)
 

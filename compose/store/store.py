@@ -32,7 +32,7 @@ from typing import Any
 
 import joblib
 
-from compose.errors import ArtifactNotFoundError, IntegrityError, StoreError, StoreLockedError
+from compose.errors import ArtifactNotFoundError, IntegrityError, PluginError, StoreError, StoreLockedError
 
 ARTIFACT = "model.joblib"
 META = "meta.json"
@@ -50,6 +50,23 @@ def library_versions() -> dict[str, str]:
 
     return {"compose": __version__, "python": sys.version.split()[0], "scikit-learn": sklearn.__version__,
             "numpy": numpy.__version__, "scipy": scipy.__version__, "joblib": joblib.__version__}
+
+
+def missing_plugin_message(path: Path, meta: dict[str, Any], exc: BaseException) -> str:
+    """Why an intact artifact cannot be unpickled (a module or class it names is missing), and what
+    to install: the plugin recorded in its meta.json when there is one, else the missing module."""
+    plugin = meta.get("plugin") if isinstance(meta.get("plugin"), dict) else None
+    missing = getattr(exc, "name", None) or str(exc)
+    if plugin and plugin.get("distribution"):
+        dist, version = plugin["distribution"], plugin.get("version")
+        wanted = f"{dist}=={version}" if version else str(dist)
+        made = (f"; it was made by {plugin.get('name')!r} from module {plugin.get('module')!r} of "
+                f"{dist} {version or ''}".rstrip())
+        hint = f"install it: pip install '{wanted}'"
+    else:
+        made, hint = "", "install the package that provides it"
+    return (f"{path} needs {missing!r} to load, which is not importable here ({type(exc).__name__}: {exc}){made}; "
+            f"{hint}. The file itself is intact (its sha256 matches)")
 
 
 def now() -> str:
@@ -268,6 +285,8 @@ class ModelStore:
                           "predictions may differ: retrain to be safe", stacklevel=2)
         try:
             return joblib.load(path)
+        except (ImportError, AttributeError) as exc:  # a class the pickle names is not importable: not corrupt
+            raise PluginError(missing_plugin_message(path, meta, exc)) from exc
         except Exception as exc:
             raise IntegrityError(f"{path} cannot be loaded ({type(exc).__name__}: {exc}); retrain "
                                  f"{kind[:-1]} {name!r}") from exc

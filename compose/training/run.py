@@ -28,11 +28,12 @@ from joblib import Parallel, delayed
 from compose.data.io import as_frame
 from compose.data.targets import fingerprint, holdout_mask, parse_targets, prepare_inputs, row_hashes
 from compose.errors import DataError, SchemaError, TrainingError
-from compose.featurize.base import build_featurizer, feature_width, hstack
+from compose.featurize.base import featurizer_of, hstack
 from compose.heads.decide import raw_predictions
 from compose.heads.head import Head, assemble_head, fit_estimator
 from compose.metrics import gate_metric_name, group_metrics
 from compose.plan import build_plan, feature_node
+from compose.registry import Registry, resolve
 from compose.schema.models import Schema
 from compose.store.store import ModelStore
 from compose.training.gate import gate_verdict, live_holdout, score_on, union
@@ -74,9 +75,11 @@ def _warn(report: TrainReport, message: str) -> None:
     log.warning(message)
 
 
-def _jobs_for(schema: Schema, rows: GroupRows, x: Any) -> list[tuple[Any, ...]]:
+def _jobs_for(schema: Schema, rows: GroupRows, x: Any, registry: Registry) -> list[tuple[Any, ...]]:
     spec = schema.groups[rows.group]
-    name, params = spec.model.estimator, dict(spec.model.params)
+    # An unfitted template built here from the registry: workers clone it and resolve no names.
+    name = registry.build_estimator(spec.model.estimator, dict(spec.model.params))
+    params: dict[str, Any] = {}
     xt = x[rows.train]
     if spec.type == "multilabel":
         labels = schema.labels_of(rows.group)
@@ -121,13 +124,16 @@ def fit_and_release(  # noqa: PLR0912, PLR0913, PLR0915 - the one place a run is
     note: str = "train",
     n_jobs: int | None = None,
     lock_timeout: float = 600.0,
+    registry: Registry | None = None,
 ) -> TrainReport:
     """Fit `groups` (default: every group with a column in the data) and release what passes.
 
     `refit` names the features to fit anew (None: every feature the groups read); the others are
     taken from the live release. With `gate`, each new head is released only if its holdout
-    metric is not worse than the live head's on the same rows (or with `force`).
+    metric is not worse than the live head's on the same rows (or with `force`). `registry` builds
+    the featurizers and estimators (default: `compose.registry.default_registry()`).
     """
+    registry = resolve(registry)
     plan = build_plan(schema)
     df = as_frame(data)
     inputs = prepare_inputs(df, schema)
@@ -193,10 +199,10 @@ def fit_and_release(  # noqa: PLR0912, PLR0913, PLR0915 - the one place a run is
         for f in needed:
             if f in to_fit:
                 t0 = time.perf_counter()
-                transformer = _fit_feature(schema, f, inputs.iloc[train_rows])
+                transformer = _fit_feature(schema, f, inputs.iloc[train_rows], registry)
                 transformers[f] = transformer
                 log.info("feature %-14s fitted on %d rows, %d columns (%.1fs)", f, len(train_rows),
-                         feature_width(transformer), time.perf_counter() - t0)
+                         featurizer_of(schema, f, registry).width(transformer), time.perf_counter() - t0)
             else:
                 pin = live["features"][f]
                 transformers[f] = model_store.load_version("features", f, pin["version"], pin.get("sha256"))
@@ -208,7 +214,7 @@ def fit_and_release(  # noqa: PLR0912, PLR0913, PLR0915 - the one place a run is
         xs: dict[str, Any] = {}
         for g in trained:
             xs[g] = hstack([blocks[f] for f in schema.features_of(g)])
-            new = _jobs_for(schema, selections[g], xs[g])
+            new = _jobs_for(schema, selections[g], xs[g], registry)
             jobs.extend(new)
             owners.extend([g] * len(new))
         workers = _n_jobs(n_jobs, jobs)
@@ -229,7 +235,8 @@ def fit_and_release(  # noqa: PLR0912, PLR0913, PLR0915 - the one place a run is
         for f in to_fit:
             meta = {"spec_hash": schema.feature_fingerprint(f), "spec": schema.features[f].model_dump(mode="json"),
                     "n_rows": len(train_rows), "data_fingerprint": fingerprint(hashes[train_rows]),
-                    "width": feature_width(transformers[f]),
+                    "width": featurizer_of(schema, f, registry).width(transformers[f]),
+                    "plugin": registry.plugin("featurizers", schema.features[f].type).to_dict(),
                     "training": schema.training.model_dump()}
             versions[f], _ = model_store.write_version("features", f, transformers[f], meta)
             report.features[f] = versions[f]
@@ -263,6 +270,7 @@ def fit_and_release(  # noqa: PLR0912, PLR0913, PLR0915 - the one place a run is
                 "gate": verdict, "excluded_by_when": rows.excluded_by_when,
                 "training": {**schema.training.model_dump(), "rows": "hash(inputs) >= holdout"},
                 "fit_seconds_all_heads": round(fit_seconds, 3), "note": note,
+                "plugin": registry.plugin("estimators", spec.model.estimator).to_dict(),
             }
             version, _ = model_store.write_version("groups", g, heads[g], meta, extras={"holdout": holdout})
             released[g] = ok
@@ -286,15 +294,15 @@ def fit_and_release(  # noqa: PLR0912, PLR0913, PLR0915 - the one place a run is
     return report
 
 
-def _fit_feature(schema: Schema, name: str, rows: pd.DataFrame) -> Any:
+def _fit_feature(schema: Schema, name: str, rows: pd.DataFrame, registry: Registry) -> Any:
     """A featurizer fitted on the training rows; a failure names the feature, its inputs and the cause."""
-    transformer = build_featurizer(schema, name)
+    featurizer = featurizer_of(schema, name, registry)
     spec = schema.features[name]
+    transformer = featurizer.build(spec, schema)
     try:
         transformer.fit(rows)
     except ValueError as exc:
-        hint = (" The text columns hold no usable words in the training rows, or `params` (for example "
-                "min_df / max_df) keep none: fill the columns or loosen the params." if spec.type == "tfidf" else "")
+        hint = f" {featurizer.fit_hint}" if featurizer.fit_hint else ""
         raise TrainingError(f"feature {name!r} ({spec.type} over {spec.inputs}) cannot be fitted on "
                             f"{len(rows)} training row{'s' * (len(rows) != 1)}: {exc}.{hint}") from exc
     return transformer
