@@ -99,10 +99,11 @@ class Plugin:
                 "version": self.version}
 
     def install_hint(self) -> str:
-        if self.distribution == BUILTIN_DISTRIBUTION:
-            return f"pip install '{BUILTIN_DISTRIBUTION}=={self.version}'"
-        return f"pip install '{self.distribution}=={self.version}'" if self.version else \
-            f"pip install {self.distribution}"
+        """What to run so that this plugin can be imported again."""
+        if not self.distribution:
+            return f"make module {self.module!r} importable (it belongs to no installed distribution)"
+        wanted = f"{self.distribution}=={self.version}" if self.version else self.distribution
+        return f"pip install '{wanted}'"
 
 
 @dataclass
@@ -318,7 +319,7 @@ def _distribution_of(module: str) -> str:
     if top == "compose":
         return BUILTIN_DISTRIBUTION
     names = importlib.metadata.packages_distributions().get(top, [])
-    return names[0] if names else top
+    return names[0] if names else ""  # a module of no installed distribution (a script, a test)
 
 
 def _own_version() -> str:

@@ -7,7 +7,7 @@ from typing import Any
 
 from compose.errors import IntegrityError, PluginError, RegistryError, SchemaError, StoreError
 from compose.heads.head import Head
-from compose.registry import Registry, resolve
+from compose.registry import Plugin, Registry, resolve
 from compose.runtime.model import ComposedModel
 from compose.schema.load import schema_from_dict
 from compose.schema.models import Schema
@@ -99,9 +99,10 @@ def _check_plugins(store: ModelStore, record: dict[str, Any], registry: Registry
         try:
             registry.featurizer(plugin["name"])
         except (RegistryError, PluginError) as exc:
-            dist, version = plugin.get("distribution") or plugin.get("module"), plugin.get("version")
-            wanted = f"{dist}=={version}" if version else str(dist)
+            made = Plugin(plugin["name"], str(plugin.get("module", "")), str(plugin.get("distribution") or ""),
+                          str(plugin.get("version") or ""))
+            source = f"{made.distribution} {made.version}".strip() or "no installed distribution"
             raise PluginError(f"feature {name!r} v{pin['version']:04d} in {store.path} was made by featurizer "
-                              f"{plugin['name']!r} (module {plugin.get('module')!r}, {dist} {version or ''}), which "
-                              f"is not available here: install it with pip install '{wanted}' (or pass a "
-                              f"registry that has it: compose.load(..., registry=...))") from exc
+                              f"{made.name!r} (module {made.module!r}, {source}), which is not available here "
+                              f"({exc}); {made.install_hint()}, or pass a registry that has it: "
+                              "compose.load(..., registry=...)") from exc

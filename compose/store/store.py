@@ -33,6 +33,7 @@ from typing import Any
 import joblib
 
 from compose.errors import ArtifactNotFoundError, IntegrityError, PluginError, StoreError, StoreLockedError
+from compose.registry import Plugin
 
 ARTIFACT = "model.joblib"
 META = "meta.json"
@@ -57,16 +58,15 @@ def missing_plugin_message(path: Path, meta: dict[str, Any], exc: BaseException)
     to install: the plugin recorded in its meta.json when there is one, else the missing module."""
     plugin = meta.get("plugin") if isinstance(meta.get("plugin"), dict) else None
     missing = getattr(exc, "name", None) or str(exc)
-    if plugin and plugin.get("distribution"):
-        dist, version = plugin["distribution"], plugin.get("version")
-        wanted = f"{dist}=={version}" if version else str(dist)
-        made = (f"; it was made by {plugin.get('name')!r} from module {plugin.get('module')!r} of "
-                f"{dist} {version or ''}".rstrip())
-        hint = f"install it: pip install '{wanted}'"
+    if plugin:
+        made = Plugin(str(plugin.get("name", "")), str(plugin.get("module", "")),
+                      str(plugin.get("distribution") or ""), str(plugin.get("version") or ""))
+        source = f"{made.distribution} {made.version}".strip() or "no installed distribution"
+        said = f"; it was made by {made.name!r} from module {made.module!r} ({source}); {made.install_hint()}"
     else:
-        made, hint = "", "install the package that provides it"
-    return (f"{path} needs {missing!r} to load, which is not importable here ({type(exc).__name__}: {exc}){made}; "
-            f"{hint}. The file itself is intact (its sha256 matches)")
+        said = "; install the package that provides it"
+    return (f"{path} needs {missing!r} to load, which is not importable here ({type(exc).__name__}: {exc})"
+            f"{said}. The file itself is intact (its sha256 matches)")
 
 
 def now() -> str:
