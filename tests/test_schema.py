@@ -207,8 +207,8 @@ def test_a_feature_reading_an_undeclared_input_is_refused() -> None:
 
 def test_a_tfidf_feature_reading_a_number_input_is_refused() -> None:
     text = _edit("inputs: [title]}", "inputs: [title, price]}")
-    with pytest.raises(SchemaError, match=r"features\.words\.inputs\.1 at x\.yaml:8: a tfidf feature reads text inputs, "
-                                          r"but input 'price' is number; read it with a 'tabular' feature"):
+    with pytest.raises(SchemaError, match=r"features\.words\.inputs\.1 at x\.yaml:8: a tfidf feature reads text "
+                                          r"inputs, but input 'price' is number; read it with a 'tabular' feature"):
         parse_schema(text, source="x.yaml")
 
 
