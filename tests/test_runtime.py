@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import pickle
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -178,3 +182,34 @@ def test_load_gives_the_same_scores_as_the_trained_model(model: compose.Composed
     loaded = compose.load(model.store.path)
     a, b = model.predict_scores(batch), loaded.predict_scores(batch)
     assert all(np.array_equal(a[g], b[g]) for g in a)
+
+
+def test_a_loaded_model_pickles_and_predicts_the_same_in_a_fresh_process(
+    model: compose.ComposedModel, batch: pd.DataFrame, tmp_path: Path
+) -> None:
+    assert model.store is not None
+    loaded = compose.load(model.store.path)
+    rows = batch.head(5)[["title", "director", "writer", "cast", "runtime"]].to_dict("records")
+    again = pickle.loads(pickle.dumps(loaded))
+    assert again.predict(batch) == loaded.predict(batch)
+    assert again.predict(rows) == loaded.predict(rows)  # the row path (TF-IDF and numbers) survives too
+    assert {kind for _, kind in again.row_featurizers_.values()} == {"tfidf", "numbers"}
+    (tmp_path / "model.pkl").write_bytes(pickle.dumps(loaded))
+    pd.to_pickle(batch, tmp_path / "batch.pkl")
+    code = ("import pickle, sys, json, pandas as pd; m = pickle.load(open(sys.argv[1], 'rb')); "
+            "print(json.dumps(m.predict(pd.read_pickle(sys.argv[2])), sort_keys=True))")
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "model.pkl"), str(tmp_path / "batch.pkl")],
+                         capture_output=True, text=True, check=True, timeout=120).stdout
+    assert json.loads(out) == json.loads(json.dumps(loaded.predict(batch)))
+
+
+def test_a_penguins_model_pickles_with_its_fused_heads(tmp_path: Path, penguins_frame: pd.DataFrame,
+                                                       penguins_schema_path: Path) -> None:
+    compose.train(penguins_schema_path, penguins_frame, store=tmp_path, n_jobs=1)
+    loaded = compose.load(tmp_path / "penguins")
+    again = pickle.loads(pickle.dumps(loaded))
+    assert again.fused_groups == loaded.fused_groups != ()
+    assert np.array_equal(again.predict_scores(penguins_frame)["species"],
+                          loaded.predict_scores(penguins_frame)["species"])
+    row = penguins_frame.iloc[0].to_dict()
+    assert again.predict_one(row) == loaded.predict_one(row)
