@@ -26,6 +26,8 @@ if TYPE_CHECKING:  # for type checkers and editors; at run time names load on fi
         GateRefusedError,
         IntegrityError,
         PlanError,
+        PluginError,
+        RegistryError,
         SchemaError,
         StoreError,
         StoreLockedError,
@@ -37,6 +39,7 @@ if TYPE_CHECKING:  # for type checkers and editors; at run time names load on fi
     from compose.evaluation.evaluator import summary_lines as evaluation_summary
     from compose.evaluation.report import write_html
     from compose.plan import Plan, build_plan
+    from compose.registry import Registry, default_registry
     from compose.runtime.load import load
     from compose.runtime.model import ComposedModel
     from compose.schema.load import load_schema, parse_schema
@@ -63,6 +66,9 @@ _LAZY: dict[str, tuple[str, str]] = {
     "MonolithicBaseline": ("compose.evaluation.baseline", "MonolithicBaseline"),
     "Plan": ("compose.plan", "Plan"),
     "PlanError": ("compose.errors", "PlanError"),
+    "PluginError": ("compose.errors", "PluginError"),
+    "Registry": ("compose.registry", "Registry"),
+    "RegistryError": ("compose.errors", "RegistryError"),
     "Schema": ("compose.schema.models", "Schema"),
     "SchemaError": ("compose.errors", "SchemaError"),
     "StoreCheck": ("compose.store.verify", "StoreCheck"),
@@ -75,6 +81,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "build_plan": ("compose.plan", "build_plan"),
     "check": ("compose.data.check", "check"),
     "convert": ("compose.data.tags", "convert"),
+    "default_registry": ("compose.registry", "default_registry"),
     "diff_releases": ("compose.store.lifecycle", "diff"),
     "evaluate": ("compose.evaluation.evaluator", "evaluate"),
     "evaluation_summary": ("compose.evaluation.evaluator", "summary_lines"),
@@ -112,6 +119,9 @@ __all__ = [
     "MonolithicBaseline",
     "Plan",
     "PlanError",
+    "PluginError",
+    "Registry",
+    "RegistryError",
     "Schema",
     "SchemaError",
     "StoreCheck",
@@ -125,6 +135,7 @@ __all__ = [
     "build_plan",
     "check",
     "convert",
+    "default_registry",
     "diff_releases",
     "evaluate",
     "evaluation_summary",

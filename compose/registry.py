@@ -269,9 +269,11 @@ class Registry:
             distribution = _distribution_of(module)
             return Plugin(name, module, distribution, _version_of(distribution) if distribution else "")
         entry = self._entry(kind, name)
-        distribution = entry.distribution or _distribution_of(entry.module)
-        version = entry.version if entry.version is not None else _version_of(distribution) if distribution else ""
-        return Plugin(name, entry.module, distribution, version)
+        if entry.distribution is None:  # looked up once: packages_distributions() reads every installed package
+            entry.distribution = _distribution_of(entry.module)
+        if entry.version is None:
+            entry.version = _version_of(entry.distribution) if entry.distribution else ""
+        return Plugin(name, entry.module, entry.distribution, entry.version)
 
     def _entry(self, kind: Kind, name: str, extra: str = "") -> _Entry:
         if not self.has(kind, name):
@@ -290,8 +292,9 @@ class Registry:
         try:
             module = importlib.import_module(module_name)
         except ImportError as exc:
-            raise PluginError(f"{what} {entry.name!r} needs module {module_name!r}, which cannot be imported "
-                              f"({exc}); {hint}") from exc
+            missing = exc.name if exc.name and not (module_name + ".").startswith(exc.name + ".") else None
+            needs = f"module {module_name!r}" + (f" (which imports {missing!r})" if missing else "")
+            raise PluginError(f"{what} {entry.name!r} needs {needs}, which cannot be imported ({exc}); {hint}") from exc
         try:
             return getattr(module, attr)
         except AttributeError as exc:

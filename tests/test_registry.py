@@ -271,3 +271,15 @@ def test_an_artifact_whose_plugin_is_uninstalled_says_which_package_to_install(
     with pytest.raises(PluginError, match=r"needs 'vowels_plugin' to load, which is not importable here .*"
                                           r"pip install 'vowels-plugin==1\.2\.0'\. The file itself is intact"):
         store.load_version("features", "shape", 1)
+
+
+def test_a_featurizer_module_whose_extra_is_missing_names_the_extra_and_the_hint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "needs_extra.py").write_text("import not_installed_extra_xyz\n", encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    registry = default_registry()
+    registry.add_featurizer("embedding", "needs_extra.Embedding", err="pip install 'compose-groups[embed]'")
+    with pytest.raises(PluginError, match=r"featurizer 'embedding' needs module 'needs_extra' \(which imports "
+                                          r"'not_installed_extra_xyz'\).*; pip install 'compose-groups\[embed\]'"):
+        registry.featurizer("embedding")
