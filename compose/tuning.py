@@ -31,6 +31,7 @@ from compose.data.targets import fingerprint, holdout_mask, parse_targets, prepa
 from compose.errors import DataError, StoreError
 from compose.featurize.base import hstack
 from compose.heads.decide import DEFAULT_THRESHOLD
+from compose.registry import Registry
 from compose.runtime.load import with_decisions
 from compose.store.store import ModelStore, next_release, version_name
 
@@ -292,16 +293,17 @@ def _tuning_rows(model: ComposedModel, group: str, data: Any | None,
 
 
 def tune(store: str | Path, group: str, target: Target | str, *, data: Any | None = None, model: str | None = None,
-         dry_run: bool = False, note: str | None = None) -> TuneReport:
+         dry_run: bool = False, note: str | None = None, registry: Registry | None = None) -> TuneReport:
     """Tune the decision of `group` in the live release to `target` and release it (unless `dry_run`).
 
-    Nothing is written when no label meets the target; the report says so.
+    Nothing is written when no label meets the target; the report says so. `registry` loads the
+    release (see `compose.load`).
     """
     from compose.runtime.load import load  # the runtime imports the decisions this module writes
 
     goal = target if isinstance(target, Target) else Target.parse(target)
     s = ModelStore.open(store, model)
-    composed = load(s.path)
+    composed = load(s.path, registry=registry)
     if group not in composed.heads_:
         raise DataError(f"unknown group {group!r}; the live release {composed.release_name} has {composed.groups}")
     spec = composed.schema.groups[group]
@@ -327,7 +329,8 @@ def tune(store: str | Path, group: str, target: Target | str, *, data: Any | Non
         report.notes.append(f"the target {goal} cannot be met for any label of {group}: nothing was written and "
                             "the live decision stays")
         return report
-    with_decisions(composed.schema, {group: decision}, "the tuned decision")  # refuses one that would not load
+    with_decisions(composed.schema, {group: decision}, "the tuned decision",  # refuses one that would not load
+                   registry=registry)
     if dry_run:
         report.notes.append("dry run: nothing was written")
         return report
