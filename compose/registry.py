@@ -336,6 +336,16 @@ def default_registry() -> Registry:
     return Registry()
 
 
+def resolve_estimator(name: str, registry: Registry | None = None) -> tuple[type[Any], dict[str, Any]]:
+    """The class and default parameters of estimator `name` in `registry` (default: a new default one)."""
+    return resolve(registry).estimator(name)
+
+
+def estimator_params(cls: type[Any]) -> list[str]:
+    """The constructor parameters a scikit-learn estimator class accepts."""
+    return sorted(cls._get_param_names())
+
+
 def resolve(registry: Registry | None) -> Registry:
     """`registry`, or a new default one when None (the `registry=None` default of every entry point)."""
     return registry if registry is not None else default_registry()

@@ -12,7 +12,7 @@ from typing import Any
 
 from compose._text import did_you_mean
 from compose.errors import PluginError, RegistryError
-from compose.registry import Registry, resolve
+from compose.registry import Registry, estimator_params, resolve
 from compose.schema.document import Path_
 from compose.schema.models import DecisionSpec, label_text
 from compose.schema.policies import check_policy
@@ -187,7 +187,7 @@ def _check_model(base: Path_, model: dict[str, Any], registry: Registry) -> list
         cls, _ = registry.estimator(name)
     except (RegistryError, PluginError) as exc:
         return [((*base, "model", "estimator"), str(exc))]
-    allowed = sorted(cls._get_param_names())
+    allowed = estimator_params(cls)
     return [
         ((*base, "model", "params", key),
          f"{cls.__name__} has no parameter {key!r}.{did_you_mean(str(key), allowed)} Allowed: {allowed}.")
