@@ -302,3 +302,16 @@ def test_the_readme_plugin_example_runs_as_written(tmp_path: Path, monkeypatch: 
     assert (tmp_path / "models" / "films" / "features" / "size" / "v0001" / "meta.json").is_file()
     assert module.model.predict_one({"title": "Casablanca", "runtime": 102})["groups"]["decade"]["label"] in {
         "1940s", "1950s", "1960s", "1970s", "1980s", "1990s", "2000s", "2010s", None}
+
+
+def test_an_artifact_whose_class_left_its_module_says_so_and_is_not_called_corrupt(
+    vowels_plugin: Path, tmp_path: Path, films: pd.DataFrame
+) -> None:
+    schema = parse_schema(SCHEMA.replace("type: lengths", "type: vowels").replace(", params: {scale: 10.0}", ""))
+    compose.train(schema, films, store=tmp_path / "store")
+    source = vowels_plugin / "vowels_plugin" / "__init__.py"
+    source.write_text(source.read_text(encoding="utf-8").replace("class Vowels(", "class Renamed("), encoding="utf-8")
+    sys.modules.pop("vowels_plugin", None)
+    with pytest.raises(PluginError, match=r"needs .*Vowels.* which is not importable here \(AttributeError: "
+                                          r"Can't get attribute 'Vowels'.*pip install 'vowels-plugin==1\.2\.0'"):
+        ModelStore(tmp_path / "store" / "films").load_version("features", "shape", 1)

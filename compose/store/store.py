@@ -285,7 +285,12 @@ class ModelStore:
                           "predictions may differ: retrain to be safe", stacklevel=2)
         try:
             return joblib.load(path)
-        except (ImportError, AttributeError) as exc:  # a class the pickle names is not importable: not corrupt
+        except ImportError as exc:  # a module the pickle names is not installed: the file is not corrupt
+            raise PluginError(missing_plugin_message(path, meta, exc)) from exc
+        except AttributeError as exc:
+            if "Can't get attribute" not in str(exc):  # pickle's words for a class missing from its module
+                raise IntegrityError(f"{path} cannot be loaded (AttributeError: {exc}); retrain "
+                                     f"{kind[:-1]} {name!r}") from exc
             raise PluginError(missing_plugin_message(path, meta, exc)) from exc
         except Exception as exc:
             raise IntegrityError(f"{path} cannot be loaded ({type(exc).__name__}: {exc}); retrain "
