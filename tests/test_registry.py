@@ -315,3 +315,20 @@ def test_an_artifact_whose_class_left_its_module_says_so_and_is_not_called_corru
     with pytest.raises(PluginError, match=r"needs .*Vowels.* which is not importable here \(AttributeError: "
                                           r"Can't get attribute 'Vowels'.*pip install 'vowels-plugin==1\.2\.0'"):
         ModelStore(tmp_path / "store" / "films").load_version("features", "shape", 1)
+
+
+def test_an_unreadable_artifact_with_a_matching_sha256_is_still_reported_as_not_loadable(
+    tmp_path: Path, films: pd.DataFrame
+) -> None:
+    from compose.errors import IntegrityError
+    from compose.store.store import sha256_file
+
+    registry = _with_lengths()
+    compose.train(parse_schema(SCHEMA, registry=registry), films, store=tmp_path, registry=registry)
+    folder = tmp_path / "films" / "features" / "shape" / "v0001"
+    (folder / "model.joblib").write_bytes(b"not a pickle at all")
+    meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+    meta["sha256"] = sha256_file(folder / "model.joblib")
+    (folder / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
+    with pytest.raises(IntegrityError, match=r"model\.joblib cannot be loaded"):
+        ModelStore(tmp_path / "films").load_version("features", "shape", 1)
