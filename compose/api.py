@@ -16,6 +16,7 @@ from compose.runtime.load import load
 from compose.runtime.model import ComposedModel
 from compose.schema.load import load_schema
 from compose.schema.models import Schema
+from compose.store.names import version_name
 from compose.training.run import TrainReport, fit_and_release
 
 
@@ -60,13 +61,14 @@ def retrain(schema: Schema | str | Path, data: Any, store: str | Path, *, group:
     if report.refused:
         reasons = []
         for g in report.refused:
-            v = report.groups[g].gate or {}
-            if "candidate" in v:
-                reasons.append(f"{g} v{report.groups[g].version:04d}: {v['metric']} {v['candidate']} < live "
-                               f"v{v['against']:04d} {v['live']} (tolerance {v['tolerance']})")
+            v = report.groups[g].gate
+            name = version_name(report.groups[g].version)
+            if v is not None and v.candidate is not None:
+                reasons.append(f"{g} {name}: {v.metric} {v.candidate} < live "
+                               f"{version_name(v.against)} {v.live} (tolerance {v.tolerance})")
             else:
-                why = v.get("reason", "a head it depends on was refused")
-                reasons.append(f"{g} v{report.groups[g].version:04d}: {why}")
+                why = v.reason if v is not None and v.reason else "a head it depends on was refused"
+                reasons.append(f"{g} {name}: {why}")
         error = GateRefusedError("not released, the live version stays: " + "; ".join(reasons)
                                  + ". The candidate is kept; release it anyway with --force or "
                                  "`compose promote --group G --version vN`")

@@ -231,7 +231,5 @@ def headline_metric(kind: str) -> str:
 
 
 def gate_metric_name(kind: str, configured: str | None) -> str:
-    """The metric a group's promotion gate compares: accuracy, or micro-F1 for multilabel groups."""
-    if configured is not None:
-        return configured
-    return "micro_f1" if kind == "multilabel" else "accuracy"
+    """The metric a group's promotion gate compares: the configured one, else the headline metric."""
+    return configured if configured is not None else headline_metric(kind)

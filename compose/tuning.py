@@ -27,13 +27,22 @@ import numpy as np
 import pandas as pd
 
 from compose.data.io import as_frame, source_of
-from compose.data.targets import fingerprint, holdout_mask, parse_targets, prepare_inputs, row_hashes
+from compose.data.targets import (
+    fingerprint,
+    holdout_mask,
+    outside_when,
+    parse_targets,
+    prepare_inputs,
+    row_hashes,
+)
 from compose.errors import DataError, StoreError
 from compose.featurize.base import hstack
 from compose.heads.decide import DEFAULT_THRESHOLD
 from compose.registry import Registry
 from compose.runtime.load import with_decisions
-from compose.store.store import ModelStore, next_release, version_name
+from compose.store.names import version_name
+from compose.store.records import DecisionPin, TrainingRule
+from compose.store.store import ModelStore, next_release
 
 if TYPE_CHECKING:
     from compose.runtime.model import ComposedModel
@@ -110,8 +119,8 @@ class TuneReport:
 
     def lines(self) -> list[str]:
         """The report as a readable table."""
-        out = [f"group {self.group} ({self.kind}) v{self.for_group_version:04d}: tuned on {self.n_rows} rows never "
-               f"fitted on ({self.source}); target {self.target}"]
+        out = [f"group {self.group} ({self.kind}) {version_name(self.for_group_version)}: tuned on {self.n_rows} "
+               f"rows never fitted on ({self.source}); target {self.target}"]
         if self.overall is not None:
             out.append(_row_line("min_confidence", self.overall))
             out.append("per label at that min_confidence:")
@@ -266,29 +275,26 @@ def _multiclass(labels: list[str], scores: np.ndarray, y: np.ndarray, target: Ta
 
 
 def _tuning_rows(model: ComposedModel, group: str, data: Any | None,
-                 training: dict[str, Any]) -> tuple[pd.DataFrame, np.ndarray, str]:
+                 training: TrainingRule) -> tuple[pd.DataFrame, np.ndarray, str]:
     """The prepared inputs and labels of the rows to tune on, and where they come from."""
     schema = model.schema
     if data is None:
-        pin = model.release["groups"][group]["version"]
+        pin = model.version_of(group)
         assert model.store is not None
-        held: dict[str, Any] = model.store.load_extra("groups", group, pin, "holdout")
-        return held["inputs"], np.asarray(held["y"]), f"the holdout stored with {group} {version_name(pin)}"
+        held = model.store.holdout(group, pin)
+        return held.inputs, held.y, f"the holdout stored with {group} {version_name(pin)}"
     df = as_frame(data)
     inputs = prepare_inputs(df, schema)
     spec = schema.groups[group]
     targets = parse_targets(df, schema, [group, *(spec.when or {})])
     if group not in targets:
         raise DataError(f"{source_of(df)}: no column {group!r}; tuning needs the group's labels")
-    hashes = row_hashes(inputs, int(training.get("seed", schema.training.seed)))
-    mask = targets[group].labelled & holdout_mask(hashes, float(training.get("holdout", schema.training.holdout)))
-    for gate, wanted in (spec.when or {}).items():
-        gt = targets.get(gate)
-        if gt is not None:  # a row whose gate label is outside `when` is not one the head is meant for
-            mask &= ~gt.labelled | np.isin(gt.y, [gt.labels.index(w) for w in wanted])
+    hashes = row_hashes(inputs, training.seed)
+    mask = targets[group].labelled & holdout_mask(hashes, training.holdout)
+    mask &= ~outside_when(spec.when, targets, len(mask))  # rows the head is not meant for
     rows = np.flatnonzero(mask)
     where = f"{len(rows)} of {len(df)} rows of {source_of(df)} are in the holdout (hash rule, seed " \
-            f"{training.get('seed', schema.training.seed)}) and labelled for {group}"
+            f"{training.seed}) and labelled for {group}"
     return inputs.iloc[rows].reset_index(drop=True), targets[group].y[rows], where
 
 
@@ -309,7 +315,7 @@ def tune(store: str | Path, group: str, target: Target | str, *, data: Any | Non
     spec = composed.schema.groups[group]
     head = composed.heads_[group]
     version = composed.version_of(group)
-    training = s.meta("groups", group, version).get("training", {})
+    training = s.group_meta(group, version).training
     inputs, y, source = _tuning_rows(composed, group, data, training)
     if len(y) == 0:
         raise DataError(f"no rows to tune {group!r} on: {source}. Pass a file with labelled rows that were held out "
@@ -339,11 +345,11 @@ def tune(store: str | Path, group: str, target: Target | str, *, data: Any | Non
             "note": note}
     with s.lock():
         live = s.release()
-        if live["groups"].get(group, {}).get("version") != version:
+        if group not in live.groups or live.groups[group].version != version:
             raise StoreError(f"the live release changed while {group!r} was tuned (it now pins another version); "
                              "tune again")
         report.decision_version, sha = s.write_version("decisions", group, decision, meta)
-        pin = {"version": report.decision_version, "sha256": sha, "for_group_version": version}
+        pin = DecisionPin(version=report.decision_version, sha256=sha, for_group_version=version)
         body = next_release(live, note=note or f"tune --group {group} --target {goal}", decisions={group: pin})
         report.release = s.write_release(body)
     return report

@@ -38,9 +38,9 @@ def test_a_schema_with_tags_trains_on_the_flat_file_as_it_is(
     flat = _flat(penguins_frame, tmp_path / "flat.csv")
     model = compose.train(schema, flat, store=tmp_path / "store", n_jobs=1)
     assert model.groups == ["species", "island", "sex"]
-    meta = compose.ModelStore(tmp_path / "store" / "birds").meta("groups", "sex", 1)
+    meta = compose.ModelStore(tmp_path / "store" / "birds").group_meta("sex", 1)
     labelled_sex = int(penguins_frame["sex"].notna().sum())
-    assert meta["n_train"] + meta["n_holdout"] == labelled_sex  # rows without a sex tag are left out
+    assert meta.n_train + meta.n_holdout == labelled_sex  # rows without a sex tag are left out
     report = compose.evaluate(model, flat, split="holdout")
     assert report["groups"]["species"]["accuracy"] > 0.9
 

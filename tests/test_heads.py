@@ -78,7 +78,7 @@ def test_a_constant_label_scores_zero(model: compose.ComposedModel, penguins_fra
 
 def test_saved_heads_are_distinct_files_with_distinct_digests(model: compose.ComposedModel) -> None:
     assert model.store is not None
-    digests = {g: pin["sha256"] for g, pin in model.release["groups"].items()}
+    digests = {g: pin.sha256 for g, pin in model.release.groups.items()}
     assert len(set(digests.values())) == 3
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 from pathlib import Path
@@ -49,10 +50,10 @@ def test_retraining_one_group_leaves_every_other_artifact_byte_identical(
     compose.retrain(penguins_schema_path, only_island, trained, group="island", force=True, n_jobs=1)
     assert _files(trained / "penguins", skip_group="island") == before
     new = compose.ModelStore(trained / "penguins").release()
-    assert new["groups"]["species"] == live["groups"]["species"]
-    assert new["groups"]["sex"] == live["groups"]["sex"]
-    assert new["features"] == live["features"]
-    assert new["groups"]["island"]["version"] == 2
+    assert new.groups["species"] == live.groups["species"]
+    assert new.groups["sex"] == live.groups["sex"]
+    assert new.features == live.features
+    assert new.groups["island"].version == 2
 
 
 def test_gate_refuses_a_candidate_trained_on_shuffled_labels(
@@ -64,7 +65,7 @@ def test_gate_refuses_a_candidate_trained_on_shuffled_labels(
     with pytest.raises(GateRefusedError, match=r"island v0002: accuracy .* < live v0001"):
         compose.retrain(penguins_schema_path, bad, trained, group="island", n_jobs=1)
     store = compose.ModelStore(trained / "penguins")
-    assert store.release()["groups"]["island"]["version"] == 1
+    assert store.release().groups["island"].version == 1
     assert store.versions("groups", "island") == [1, 2]
 
 
@@ -77,8 +78,9 @@ def test_gate_releases_a_candidate_trained_on_more_labelled_rows(
     more = _write(penguins_frame[[*INPUTS, "island"]], tmp_path / "more.csv")
     report = compose.retrain(penguins_schema_path, more, tmp_path / "s", group="island", n_jobs=1)
     verdict = report.groups["island"].gate
-    assert verdict is not None and verdict["passed"] and verdict["candidate"] > verdict["live"]
-    assert compose.ModelStore(tmp_path / "s" / "penguins").release()["groups"]["island"]["version"] == 2
+    assert verdict is not None and verdict.passed and verdict.candidate is not None and verdict.live is not None
+    assert verdict.candidate > verdict.live
+    assert compose.ModelStore(tmp_path / "s" / "penguins").release().groups["island"].version == 2
 
 
 def test_forced_release_and_promote_of_a_kept_version(
@@ -90,7 +92,7 @@ def test_forced_release_and_promote_of_a_kept_version(
     with pytest.raises(GateRefusedError):
         compose.retrain(penguins_schema_path, bad, trained, group="island", n_jobs=1)
     name = compose.promote(trained, "island", "v0002")
-    assert compose.ModelStore(trained / "penguins").release(name)["groups"]["island"]["version"] == 2
+    assert compose.ModelStore(trained / "penguins").release(name).groups["island"].version == 2
     assert compose.load(trained).version_of("island") == 2
 
 
@@ -118,7 +120,7 @@ def test_retraining_a_feature_refits_it_and_every_head_that_reads_it(
     assert report.features == {"body": 2}
     assert set(report.groups) == {"species", "island", "sex"}
     release = compose.ModelStore(trained / "penguins").release()
-    assert all(p["parents"] == {"body": 2} for p in release["groups"].values())
+    assert all(p.parents == {"body": 2} for p in release.groups.values())
 
 
 def _schema_with(text_path: Path, extra: str, tmp_path: Path) -> Path:
@@ -155,10 +157,10 @@ def test_training_another_group_refuses_to_release_a_head_whose_definition_chang
 def test_a_head_whose_schema_fragment_changed_is_refused_at_load(trained: Path) -> None:
     store = compose.ModelStore(trained / "penguins")
     live = store.release()
-    body = {k: v for k, v in live.items() if k not in ("release", "created", "sha256")}
-    body["schema"]["groups"]["sex"]["labels"] = ["f", "m"]
+    document = copy.deepcopy(live.schema_document)
+    document["groups"]["sex"]["labels"] = ["f", "m"]
     with store.lock():
-        store.write_release(body)
+        store.write_release(live.body.model_copy(update={"schema_document": document}))
     with pytest.raises(StoreError, match=r"group 'sex' v0001 was trained for another definition.*--only sex"):
         compose.load(trained)
 

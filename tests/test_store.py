@@ -12,7 +12,9 @@ import pytest
 import compose
 from compose.errors import ArtifactNotFoundError, IntegrityError, StoreError, StoreLockedError
 from compose.schema.load import schema_from_dict
-from compose.store.store import ModelStore, parse_version
+from compose.store.names import parse_version
+from compose.store.records import GroupPin, ReleaseBody
+from compose.store.store import ModelStore
 
 
 @pytest.fixture(scope="module")
@@ -164,26 +166,35 @@ def test_a_model_folder_can_be_loaded_directly(trained: Path) -> None:
     assert compose.load(trained / "penguins").release_name == "r0001"
 
 
+#: The fields of meta.json that a training run gives (compose.store.records.FeatureMeta / GroupMeta).
+FEATURE_META = {"spec_hash": "0", "spec": {}, "n_rows": 1, "data_fingerprint": "0", "width": 1,
+                "training": {"holdout": 0.2, "seed": 0}}
+GROUP_META = {"spec_hash": "0", "spec": {}, "type": "binary", "labels": ["a", "b"], "parents": {}, "n_train": 1,
+              "n_holdout": 0, "data_fingerprint": "0", "holdout_fingerprint": "0", "class_counts": {},
+              "holdout_class_counts": {}, "metrics": {"n": 0}, "gate_metric": "accuracy",
+              "training": {"holdout": 0.2, "seed": 0}}
+
+
 def test_versions_increment(tmp_path: Path) -> None:
     store = ModelStore(tmp_path / "m")
     with store.lock():
-        numbers = [store.write_version("groups", "g", {"n": i}, {})[0] for i in range(3)]
+        numbers = [store.write_version("groups", "g", {"n": i}, GROUP_META)[0] for i in range(3)]
     assert (numbers, store.versions("groups", "g")) == ([1, 2, 3], [1, 2, 3])
 
 
 def test_a_written_version_records_its_sha256_and_libraries(tmp_path: Path) -> None:
     store = ModelStore(tmp_path / "m")
     with store.lock():
-        _, digest = store.write_version("features", "f", [1, 2], {"note": "x"})
+        _, digest = store.write_version("features", "f", [1, 2], {**FEATURE_META, "note": "x"})
     meta = store.meta("features", "f", 1)
-    assert (meta["sha256"], meta["note"], sorted(meta["libraries"])) == (
+    assert (meta.sha256, meta.note, sorted(meta.libraries)) == (
         digest, "x", ["compose", "joblib", "numpy", "python", "scikit-learn", "scipy"])
 
 
 def test_a_written_version_loads_back(tmp_path: Path) -> None:
     store = ModelStore(tmp_path / "m")
     with store.lock():
-        store.write_version("features", "f", {"a": [1, 2]}, {})
+        store.write_version("features", "f", {"a": [1, 2]}, FEATURE_META)
     assert store.load_version("features", "f", 1) == {"a": [1, 2]}
 
 
@@ -199,7 +210,7 @@ def test_a_write_that_fails_midway_leaves_no_version(tmp_path: Path, monkeypatch
 
     monkeypatch.setattr(joblib, "dump", failing_dump)
     with store.lock(), pytest.raises(OSError, match="disk full"):
-        store.write_version("groups", "g", {"a": 1}, {}, extras={"holdout": [1]})
+        store.write_version("groups", "g", {"a": 1}, GROUP_META, extras={"holdout": [1]})
     assert (store.versions("groups", "g"), (tmp_path / "m/groups/g").exists()) == ([], False)
 
 
@@ -227,14 +238,13 @@ def test_temporary_folders_are_cleaned_when_the_lock_is_next_taken(tmp_path: Pat
 def test_a_release_pinning_a_missing_version_is_refused(tmp_path: Path) -> None:
     store = ModelStore(tmp_path / "m")
     with store.lock(), pytest.raises(StoreError, match=r"cannot release: group 'g' v0003 does not exist"):
-        store.write_release({"groups": {"g": {"version": 3}}})
+        store.write_release(ReleaseBody(schema_document={}, groups={"g": GroupPin(version=3)}))
 
 
 def test_releases_increment_and_current_follows(root: Path) -> None:
     store = ModelStore(root / "penguins")
-    body = {k: v for k, v in store.release().items() if k not in ("release", "created", "sha256")}
     with store.lock():
-        name = store.write_release(body)
+        name = store.write_release(store.release().body)
     assert (name, store.current_name(), store.release_numbers()) == ("r0002", "r0002", [1, 2])
 
 

@@ -129,12 +129,12 @@ def test_retuning_leaves_every_model_artifact_byte_identical(trained: Path, peng
     assert (first.decision_version, second.decision_version, species.decision_version) == (1, 2, 1)
     store = ModelStore.open(trained)
     live = store.release()
-    assert live["note"] == "tune --group species --target precision=0.95"
-    assert live["decisions"]["sex"]["version"] == 2
-    assert live["decisions"]["sex"]["for_group_version"] == live["groups"]["sex"]["version"] == 1
-    meta = store.meta("decisions", "sex", 2)
-    assert meta["target"] == "recall=0.95" and meta["for_group_version"] == 1
-    assert meta["report"]["labels"][0]["label"] == "male"
+    assert live.note == "tune --group species --target precision=0.95"
+    assert live.decisions["sex"].version == 2
+    assert live.decisions["sex"].for_group_version == live.groups["sex"].version == 1
+    meta = store.decision_meta("sex", 2)
+    assert meta.target == "recall=0.95" and meta.for_group_version == 1
+    assert meta.report["labels"][0]["label"] == "male"
     model = compose.load(trained)
     assert model.schema.groups["sex"].decision.threshold == second.decision["threshold"]
     assert model.schema.groups["species"].decision.policy == "min_confidence"
@@ -148,9 +148,8 @@ def test_a_decision_tuned_for_another_head_version_is_not_applied(trained: Path,
     store = ModelStore.open(trained)
     with store.lock():
         live = store.release()
-        body = {k: v for k, v in live.items() if k not in ("release", "created", "sha256")}
-        body["decisions"] = {"sex": {**live["decisions"]["sex"], "for_group_version": 7}}
-        store.write_release(body)
+        moved = live.decisions["sex"].model_copy(update={"for_group_version": 7})
+        store.write_release(live.body.model_copy(update={"decisions": {"sex": moved}}))
     model = compose.load(trained)
     assert model.schema.groups["sex"].decision.threshold is None
     assert model.predict(penguins_frame.head(1))[0]["groups"]["sex"]["decision_version"] is None

@@ -6,7 +6,6 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import compose
@@ -27,7 +26,9 @@ def emit(text: str) -> None:
 def write_json(path: str | None, obj: Any) -> None:
     """Write `obj` as JSON to the path of a `--json` option, if one was given, and say so."""
     if path:
-        Path(path).write_text(json.dumps(obj, indent=2), encoding="utf-8")
+        from compose.data.io import atomic_write  # pandas: not on the path of `compose --help`
+
+        atomic_write(path, json.dumps(obj, indent=2))
         emit(f"wrote {path}")
 
 

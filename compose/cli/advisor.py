@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-from pathlib import Path
 
 import compose
 from compose._defaults import DEFAULT_TOLERANCE, IMPLICATION, MIN_EXAMPLES, MIN_SUPPORT
@@ -21,9 +20,9 @@ def cmd_suggest(a: argparse.Namespace) -> int:
         emit(line)
     text = s.draft(a.name)
     if a.out:
-        out = Path(a.out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(text, encoding="utf-8")
+        from compose.data.io import atomic_write
+
+        out = atomic_write(a.out, text)
         emit(f"\nwrote the draft schema to {out}")
     else:
         emit("")

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import compose
 from compose.cli._output import EXIT_REFUSED, Adder, emit, read_schema, store_args, write_json
+from compose.store.names import version_name
 
 
 def cmd_validate(a: argparse.Namespace) -> int:
@@ -38,9 +39,10 @@ def _print_report(report: compose.TrainReport) -> None:
         value = f"{metric} {r.metrics[metric]:.4f}" if metric else "no holdout rows"
         state = "released" if r.released else "kept, NOT released"
         gate = ""
-        if r.gate and "live" in r.gate:
-            gate = f"; live v{r.gate['against']:04d} scored {r.gate['live']:.4f} on the same {r.gate['n_holdout']} rows"
-        emit(f"  {g:<18} v{r.version:04d}  {r.n_train:>6} train / {r.n_holdout:>5} holdout rows  "
+        if r.gate is not None and r.gate.live is not None:
+            gate = (f"; live {version_name(r.gate.against)} scored {r.gate.live:.4f} on the same "
+                    f"{r.gate.n_holdout} rows")
+        emit(f"  {g:<18} {version_name(r.version)}  {r.n_train:>6} train / {r.n_holdout:>5} holdout rows  "
                f"holdout {value}{gate}  [{state}]")
     if report.release:
         emit(f"release {report.release} is live in {report.store}")
@@ -77,6 +79,8 @@ def _load(a: argparse.Namespace) -> compose.ComposedModel:
 
 
 def cmd_predict(a: argparse.Namespace) -> int:
+    from compose.data.io import atomic_path  # pandas: not on the path of `compose --help`
+
     model = _load(a)
     out = Path(a.out)
     suffix = out.suffix.lower()
@@ -86,11 +90,9 @@ def cmd_predict(a: argparse.Namespace) -> int:
         raise compose.DataError(f"--batch-size must be at least 1; got {a.batch_size}")
     # Validate every row first, so an error names its row in the whole file, then work in batches.
     inputs = compose.prepare_inputs(compose.read_table(a.data), model.schema)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
     log = logging.getLogger("compose")
     frames = []
-    try:
+    with atomic_path(out) as tmp:
         with tmp.open("w", encoding="utf-8") as fh:
             for start in range(0, max(len(inputs), 1), a.batch_size):
                 batch = inputs.iloc[start:start + a.batch_size].reset_index(drop=True)
@@ -106,9 +108,6 @@ def cmd_predict(a: argparse.Namespace) -> int:
             import pandas as pd
 
             pd.concat(frames, ignore_index=True).to_parquet(tmp, index=False)
-        tmp.replace(out)
-    finally:
-        tmp.unlink(missing_ok=True)
     log.info("wrote %d results to %s (release %s)", len(inputs), out, model.release_name)
     return 0
 

@@ -7,6 +7,7 @@ import json
 
 import compose
 from compose.cli._output import Adder, emit, store_args
+from compose.store.names import version_name
 
 
 def cmd_versions(a: argparse.Namespace) -> int:
@@ -20,8 +21,8 @@ def cmd_versions(a: argparse.Namespace) -> int:
         metric = r["gate_metric"]
         value = r["metrics"].get(metric) if metric else None
         shown = f"{metric} {value:.4f}" if isinstance(value, float) else "-"
-        parents = ", ".join(f"{f} v{v:04d}" for f, v in r["parents"].items())
-        emit(f"{'*' if r['live'] else ' ':2}{r['kind']:<10}{r['name']:<18}v{r['version']:04d}    "
+        parents = ", ".join(f"{f} {version_name(v)}" for f, v in r["parents"].items())
+        emit(f"{'*' if r['live'] else ' ':2}{r['kind']:<10}{r['name']:<18}{version_name(r['version'])}    "
                f"{r['rows'] or 0:>7}{r['holdout_rows'] if r['holdout_rows'] is not None else '-':>9}  "
                f"{shown:<22}{r['data'] or '-':<18}{r['created'] or '-':<27}{parents}")
     emit("(* = in the live release)")
@@ -34,7 +35,8 @@ def cmd_releases(a: argparse.Namespace) -> int:
         emit(json.dumps(rows, indent=2))
         return 0
     for r in rows:
-        pins = ", ".join(f"{g} v{v:04d}" + (f" (decision v{r['decisions'][g]:04d})" if g in r["decisions"] else "")
+        pins = ", ".join(f"{g} {version_name(v)}"
+                         + (f" (decision {version_name(r['decisions'][g])})" if g in r["decisions"] else "")
                          for g, v in r["groups"].items())
         emit(f"{'*' if r['live'] else ' '} {r['release']}  {r['created']}  {r['note']:<34}  {pins}")
     return 0

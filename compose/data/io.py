@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import contextlib
+import os
+import uuid
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -74,22 +77,61 @@ def source_of(df: pd.DataFrame) -> str:
     return str(df.attrs.get("source", "the data"))
 
 
+def fsync_dir(path: Path) -> None:
+    """Make a rename inside `path` durable (where the platform allows it)."""
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """A temporary path beside `path` to write to; on success it is synced and renamed onto `path`.
+
+    Readers see the old file or the new one, never a mix; on an error the temporary file is
+    removed and `path` is untouched. Each call gets its own temporary name, so two writers of
+    the same path never write into one file.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        yield tmp
+        with tmp.open("rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+        fsync_dir(target.parent)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def atomic_write(path: str | Path, content: str | bytes) -> Path:
+    """Write text (UTF-8) or bytes to `path` atomically (see `atomic_path`); return the path."""
+    with atomic_path(path) as tmp:
+        if isinstance(content, bytes):
+            tmp.write_bytes(content)
+        else:
+            tmp.write_text(content, encoding="utf-8")
+    return Path(path)
+
+
 def write_table(df: pd.DataFrame, path: str | Path) -> Path:
     """Write a CSV, TSV, JSON Lines or Parquet file (by its suffix) atomically; return the path."""
     p = Path(path)
     kind = file_kind(p)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_name(f".{p.name}.tmp")
     try:
-        if kind in ("csv", "tsv"):
-            df.to_csv(tmp, index=False, sep="," if kind == "csv" else "\t")
-        elif kind == "jsonl":
-            df.to_json(tmp, orient="records", lines=True, force_ascii=False)
-        elif kind == "json":
-            df.to_json(tmp, orient="records", force_ascii=False)
-        else:
-            df.to_parquet(tmp, index=False)
+        with atomic_path(p) as tmp:
+            if kind in ("csv", "tsv"):
+                df.to_csv(tmp, index=False, sep="," if kind == "csv" else "\t")
+            elif kind == "jsonl":
+                df.to_json(tmp, orient="records", lines=True, force_ascii=False)
+            elif kind == "json":
+                df.to_json(tmp, orient="records", force_ascii=False)
+            else:
+                df.to_parquet(tmp, index=False)
     except ImportError as exc:
         raise DataError(f"writing {p} needs an optional package: {exc}; pip install pyarrow") from exc
-    tmp.replace(p)
     return p

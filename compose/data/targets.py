@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,6 +79,30 @@ class GroupTargets:
     @property
     def n_labelled(self) -> int:
         return int(self.labelled.sum())
+
+
+def in_when(labels: Sequence[str], index: np.ndarray, wanted: Sequence[str]) -> np.ndarray:
+    """Rows whose gate label (an index into `labels`, -1 for none) is one of `wanted`.
+
+    The one test of a `when` condition: training and tuning apply it to the gate's labels in the
+    data, the runtime to the gate's decided labels.
+    """
+    return np.isin(index, [labels.index(w) for w in wanted])
+
+
+def outside_when(when: Mapping[str, Sequence[str]] | None, targets: Mapping[str, GroupTargets],
+                 n_rows: int) -> np.ndarray:
+    """Rows labelled for a gating group with a label outside the conditional group's `when`.
+
+    Such rows are not ones the conditional head is meant for: training, tuning and the baseline
+    leave them out. A gate with no column in the data rules out no row (its rows are trusted).
+    """
+    out = np.zeros(n_rows, dtype=bool)
+    for gate, wanted in (when or {}).items():
+        gt = targets.get(gate)
+        if gt is not None:
+            out |= gt.labelled & ~in_when(gt.labels, gt.y, wanted)
+    return out
 
 
 def split_tags(df: pd.DataFrame, schema: Schema) -> pd.DataFrame:

@@ -28,9 +28,9 @@ import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
 
-from compose.data.targets import GroupTargets
+from compose.data.targets import GroupTargets, outside_when
 from compose.featurize.base import build_featurizer, hstack
-from compose.heads.head import ConstantProbability, fit_estimator, needs_dense
+from compose.heads.head import class_columns, fit_estimator, fit_workers, probabilities
 from compose.metrics import GroupPrediction
 from compose.schema.models import Schema
 
@@ -45,14 +45,7 @@ MISSING_NOTES: dict[str, str] = {
 
 def _positive_proba(est: Any, x: Any) -> np.ndarray:
     """P(tag) of one fitted binary classifier."""
-    if isinstance(est, ConstantProbability):
-        return est.predict_proba(x)[:, 1]
-    xx = x.toarray() if hasattr(x, "toarray") and needs_dense(est) else x
-    classes = [int(c) for c in est.classes_]
-    if hasattr(est, "predict_proba"):
-        return np.asarray(est.predict_proba(xx), dtype=np.float64)[:, classes.index(1)]
-    d = np.asarray(est.decision_function(xx), dtype=np.float64)
-    return 1.0 / (1.0 + np.exp(-d))
+    return probabilities(est, x)[:, class_columns(est).index(1)]
 
 
 class MonolithicBaseline:
@@ -87,12 +80,8 @@ class MonolithicBaseline:
     def _rows_of(self, group: str, targets: dict[str, GroupTargets], rows: np.ndarray) -> np.ndarray:
         if self.missing == "negative":
             return rows
-        mask = targets[group].labelled.copy()
-        for gate, wanted in (self.schema.groups[group].when or {}).items():
-            gt = targets.get(gate)
-            if gt is not None:
-                allowed = np.isin(gt.y, [gt.labels.index(w) for w in wanted])
-                mask &= ~(gt.labelled & ~allowed)
+        labelled = targets[group].labelled
+        mask = labelled & ~outside_when(self.schema.groups[group].when, targets, len(labelled))
         return np.asarray(rows[mask[rows]])
 
     def fit(self, inputs: pd.DataFrame, targets: dict[str, GroupTargets], rows: np.ndarray) -> MonolithicBaseline:
@@ -118,8 +107,7 @@ class MonolithicBaseline:
                 jobs.append((name, params, x[sel], y.astype(np.int64), f"baseline tag {g}={label!r}",
                              self._fit_options(g)))
                 self.columns_.append((g, label))
-        work = sum(j[2].shape[0] for j in jobs)
-        workers = self.n_jobs if self.n_jobs is not None else (-1 if len(jobs) > 1 and work >= 20_000 else 1)
+        workers = fit_workers(self.n_jobs, [j[2].shape[0] for j in jobs])
         self.estimators_: list[Any] = Parallel(n_jobs=workers, prefer="processes")(
             delayed(fit_estimator)(name, params, xs, y, what, allow_constant=True, **options)
             for name, params, xs, y, what, options in jobs)

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from compose.data.io import atomic_write
 from compose.errors import ComposeError
 
 _STYLE = """
@@ -181,10 +182,4 @@ def render_html(report: dict[str, Any]) -> str:
 
 def write_html(report: dict[str, Any], path: str | Path) -> Path:
     """Write `render_html(report)` to `path` (through a temporary file, so no half-written report)."""
-    out = Path(path)
-    text = render_html(report)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(out)
-    return out
+    return atomic_write(path, render_html(report))

@@ -20,7 +20,6 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.special import expit
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.linear_model import (
     LogisticRegression,
@@ -32,6 +31,7 @@ from sklearn.linear_model import (
 from sklearn.svm import LinearSVC
 
 from compose.heads.head import ConstantProbability, Head
+from compose.heads.squash import sigmoid, softmax, two_columns
 
 Matrix = Any  # numpy array or scipy sparse matrix
 
@@ -61,15 +61,6 @@ class _Columns:
         return cols
 
 
-def _softmax(z: np.ndarray) -> np.ndarray:
-    e = np.exp(z - z.max(axis=1, keepdims=True))
-    return np.asarray(e / e.sum(axis=1, keepdims=True))
-
-
-def _two_columns(p: np.ndarray) -> np.ndarray:
-    return np.column_stack([1.0 - p, p])
-
-
 @dataclass(frozen=True)
 class _Linear:
     """One linear estimator: `sigmoid` (binary), `softmax` (multinomial) or `ovr` (normalised sigmoids)."""
@@ -80,10 +71,10 @@ class _Linear:
     def proba(self, z: np.ndarray) -> np.ndarray:
         d = z[:, self.cols]
         if self.how == "sigmoid":
-            return _two_columns(expit(d[:, 0]))
+            return two_columns(sigmoid(d[:, 0]))
         if self.how == "softmax":
-            return _softmax(d)
-        p = expit(d)  # one-vs-rest, normalised as LinearClassifierMixin._predict_proba_lr does
+            return softmax(d)
+        p = sigmoid(d)  # one-vs-rest, normalised as LinearClassifierMixin._predict_proba_lr does
         total = p.sum(axis=1)
         zero = total == 0
         if zero.any():
@@ -112,7 +103,7 @@ class _Calibrated:
         mean = np.zeros((n, self.n_classes))
         for fold in self.folds:
             p = np.zeros((n, self.n_classes))
-            p[:, fold.positions] = expit(-(fold.a * z[:, fold.cols] + fold.b))
+            p[:, fold.positions] = sigmoid(-(fold.a * z[:, fold.cols] + fold.b))
             if self.n_classes == 2:
                 p[:, 0] = 1.0 - p[:, 1]
             else:
@@ -129,7 +120,7 @@ class _Constant:
     value: float
 
     def proba(self, z: np.ndarray) -> np.ndarray:
-        return _two_columns(np.full(z.shape[0], self.value))
+        return two_columns(np.full(z.shape[0], self.value))
 
 
 _Program = _Linear | _Calibrated | _Constant
@@ -156,7 +147,7 @@ def _compile(est: Any, columns: _Columns) -> _Program | None:  # noqa: PLR0911 -
         if isinstance(est, SGDClassifier) and est.loss == "log_loss":
             return _Linear("sigmoid" if binary else "ovr", columns.add(est))
         return None  # e.g. SGD with modified_huber
-    # No predict_proba: compose squashes the decision function (heads._proba).
+    # No predict_proba: compose squashes the decision function (compose.heads.squash).
     return _Linear("sigmoid" if binary else "softmax", columns.add(est))
 
 
@@ -199,7 +190,7 @@ class HeadProgram:
             out[:, list(self.classes[0])] = self.programs[0].proba(z)
             return out
         if len(self.sigmoid_cols):
-            out[:, self.sigmoid_labels] = expit(z[:, self.sigmoid_cols])
+            out[:, self.sigmoid_labels] = sigmoid(z[:, self.sigmoid_cols])
         done = set(self.sigmoid_labels.tolist())
         for j, (program, classes) in enumerate(zip(self.programs, self.classes, strict=True)):
             if j in done:

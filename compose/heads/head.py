@@ -17,6 +17,7 @@ from sklearn.utils import get_tags
 from threadpoolctl import threadpool_limits
 
 from compose.errors import TrainingError
+from compose.heads.squash import squash
 from compose.registry import Registry, resolve
 
 Matrix = Any  # numpy array or scipy sparse matrix
@@ -65,7 +66,7 @@ def make_estimator(estimator: str | Any, params: dict[str, Any], y: np.ndarray, 
     smallest = int(np.unique(y, return_counts=True)[1].min()) if len(y) else 0
     if smallest >= 2:
         return CalibratedClassifierCV(est, method=calibration or "sigmoid", cv=min(5 if calibration else 3, smallest))
-    return est  # decision_function, squashed in `_proba`
+    return est  # decision_function, squashed in `probabilities`
 
 
 def fit_estimator(
@@ -93,16 +94,29 @@ def fit_estimator(
     return est
 
 
-def _proba(est: Any, x: Matrix) -> np.ndarray:
+#: Worker processes cost about a second to start: they pay off only for many rows over several fits.
+PARALLEL_MIN_ROWS = 100_000
+PARALLEL_MIN_ROWS_PER_FIT = 2_000
+
+
+def fit_workers(requested: int | None, rows_per_fit: list[int]) -> int:
+    """How many joblib workers to fit with: `requested` if given, else all cores (-1) when there
+    are several fits over at least PARALLEL_MIN_ROWS rows in all and PARALLEL_MIN_ROWS_PER_FIT
+    per fit on average, else 1 (in-process)."""
+    if requested is not None:
+        return requested
+    total = sum(rows_per_fit)
+    many = len(rows_per_fit) > 1 and total >= PARALLEL_MIN_ROWS
+    return -1 if many and total / len(rows_per_fit) >= PARALLEL_MIN_ROWS_PER_FIT else 1
+
+
+def probabilities(est: Any, x: Matrix) -> np.ndarray:
+    """The probability columns of one fitted estimator (in the order of `class_columns(est)`):
+    its `predict_proba`, or its decision function squashed (`compose.heads.squash`)."""
     x = _dense_if_needed(est, x)
     if hasattr(est, "predict_proba"):
         return np.asarray(est.predict_proba(x), dtype=np.float64)
-    d = np.asarray(est.decision_function(x), dtype=np.float64)
-    if d.ndim == 1:
-        p = 1.0 / (1.0 + np.exp(-d))
-        return np.column_stack([1.0 - p, p])
-    e = np.exp(d - d.max(axis=1, keepdims=True))
-    return np.asarray(e / e.sum(axis=1, keepdims=True))
+    return squash(est.decision_function(x))
 
 
 @dataclass
@@ -132,10 +146,10 @@ class Head:
             return out
         if self.kind == "multilabel":
             for j, est in enumerate(self.estimators_):
-                proba = _proba(est, X) if not isinstance(est, ConstantProbability) else est.predict_proba(X)
+                proba = probabilities(est, X)
                 out[:, j] = proba[:, list(self.classes_[j]).index(1)] if 1 in self.classes_[j] else 0.0
             return out
-        proba = _proba(self.estimators_[0], X)
+        proba = probabilities(self.estimators_[0], X)
         out[:, self.classes_[0]] = proba
         return out
 

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from compose.data.io import as_frame
-from compose.data.targets import prepare_inputs
+from compose.data.targets import in_when, prepare_inputs
 from compose.featurize.base import RowFeature, RowFeaturizer, featurizer_of, hstack
 from compose.featurize.rows import compile_row_featurizer, prepare_row, stack_rows
 from compose.heads.decide import decide
@@ -29,6 +29,7 @@ from compose.registry import Registry, resolve
 from compose.runtime.merge import merged_results, results_frame
 from compose.runtime.outputs import GroupOutput
 from compose.schema.models import Schema
+from compose.store.records import Release
 from compose.store.store import ModelStore
 
 #: Lists of at most this many row mappings take the row path (no pandas); longer ones the batch path.
@@ -44,7 +45,7 @@ class ComposedModel:
     """
 
     def __init__(self, schema: Schema, features: dict[str, Any], heads: dict[str, Head],
-                 release: dict[str, Any], store: ModelStore | None = None, *, fuse: bool = True,
+                 release: Release, store: ModelStore | None = None, *, fuse: bool = True,
                  registry: Registry | None = None) -> None:
         self.schema = schema
         self.plan: Plan = build_plan(schema)
@@ -68,7 +69,7 @@ class ComposedModel:
 
     @property
     def release_name(self) -> str:
-        return str(self.release.get("release", ""))
+        return self.release.release
 
     @property
     def groups(self) -> list[str]:
@@ -79,7 +80,7 @@ class ComposedModel:
         return list(self._order[1])
 
     def version_of(self, group: str) -> int:
-        return int(self.release["groups"][group]["version"])
+        return self.release.groups[group].version
 
     def __repr__(self) -> str:
         return (f"ComposedModel(name={self.schema.name!r}, release={self.release_name!r}, "
@@ -166,7 +167,7 @@ class ComposedModel:
                 continue
             gate_labels = self.heads_[gate].labels
             chosen = outputs[gate].decided.chosen
-            ok = np.isin(chosen, [gate_labels.index(w) for w in wanted])
+            ok = in_when(gate_labels, chosen, wanted)
             for r in np.flatnonzero(applied & ~ok):
                 got = gate_labels[chosen[r]] if chosen[r] >= 0 else "undecided"
                 reasons[r] = f"{gate} is {got}"

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
 
 from compose.heads.decide import Decided
 from compose.heads.head import Head
 from compose.schema.models import Schema
+from compose.store.records import Release
 
 
 @dataclass
@@ -34,7 +35,7 @@ class ModelView(Protocol):
     def heads_(self) -> Mapping[str, Head]: ...
 
     @property
-    def release(self) -> dict[str, Any]: ...
+    def release(self) -> Release: ...
 
     @property
     def release_name(self) -> str: ...

@@ -6,7 +6,9 @@ from pathlib import Path
 from typing import Any
 
 from compose.errors import ArtifactNotFoundError, StoreError
-from compose.store.store import ModelStore, next_release, parse_version, version_name
+from compose.store.names import parse_version, release_name, version_name
+from compose.store.records import DecisionMeta, FeatureMeta, GroupMeta, GroupPin, VersionMeta
+from compose.store.store import ModelStore, next_release
 
 
 def _open(store: str | Path, model: str | None) -> ModelStore:
@@ -16,7 +18,7 @@ def _open(store: str | Path, model: str | None) -> ModelStore:
 def list_versions(store: str | Path, *, model: str | None = None, group: str | None = None) -> list[dict[str, Any]]:
     """Every stored version of every group (or of one group) and feature, with whether it is live."""
     s = _open(store, model)
-    live = s.release() if s.release_numbers() else {}
+    live = s.release() if s.release_numbers() else None
     kinds = ["groups", "decisions"] if group is not None else ["features", "groups", "decisions"]
     rows: list[dict[str, Any]] = []
     for kind in kinds:
@@ -27,15 +29,23 @@ def list_versions(store: str | Path, *, model: str | None = None, group: str | N
                 raise ArtifactNotFoundError(f"group {group!r} has no versions in {s.path}; groups here: "
                                             f"{s.names('groups')}")
             for v in versions:
-                meta = s.meta(kind, name, v)
-                pin = live.get(kind, {}).get(name, {})
-                rows.append({"kind": kind[:-1], "name": name, "version": v, "live": pin.get("version") == v,
-                             "created": meta.get("created"), "rows": meta.get("n_train", meta.get("n_rows")),
-                             "holdout_rows": meta.get("n_holdout"), "data": meta.get("data_fingerprint"),
-                             "parents": meta.get("parents", {}), "metrics": meta.get("metrics", {}),
-                             "gate_metric": meta.get("gate_metric"), "note": meta.get("note"),
-                             "for_group_version": meta.get("for_group_version")})
+                pin = live.pins(kind).get(name) if live is not None else None
+                rows.append(_version_row(s.meta(kind, name, v), pin is not None and pin.version == v))
     return rows
+
+
+def _version_row(meta: VersionMeta, live: bool) -> dict[str, Any]:
+    """One row of `compose versions` (and of its --json output)."""
+    group = meta if isinstance(meta, GroupMeta) else None
+    other = meta if isinstance(meta, FeatureMeta | DecisionMeta) else None
+    return {"kind": meta.kind, "name": meta.name, "version": meta.version, "live": live, "created": meta.created,
+            "rows": group.n_train if group else other.n_rows if other else None,
+            "holdout_rows": group.n_holdout if group else None,
+            "data": group.data_fingerprint if group else meta.data_fingerprint if isinstance(meta, FeatureMeta)
+            else None,
+            "parents": group.parents if group else {}, "metrics": group.metrics if group else {},
+            "gate_metric": group.gate_metric if group else None, "note": meta.note,
+            "for_group_version": meta.for_group_version if isinstance(meta, DecisionMeta) else None}
 
 
 def list_releases(store: str | Path, *, model: str | None = None) -> list[dict[str, Any]]:
@@ -43,13 +53,13 @@ def list_releases(store: str | Path, *, model: str | None = None) -> list[dict[s
     current = s.current_name() if s.release_numbers() else None
     out = []
     for number in s.release_numbers():
-        name = f"r{number:04d}"
+        name = release_name(number)
         rec = s.release(name)
-        out.append({"release": name, "live": name == current, "created": rec.get("created"),
-                    "note": rec.get("note"), "parent": rec.get("parent"),
-                    "features": {f: p["version"] for f, p in rec.get("features", {}).items()},
-                    "groups": {g: p["version"] for g, p in rec.get("groups", {}).items()},
-                    "decisions": {g: p["version"] for g, p in rec.get("decisions", {}).items()}})
+        out.append({"release": name, "live": name == current, "created": rec.created,
+                    "note": rec.note, "parent": rec.parent,
+                    "features": {f: p.version for f, p in rec.features.items()},
+                    "groups": {g: p.version for g, p in rec.groups.items()},
+                    "decisions": {g: p.version for g, p in rec.decisions.items()}})
     return out
 
 
@@ -59,14 +69,15 @@ def _release_with(s: ModelStore, group: str, version: int, note: str) -> str:
         if version not in s.versions("groups", group):
             raise ArtifactNotFoundError(f"group {group!r} has no version {version_name(version)}; versions: "
                                         f"{[version_name(v) for v in s.versions('groups', group)]}")
-        meta = s.meta("groups", group, version)
-        for f, v in meta.get("parents", {}).items():
-            pinned = live.get("features", {}).get(f, {}).get("version")
+        meta = s.group_meta(group, version)
+        for f, v in meta.parents.items():
+            fpin = live.features.get(f)
+            pinned = fpin.version if fpin is not None else None
             if pinned != v:
                 raise StoreError(f"group {group!r} {version_name(version)} reads feature {f!r} {version_name(v)}, "
                                  f"but the live release pins {version_name(pinned) if pinned else 'none'}; "
                                  "retrain the group on the live features instead")
-        pin = {"version": version, "sha256": meta["sha256"], "parents": meta.get("parents", {})}
+        pin = GroupPin(version=version, sha256=meta.sha256, parents=meta.parents)
         return s.write_release(next_release(live, note=note, groups={group: pin}))
 
 
@@ -99,20 +110,21 @@ def diff(store: str | Path, a: str, b: str, *, model: str | None = None) -> list
     ra, rb = s.release(a), s.release(b)
     lines: list[str] = []
     for kind in ("features", "groups", "decisions"):
-        pa, pb = ra.get(kind, {}), rb.get(kind, {})
+        pa, pb = ra.pins(kind), rb.pins(kind)
         for name in sorted(set(pa) | set(pb)):
-            va, vb = pa.get(name, {}).get("version"), pb.get(name, {}).get("version")
+            va = pa[name].version if name in pa else None
+            vb = pb[name].version if name in pb else None
             if va == vb:
                 continue
             label = f"{kind[:-1]} {name}: "
-            if va is None:
+            if va is None and vb is not None:
                 lines.append(label + f"added at {version_name(vb)}")
-            elif vb is None:
+            elif vb is None and va is not None:
                 lines.append(label + f"removed (was {version_name(va)})")
-            else:
+            elif va is not None and vb is not None:
                 change = _metric_change(s, kind, name, va, vb)
                 lines.append(label + f"{version_name(va)} -> {version_name(vb)}" + change)
-    if ra.get("schema_hash") != rb.get("schema_hash"):
+    if ra.schema_hash != rb.schema_hash:
         lines.append("schema: changed")
     return lines or [f"{a} and {b} pin the same versions"]
 
@@ -120,9 +132,9 @@ def diff(store: str | Path, a: str, b: str, *, model: str | None = None) -> list
 def _metric_change(s: ModelStore, kind: str, name: str, va: int, vb: int) -> str:
     if kind != "groups":
         return ""  # features have no metric of their own; a decision's tuning report is in its meta.json
-    ma, mb = s.meta(kind, name, va), s.meta(kind, name, vb)
-    metric = mb.get("gate_metric")
-    x, y = ma.get("metrics", {}).get(metric), mb.get("metrics", {}).get(metric)
+    ma, mb = s.group_meta(name, va), s.group_meta(name, vb)
+    metric = mb.gate_metric
+    x, y = ma.metrics.get(metric), mb.metrics.get(metric)
     if x is None or y is None:
         return ""
     return f" (holdout {metric} {x:.4f} -> {y:.4f}; each on its own holdout)"

@@ -1,14 +1,22 @@
-"""The embedded store: a local folder of versioned features and heads, and releases that pin them.
+"""The embedded store: a local folder of versioned features, heads and tuned decisions, and
+releases that pin them.
 
     models/<schema name>/
       features/<feature>/v0001/{model.joblib, meta.json}
-      groups/<group>/v0001/{model.joblib, meta.json}
-      releases/r0001.json      # one version of every node, the schema and the sha256 of each artifact
+      groups/<group>/v0001/{model.joblib, holdout.joblib, meta.json}
+      decisions/<group>/v0001/{decision.json, meta.json}   # a tuned decision, as data
+      releases/r0001.json      # a version of every feature and group (and tuned decisions), the
+                               # schema, the sha256 of each artifact and the release's own sha256
       CURRENT                  # the name of the live release
+      .lock                    # held by the one writer; .tmp/ holds its unfinished writes
 
-Every write goes to a temporary folder or file first and is then renamed into place, under a lock:
-a crash leaves either the old state or the new one, never half of a version or of a release.
+A version folder is written in `.tmp/` and renamed into place; a release file and CURRENT are
+written to a temporary file and renamed (`compose.data.io.atomic_write`); all under the lock: a
+crash leaves either the old state or the new one, never half of a version or of a release.
 Reading an artifact checks its sha256 against both its meta.json and the release that pins it.
+meta.json and release files are parsed into the types of `compose.store.records` here, where
+they are read; a decision pickled by compose 0.1.0 (`decisions/<group>/vNNNN/model.joblib`)
+still loads.
 """
 
 from __future__ import annotations
@@ -20,7 +28,6 @@ import fcntl
 import hashlib
 import json
 import os
-import re
 import shutil
 import sys
 import time
@@ -32,14 +39,28 @@ from typing import Any
 
 import joblib
 
+from compose.data.io import atomic_write, fsync_dir
 from compose.errors import ArtifactNotFoundError, IntegrityError, PluginError, StoreError, StoreLockedError
-from compose.registry import Plugin
+from compose.store.names import RELEASE_PATTERN, VERSION_PATTERN, release_name, version_name
+from compose.store.records import (
+    ARTIFACT,
+    DECISION,
+    META_TYPES,
+    DecisionMeta,
+    DecisionPin,
+    FeatureMeta,
+    GroupMeta,
+    GroupPin,
+    Holdout,
+    Release,
+    ReleaseBody,
+    VersionMeta,
+    kept_decisions,
+    parse_record,
+)
 
-ARTIFACT = "model.joblib"
 META = "meta.json"
 KINDS = ("features", "groups", "decisions")
-_VERSION = re.compile(r"^v(\d{4,})$")
-_RELEASE = re.compile(r"^r(\d{4,})$")
 
 
 def library_versions() -> dict[str, str]:
@@ -53,14 +74,13 @@ def library_versions() -> dict[str, str]:
             "numpy": numpy.__version__, "scipy": scipy.__version__, "joblib": joblib.__version__}
 
 
-def missing_plugin_message(path: Path, meta: dict[str, Any], exc: BaseException) -> str:
+def missing_plugin_message(path: Path, meta: VersionMeta, exc: BaseException) -> str:
     """Why an intact artifact cannot be unpickled (a module or class it names is missing), and what
     to install: the plugin recorded in its meta.json when there is one, else the missing module."""
-    plugin = meta.get("plugin") if isinstance(meta.get("plugin"), dict) else None
+    plugin = meta.plugin if isinstance(meta, FeatureMeta | GroupMeta) else None
     missing = getattr(exc, "name", None) or str(exc)
-    if plugin:
-        made = Plugin(str(plugin.get("name", "")), str(plugin.get("module", "")),
-                      str(plugin.get("distribution") or ""), str(plugin.get("version") or ""))
+    if plugin is not None:
+        made = plugin.as_plugin()
         source = f"{made.distribution} {made.version}".strip() or "no installed distribution"
         said = f"; it was made by {made.name!r} from module {made.module!r} ({source}); {made.install_hint()}"
     else:
@@ -79,45 +99,6 @@ def sha256_file(path: Path) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
-
-
-def _fsync_dir(path: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write `text` to `path` so that readers see the old content or the new, never a mix."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
-
-
-def version_name(version: int) -> str:
-    return f"v{version:04d}"
-
-
-def parse_version(text: str | int) -> int:
-    """`v0003`, `3` or 3 -> 3."""
-    if isinstance(text, int):
-        return text
-    m = re.fullmatch(r"v?(\d+)", text.strip())
-    if not m:
-        raise ArtifactNotFoundError(f"{text!r} is not a version; write it as v0003 or 3")
-    return int(m.group(1))
-
-
-def release_name(number: int) -> str:
-    return f"r{number:04d}"
 
 
 class ModelStore:
@@ -207,7 +188,7 @@ class ModelStore:
         folder = self.node_dir(kind, name)
         if not folder.is_dir():
             return []
-        return sorted(int(m.group(1)) for p in folder.iterdir() if (m := _VERSION.match(p.name)))
+        return sorted(int(m.group(1)) for p in folder.iterdir() if (m := VERSION_PATTERN.match(p.name)))
 
     def names(self, kind: str) -> list[str]:
         folder = self.path / kind
@@ -217,57 +198,85 @@ class ModelStore:
                       extras: dict[str, Any] | None = None) -> tuple[int, str]:
         """Store a new version of `kind/name`; return (version, sha256). Call under `lock()`.
 
-        `extras` are further objects saved beside the artifact (`<key>.joblib`), each with its
-        sha256 in meta.json under `files`.
+        `meta` holds the kind's own fields of meta.json (see `compose.store.records`); they are
+        checked against its record type before anything is written. A decision (`obj`, a mapping
+        of decision parameters) is written as JSON (`decision.json`); features and heads are
+        pickled (`model.joblib`). `extras` are further objects saved beside the artifact
+        (`<key>.joblib`), each with its sha256 in meta.json under `files`.
         """
         staging = self.path / ".tmp" / f"{kind}-{name}-{uuid.uuid4().hex}"
         staging.mkdir(parents=True)
+        artifact = DECISION if kind == "decisions" else ARTIFACT
         files: dict[str, str] = {}
-        for filename, content in [(ARTIFACT, obj), *((f"{k}.joblib", v) for k, v in (extras or {}).items())]:
+        for filename, content in [(artifact, obj), *((f"{k}.joblib", v) for k, v in (extras or {}).items())]:
             with (staging / filename).open("wb") as fh:
-                joblib.dump(content, fh, compress=3)
+                if filename == DECISION:
+                    fh.write(json.dumps(content, indent=2, sort_keys=True).encode("utf-8"))
+                else:
+                    joblib.dump(content, fh, compress=3)
                 fh.flush()
                 os.fsync(fh.fileno())
             files[filename] = sha256_file(staging / filename)
-        digest = files.pop(ARTIFACT)
+        digest = files.pop(artifact)
         existing = self.versions(kind, name)
         version = (existing[-1] if existing else 0) + 1
         record = {"kind": kind[:-1], "name": name, "version": version, "sha256": digest, "files": files,
                   "created": now(), **meta, "libraries": library_versions()}
-        (staging / META).write_text(json.dumps(record, indent=2, sort_keys=False, default=str), encoding="utf-8")
+        if artifact != ARTIFACT:
+            record["artifact"] = artifact
+        typed = parse_record(META_TYPES[kind], json.loads(json.dumps(record, default=str)), staging / META,
+                             "This is a bug in compose: the version was not written")
+        (staging / META).write_text(json.dumps(typed.to_json(), indent=2), encoding="utf-8")
         target = self.node_dir(kind, name) / version_name(version)
         target.parent.mkdir(parents=True, exist_ok=True)
         os.rename(staging, target)
-        _fsync_dir(target.parent)
+        fsync_dir(target.parent)
         return version, digest
 
-    def meta(self, kind: str, name: str, version: int) -> dict[str, Any]:
+    def meta(self, kind: str, name: str, version: int) -> VersionMeta:
+        """The meta.json of a version, parsed into its record type (`FeatureMeta`, `GroupMeta`, `DecisionMeta`)."""
         path = self.node_dir(kind, name) / version_name(version) / META
         if not path.is_file():
             raise ArtifactNotFoundError(f"{path} is missing: {kind[:-1]} {name!r} has no version "
                                         f"{version_name(version)}; list them with `compose versions`")
-        try:
-            data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise IntegrityError(f"{path} is corrupt ({exc}); roll back to another version or retrain "
-                                 f"{kind[:-1]} {name!r}") from exc
-        return data
+        fix = f"Roll back to another version or retrain {kind[:-1]} {name!r}"
+        data = read_json(path, fix)
+        meta = parse_record(META_TYPES[kind], data, path, fix)
+        if (meta.name, meta.version) != (name, version):
+            raise IntegrityError(f"{path} describes {meta.kind} {meta.name!r} {version_name(meta.version)}, not "
+                                 f"{kind[:-1]} {name!r} {version_name(version)}: it was moved or edited. {fix}")
+        return meta
+
+    def feature_meta(self, name: str, version: int) -> FeatureMeta:
+        meta = self.meta("features", name, version)
+        assert isinstance(meta, FeatureMeta)  # META_TYPES parses features as FeatureMeta
+        return meta
+
+    def group_meta(self, name: str, version: int) -> GroupMeta:
+        meta = self.meta("groups", name, version)
+        assert isinstance(meta, GroupMeta)  # META_TYPES parses groups as GroupMeta
+        return meta
+
+    def decision_meta(self, name: str, version: int) -> DecisionMeta:
+        meta = self.meta("decisions", name, version)
+        assert isinstance(meta, DecisionMeta)  # META_TYPES parses decisions as DecisionMeta
+        return meta
 
     def verify_version(self, kind: str, name: str, version: int,
-                       expected_sha256: str | None = None) -> tuple[Path, dict[str, Any]]:
+                       expected_sha256: str | None = None) -> tuple[Path, VersionMeta]:
         """Check every file of a version against meta.json (and the release's sha256, if given),
         without unpickling anything; return the artifact's path and the meta. Raise IntegrityError."""
         meta = self.meta(kind, name, version)
-        path = self.node_dir(kind, name) / version_name(version) / ARTIFACT
+        path = self.node_dir(kind, name) / version_name(version) / meta.artifact
         if not path.is_file():
             raise IntegrityError(f"{path} is missing; retrain {kind[:-1]} {name!r} or roll back to another version")
         digest = sha256_file(path)
-        for source, wanted in (("its meta.json", meta.get("sha256")), ("the release", expected_sha256)):
+        for source, wanted in (("its meta.json", meta.sha256), ("the release", expected_sha256)):
             if wanted is not None and digest != wanted:
                 raise IntegrityError(f"{path} does not match the sha256 recorded in {source}: the file was "
                                      f"changed or corrupted after it was written. Retrain {kind[:-1]} {name!r} "
                                      "or roll back to another version; it will not be loaded")
-        for filename, wanted_extra in meta.get("files", {}).items():
+        for filename, wanted_extra in meta.files.items():
             extra = path.parent / filename
             if not extra.is_file() or sha256_file(extra) != wanted_extra:
                 raise IntegrityError(f"{extra} is missing or does not match the sha256 in its meta.json: the "
@@ -276,9 +285,15 @@ class ModelStore:
         return path, meta
 
     def load_version(self, kind: str, name: str, version: int, expected_sha256: str | None = None) -> Any:
-        """Load an artifact after checking its sha256 against meta.json and the pinning release."""
+        """Load an artifact after checking its sha256 against meta.json and the pinning release.
+
+        A decision written as data comes back as the mapping it was; one pickled by compose 0.1.0
+        is unpickled (after the same checks).
+        """
         path, meta = self.verify_version(kind, name, version, expected_sha256)
-        theirs = meta.get("libraries", {}).get("scikit-learn")
+        if path.name == DECISION:
+            return read_json(path, f"Tune group {name!r} again")
+        theirs = meta.scikit_learn
         mine = library_versions()["scikit-learn"]
         if theirs and theirs != mine:
             warnings.warn(f"{path} was made with scikit-learn {theirs} and is loaded with {mine}; "
@@ -300,7 +315,7 @@ class ModelStore:
         """Load an extra file of a version (for example a group's holdout), checking its sha256."""
         meta = self.meta(kind, name, version)
         filename = f"{key}.joblib"
-        wanted = meta.get("files", {}).get(filename)
+        wanted = meta.files.get(filename)
         path = self.node_dir(kind, name) / version_name(version) / filename
         if wanted is None:
             raise ArtifactNotFoundError(f"{kind[:-1]} {name!r} {version_name(version)} has no {filename}")
@@ -309,56 +324,68 @@ class ModelStore:
                                  f"not be used. Retrain {kind[:-1]} {name!r}")
         return joblib.load(path)
 
+    def holdout(self, group: str, version: int) -> Holdout:
+        """The holdout stored with a head version (checked against its meta.json)."""
+        obj = self.load_extra("groups", group, version, "holdout")
+        return Holdout.from_stored(obj, self.node_dir("groups", group) / version_name(version) / "holdout.joblib")
+
     # --- releases ------------------------------------------------------------------------------
 
     def release_numbers(self) -> list[int]:
         folder = self.path / "releases"
         if not folder.is_dir():
             return []
-        return sorted(int(m.group(1)) for p in folder.glob("r*.json") if (m := _RELEASE.match(p.stem)))
+        return sorted(int(m.group(1)) for p in folder.glob("r*.json") if (m := RELEASE_PATTERN.match(p.stem)))
 
     def current_name(self) -> str:
         path = self.path / "CURRENT"
+        fix = f"set it to a release with `compose rollback --to-release rNNNN --store {self.path.parent}`"
         if not path.is_file():
             if self.release_numbers():
-                raise IntegrityError(f"{path} is missing; set it to a release with "
-                                     f"`compose rollback --to-release rNNNN --store {self.path.parent}`")
+                raise IntegrityError(f"{path} is missing; {fix}")
             raise ArtifactNotFoundError(f"{self.path} has no release yet; train a model first")
-        name = path.read_text(encoding="utf-8").strip()
-        if not _RELEASE.match(name) or not (self.path / "releases" / f"{name}.json").is_file():
+        try:
+            name = path.read_bytes().decode("utf-8").strip()
+        except UnicodeDecodeError as exc:
+            raise IntegrityError(f"{path} is not UTF-8 text (byte {exc.start}); {fix}") from exc
+        if not RELEASE_PATTERN.match(name) or not (self.path / "releases" / f"{name}.json").is_file():
             raise IntegrityError(f"{path} names {name!r}, which is not a release in {self.path / 'releases'}; "
                                  "set it to one of them with `compose rollback --to-release rNNNN`")
         return name
 
-    def release(self, name: str | None = None) -> dict[str, Any]:
+    def release(self, name: str | None = None) -> Release:
+        """A release (default: the live one), checked against its own sha256 and parsed."""
         name = name or self.current_name()
         path = self.path / "releases" / f"{name}.json"
         if not path.is_file():
             known = [release_name(n) for n in self.release_numbers()]
             raise ArtifactNotFoundError(f"release {name!r} does not exist in {self.path}; releases: {known}")
-        try:
-            data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise IntegrityError(f"{path} is corrupt ({exc}); point CURRENT at another release with "
-                                 "`compose rollback --to-release rNNNN`") from exc
+        fix = "Point CURRENT at another release with `compose rollback --to-release rNNNN`"
+        data = read_json(path, fix)
         body = {k: v for k, v in data.items() if k != "sha256"}
         if data.get("sha256") != _digest_json(body):
             raise IntegrityError(f"{path} does not match its own sha256: it was edited or corrupted; point "
                                  "CURRENT at another release with `compose rollback --to-release rNNNN`")
-        return data
+        record = parse_record(Release, data, path, fix)
+        if record.release != name:
+            raise IntegrityError(f"{path} holds release {record.release!r}, not {name!r}: it was renamed. {fix}")
+        return record
 
-    def write_release(self, body: dict[str, Any], *, make_current: bool = True) -> str:
+    def write_release(self, body: ReleaseBody, *, make_current: bool = True) -> str:
         """Write the next release (pins, schema, note) and, by default, make it live. Call under `lock()`."""
         for kind in KINDS:
-            for node, pin in body.get(kind, {}).items():
-                if not (self.node_dir(kind, node) / version_name(pin["version"]) / ARTIFACT).is_file():
-                    raise StoreError(f"cannot release: {kind[:-1]} {node!r} {version_name(pin['version'])} "
+            for node, pin in body.pins(kind).items():
+                folder = self.node_dir(kind, node) / version_name(pin.version)
+                meta = self.meta(kind, node, pin.version) if (folder / META).is_file() else None
+                if meta is None or not (folder / meta.artifact).is_file():
+                    raise StoreError(f"cannot release: {kind[:-1]} {node!r} {version_name(pin.version)} "
                                      "does not exist in the store")
         numbers = self.release_numbers()
         name = release_name((numbers[-1] if numbers else 0) + 1)
-        record = {"release": name, "created": now(), **body}
+        record: dict[str, Any] = {"release": name, "created": now(), **body.body_json()}
         record["sha256"] = _digest_json(record)
-        atomic_write_text(self.path / "releases" / f"{name}.json", json.dumps(record, indent=2))
+        parse_record(Release, record, self.path / "releases" / f"{name}.json", "This is a bug in compose")
+        atomic_write(self.path / "releases" / f"{name}.json", json.dumps(record, indent=2))
         if make_current:
             self.set_current(name)
         return name
@@ -366,25 +393,33 @@ class ModelStore:
     def set_current(self, name: str) -> None:
         if not (self.path / "releases" / f"{name}.json").is_file():
             raise ArtifactNotFoundError(f"release {name!r} does not exist in {self.path}")
-        atomic_write_text(self.path / "CURRENT", name + "\n")
+        atomic_write(self.path / "CURRENT", name + "\n")
 
 
-def next_release(live: dict[str, Any], *, note: str, groups: dict[str, Any] | None = None,
-                 decisions: dict[str, Any] | None = None) -> dict[str, Any]:
+def read_json(path: Path, fix: str) -> dict[str, Any]:
+    """A JSON object read from `path`; an IntegrityError (naming the file) if it is not UTF-8 JSON or not an object."""
+    try:
+        data = json.loads(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise IntegrityError(f"{path} is corrupt: not UTF-8 text (byte {exc.start}). {fix}") from exc
+    except json.JSONDecodeError as exc:
+        raise IntegrityError(f"{path} is corrupt: not JSON ({exc}). {fix}") from exc
+    if not isinstance(data, dict):
+        raise IntegrityError(f"{path} is corrupt: it holds a JSON {type(data).__name__}, not an object. {fix}")
+    return data
+
+
+def next_release(live: Release, *, note: str, groups: dict[str, GroupPin] | None = None,
+                 decisions: dict[str, DecisionPin] | None = None) -> ReleaseBody:
     """The body of a release that follows `live`: its pins, with `groups` and `decisions` replaced.
 
     A tuned decision belongs to the head version it was tuned on, so one whose group now pins
-    another version is dropped (the schema's decision applies again).
+    another version is dropped (the schema's decision applies again; `kept_decisions`).
     """
-    body = {k: v for k, v in live.items() if k not in ("release", "created", "sha256", "decisions")}
-    body["groups"] = {**live.get("groups", {}), **(groups or {})}
-    kept = {g: p for g, p in {**live.get("decisions", {}), **(decisions or {})}.items()
-            if body["groups"].get(g, {}).get("version") == p.get("for_group_version")}
-    if kept:
-        body["decisions"] = kept
-    body["parent"] = live["release"]
-    body["note"] = note
-    return body
+    pinned = {**live.groups, **(groups or {})}
+    return live.body.model_copy(update={
+        "groups": pinned, "decisions": kept_decisions(pinned, {**live.decisions, **(decisions or {})}),
+        "parent": live.release, "note": note})
 
 
 def _digest_json(obj: Any) -> str:

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from compose.errors import ComposeError
-from compose.store.store import KINDS, ModelStore, release_name
+from compose.store.names import release_name, version_name
+from compose.store.store import KINDS, ModelStore
 
 
 @dataclass
@@ -49,11 +50,12 @@ def verify_store(store: str | Path, *, model: str | None = None) -> StoreCheck:
             check.problems.append(str(exc))
             continue
         for kind in KINDS:
-            for node, pin in record.get(kind, {}).items():
+            for node, pin in record.pins(kind).items():
                 try:
-                    s.verify_version(kind, node, pin["version"], pin.get("sha256"))
+                    s.verify_version(kind, node, pin.version, pin.sha256)
                 except ComposeError as exc:
-                    check.problems.append(f"release {name} pins {kind[:-1]} {node!r} v{pin['version']:04d}: {exc}")
+                    check.problems.append(f"release {name} pins {kind[:-1]} {node!r} {version_name(pin.version)}: "
+                                          f"{exc}")
     for kind in KINDS:
         for node in s.names(kind):
             for v in s.versions(kind, node):
@@ -63,7 +65,7 @@ def verify_store(store: str | Path, *, model: str | None = None) -> StoreCheck:
                 except ComposeError as exc:
                     check.problems.append(str(exc))
                 except (OSError, json.JSONDecodeError) as exc:
-                    check.problems.append(f"{kind[:-1]} {node!r} v{v:04d} cannot be read: {exc}")
+                    check.problems.append(f"{kind[:-1]} {node!r} {version_name(v)} cannot be read: {exc}")
     leftovers = sorted((s.path / ".tmp").glob("*")) if (s.path / ".tmp").is_dir() else []
     if leftovers:
         check.problems.append(f"{len(leftovers)} unfinished write(s) in {s.path / '.tmp'} (a crashed run); the next "

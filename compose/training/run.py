@@ -2,8 +2,10 @@
 
 One function, `fit_and_release`, serves every lifecycle command: `train` (every feature and head),
 `train --only G` (new heads on the live features), `retrain --group G` and `retrain --feature F`
-(gated against the live versions). It holds the store's lock from reading the live release to
-writing the new one, so two trainers never interleave.
+(gated against the live versions). It runs named steps: select the rows of each group, then
+under the store's lock (held from reading the live release to writing the new one, so two
+trainers never interleave) read the live release, fit the features, fit the heads, gate and
+write the new versions, and compose the release.
 
 The holdout: a row is held out when a seeded hash of its input values falls in the lowest
 `training.holdout` fraction (default 0.2). The hash ignores labels and row order, so a row is held
@@ -30,11 +32,13 @@ from compose.data.targets import fingerprint, holdout_mask, parse_targets, prepa
 from compose.errors import DataError, SchemaError, TrainingError
 from compose.featurize.base import featurizer_of, hstack
 from compose.heads.decide import raw_predictions
-from compose.heads.head import Head, assemble_head, fit_estimator
+from compose.heads.head import Head, assemble_head, fit_estimator, fit_workers
 from compose.metrics import gate_metric_name, group_metrics
-from compose.plan import build_plan, feature_node
+from compose.plan import Plan, build_plan, feature_node
 from compose.registry import Registry, resolve
 from compose.schema.models import Schema
+from compose.store.names import version_name
+from compose.store.records import FeaturePin, GateVerdict, GroupPin, Holdout, Release, ReleaseBody, kept_decisions
 from compose.store.store import ModelStore
 from compose.training.gate import gate_verdict, live_holdout, score_on, union
 from compose.training.splits import GroupRows, select_rows
@@ -52,7 +56,7 @@ class GroupReport:
     n_train: int
     n_holdout: int
     metrics: dict[str, Any]
-    gate: dict[str, Any] | None = None
+    gate: GateVerdict | None = None
 
 
 @dataclass
@@ -104,15 +108,40 @@ def _evaluate(schema: Schema, head: Head, x: Any, rows: GroupRows) -> dict[str, 
     return group_metrics(spec.type, rows.y[rows.holdout], pred, head.labels)
 
 
-def _n_jobs(requested: int | None, jobs: list[tuple[Any, ...]]) -> int:
-    if requested is not None:
-        return requested
-    # Worker start-up costs about a second: processes pay off only for many rows over several fits.
-    rows = [j[2].shape[0] for j in jobs]
-    return -1 if len(jobs) > 1 and sum(rows) >= 100_000 and sum(rows) / len(rows) >= 2_000 else 1
+@dataclass
+class _Run:
+    """The state of one training run, filled in step by step."""
+
+    schema: Schema
+    plan: Plan
+    store: ModelStore
+    inputs: pd.DataFrame
+    hashes: np.ndarray
+    hold: np.ndarray
+    report: TrainReport
+    trained: list[str]
+    selections: dict[str, GroupRows]
+    registry: Registry
+    live: Release | None = None
+    references: dict[str, Holdout | None] = field(default_factory=dict)
+    to_fit: list[str] = field(default_factory=list)
+    transformers: dict[str, Any] = field(default_factory=dict)
+    versions: dict[str, int] = field(default_factory=dict)
+    xs: dict[str, Any] = field(default_factory=dict)
+    heads: dict[str, Head] = field(default_factory=dict)
+    fit_seconds: float = 0.0
+    released: dict[str, bool] = field(default_factory=dict)
+
+    @property
+    def train_rows(self) -> np.ndarray:
+        """The rows features are fitted on: every row outside the hash holdout."""
+        return np.flatnonzero(~self.hold)
+
+    def warn(self, message: str) -> None:
+        _warn(self.report, message)
 
 
-def fit_and_release(  # noqa: PLR0912, PLR0913, PLR0915 - the one place a run is orchestrated
+def fit_and_release(  # noqa: PLR0913 - the lifecycle commands' options, keyword-only
     schema: Schema,
     data: Any,
     store: str | Path,
@@ -133,10 +162,25 @@ def fit_and_release(  # noqa: PLR0912, PLR0913, PLR0915 - the one place a run is
     metric is not worse than the live head's on the same rows (or with `force`). `registry` builds
     the featurizers and estimators (default: `compose.registry.default_registry()`).
     """
-    registry = resolve(registry)
-    plan = build_plan(schema)
-    df = as_frame(data)
-    inputs = prepare_inputs(df, schema)
+    run = select_training_rows(schema, data, ModelStore(Path(store) / schema.name), groups, resolve(registry))
+    with run.store.lock(lock_timeout, on_wait=log.warning):
+        read_live_release(run)
+        fit_features(run, refit)
+        fit_heads(run, n_jobs)
+        write_feature_versions(run)
+        for g in run.trained:
+            gate_and_write_head(run, g, gate=gate, force=force, note=note)
+        hold_back_refused_features(run)
+        body = compose_release(run, note)
+        if body is not None:
+            run.report.release = run.store.write_release(body)
+            log.info("release %s is live (%s)", run.report.release, note)
+    return run.report
+
+
+def _groups_to_train(schema: Schema, df: pd.DataFrame, groups: list[str] | None,
+                     report: TrainReport) -> tuple[list[str], dict[str, Any]]:
+    """The groups of this run in plan order, and the targets of every column they need."""
     wanted = list(groups) if groups is not None else list(schema.groups)
     unknown = [g for g in wanted if g not in schema.groups]
     if unknown:
@@ -144,19 +188,26 @@ def fit_and_release(  # noqa: PLR0912, PLR0913, PLR0915 - the one place a run is
                         f"{list(schema.groups)}")
     gates = {gate for g in wanted for gate in (schema.groups[g].when or {})}
     targets = parse_targets(df, schema, [g for g in schema.groups if g in wanted or g in gates])
-    model_store = ModelStore(Path(store) / schema.name)
-    report = TrainReport(model_store.path, None)
     absent = [g for g in wanted if g not in targets]
     if groups is not None and absent:
         raise DataError(f"{df.attrs.get('source', 'the data')}: no column for group{'s' if len(absent) > 1 else ''} "
                         f"{absent}; add the column with its labels")
     for g in absent:
         _warn(report, f"group {g!r}: the data has no column {g!r}, so it is not trained from this file")
-    trained = [g for g in plan.groups_in_order() if g in wanted and g in targets]
+    trained = [g for g in build_plan(schema).groups_in_order() if g in wanted and g in targets]
     if not trained:
         raise DataError(f"{df.attrs.get('source', 'the data')}: no group column found; expected one of "
                         f"{list(schema.groups)} (one column per group, named after it)")
+    return trained, targets
 
+
+def select_training_rows(schema: Schema, data: Any, store: ModelStore, groups: list[str] | None,
+                         registry: Registry) -> _Run:
+    """Step 1: read the data and choose each group's training and holdout rows (no store access)."""
+    df = as_frame(data)
+    inputs = prepare_inputs(df, schema)
+    report = TrainReport(store.path, None)
+    trained, targets = _groups_to_train(schema, df, groups, report)
     hashes = row_hashes(inputs, schema.training.seed)
     hold = holdout_mask(hashes, schema.training.holdout)
     selections: dict[str, GroupRows] = {}
@@ -172,126 +223,140 @@ def fit_and_release(  # noqa: PLR0912, PLR0913, PLR0915 - the one place a run is
         selections[g] = rows
     if not trained:
         raise DataError("no group has labelled rows in this file; fill in at least one group column")
+    return _Run(schema, build_plan(schema), store, inputs, hashes, hold, report, trained, selections, registry)
 
-    with model_store.lock(lock_timeout, on_wait=log.warning):
-        live = _live_release(model_store)
-        _refuse_stale_heads(schema, model_store, live, trained)
-        references = {g: live_holdout(schema, model_store, live, g) for g in trained}
-        for g, reference in references.items():
-            if reference is not None:  # rows the live version was judged on are never trained on
-                rows = selections[g]
-                rows.train = rows.train[~np.isin(hashes[rows.train], reference["hashes"])]
-                if len(rows.train) == 0:
-                    raise DataError(f"group {g!r}: every labelled row of this file is in the live version's "
-                                    "holdout, so none is left to train on; add rows that were not labelled before")
-        needed = sorted({f for g in trained for f in schema.features_of(g)})
-        to_fit = [f for f in needed if (refit is None or f in refit or f not in live.get("features", {}))]
-        for f in to_fit:
-            readers = [n for n in plan.dependents(feature_node(f)) if n.startswith("head:")]
-            others = [r.split(":", 1)[1] for r in readers if r.split(":", 1)[1] not in trained]
-            others = [g for g in others if g in live.get("groups", {})]
-            if others and live:
-                _warn(report, f"feature {f!r} is refitted, so the live heads {others} that read it cannot stay in "
-                              "the release; retrain them too (compose retrain --feature " + f + ")")
-        transformers: dict[str, Any] = {}
-        versions: dict[str, int] = {}
-        train_rows = np.flatnonzero(~hold)
-        for f in needed:
-            if f in to_fit:
-                t0 = time.perf_counter()
-                transformer = _fit_feature(schema, f, inputs.iloc[train_rows], registry)
-                transformers[f] = transformer
-                log.info("feature %-14s fitted on %d rows, %d columns (%.1fs)", f, len(train_rows),
-                         featurizer_of(schema, f, registry).width(transformer), time.perf_counter() - t0)
-            else:
-                pin = live["features"][f]
-                transformers[f] = model_store.load_version("features", f, pin["version"], pin.get("sha256"))
-                versions[f] = pin["version"]
-        blocks = {f: transformers[f].transform(inputs) for f in needed}
 
-        jobs: list[tuple[Any, ...]] = []
-        owners: list[str] = []
-        xs: dict[str, Any] = {}
-        for g in trained:
-            xs[g] = hstack([blocks[f] for f in schema.features_of(g)])
-            new = _jobs_for(schema, selections[g], xs[g], registry)
-            jobs.extend(new)
-            owners.extend([g] * len(new))
-        workers = _n_jobs(n_jobs, jobs)
-        log.info("fitting %d head%s (%d estimator fit%s) on %s worker%s", len(trained), "s" * (len(trained) > 1),
-                 len(jobs), "s" * (len(jobs) > 1), "all" if workers == -1 else workers, "s" * (workers != 1))
-        t0 = time.perf_counter()
-        fitted = Parallel(n_jobs=workers, prefer="processes")(
-            delayed(fit_estimator)(name, params, x, y, what, allow_constant=allow, calibration=calibration)
-            for name, params, x, y, what, allow, calibration in jobs
-        )
-        fit_seconds = time.perf_counter() - t0
-        heads: dict[str, Head] = {}
-        for g in trained:
-            ests = [e for e, o in zip(fitted, owners, strict=True) if o == g]
-            heads[g] = assemble_head(g, schema.groups[g].type, schema.labels_of(g), schema.features_of(g), ests)
+def read_live_release(run: _Run) -> None:
+    """Step 2 (under the lock): the live release, its holdouts, and the rows they rule out of training."""
+    run.live = run.store.release() if run.store.release_numbers() else None
+    _refuse_stale_heads(run.schema, run.store, run.live, run.trained)
+    run.references = {g: live_holdout(run.schema, run.store, run.live, g) for g in run.trained}
+    for g, reference in run.references.items():
+        if reference is not None:  # rows the live version was judged on are never trained on
+            rows = run.selections[g]
+            rows.train = rows.train[~np.isin(run.hashes[rows.train], reference.hashes)]
+            if len(rows.train) == 0:
+                raise DataError(f"group {g!r}: every labelled row of this file is in the live version's "
+                                "holdout, so none is left to train on; add rows that were not labelled before")
 
-        # Score, gate and store. Feature versions are written first: heads record them as parents.
-        for f in to_fit:
-            meta = {"spec_hash": schema.feature_fingerprint(f), "spec": schema.features[f].model_dump(mode="json"),
-                    "n_rows": len(train_rows), "data_fingerprint": fingerprint(hashes[train_rows]),
-                    "width": featurizer_of(schema, f, registry).width(transformers[f]),
-                    "plugin": registry.plugin("featurizers", schema.features[f].type).to_dict(),
-                    "training": schema.training.model_dump()}
-            versions[f], _ = model_store.write_version("features", f, transformers[f], meta)
-            report.features[f] = versions[f]
-        released: dict[str, bool] = {}
-        for g in trained:
-            rows = selections[g]
-            spec = schema.groups[g]
-            own = {"inputs": inputs.iloc[rows.holdout].reset_index(drop=True), "y": rows.y[rows.holdout],
-                   "hashes": hashes[rows.holdout]}
-            reference = references[g]
-            holdout = own if reference is None else union(reference, own)
-            if reference is None:
-                metrics = _evaluate(schema, heads[g], xs[g], rows)
-            else:
-                metrics = score_on(schema, heads[g], [transformers[f] for f in schema.features_of(g)], holdout)
-            verdict = None
-            if gate and g in live.get("groups", {}):
-                verdict = gate_verdict(schema, model_store, live, g, metrics, holdout, reference is not None)
-                verdict["forced"] = bool(force and not verdict["passed"])
-            ok = verdict is None or verdict["passed"] or force
-            meta = {
-                "spec_hash": schema.group_fingerprint(g), "spec": spec.model_dump(mode="json"),
-                "type": spec.type, "labels": schema.labels_of(g),
-                "parents": {f: versions[f] for f in schema.features_of(g)},
-                "n_train": len(rows.train), "n_holdout": len(holdout["y"]),
-                "data_fingerprint": fingerprint(hashes[rows.train], rows.y[rows.train]),
-                "holdout_fingerprint": fingerprint(holdout["hashes"], holdout["y"]),
-                "class_counts": _counts(schema, g, rows.y[rows.train]),
-                "holdout_class_counts": _counts(schema, g, holdout["y"]),
-                "metrics": metrics, "gate_metric": gate_metric_name(spec.type, spec.gate.metric),
-                "gate": verdict, "excluded_by_when": rows.excluded_by_when,
-                "training": {**schema.training.model_dump(), "rows": "hash(inputs) >= holdout"},
-                "fit_seconds_all_heads": round(fit_seconds, 3), "note": note,
-                "plugin": registry.plugin("estimators", spec.model.estimator).to_dict(),
-            }
-            version, _ = model_store.write_version("groups", g, heads[g], meta, extras={"holdout": holdout})
-            released[g] = ok
-            report.groups[g] = GroupReport(g, version, ok, len(rows.train), len(holdout["y"]), metrics, verdict)
-            _log_group(schema, report.groups[g])
 
-        # A refitted feature is released only with every head that reads it.
-        for f in to_fit:
-            readers = [g for g in trained if f in schema.features_of(g)]
-            if any(not released[g] for g in readers):
-                for g in readers:
-                    if released[g]:
-                        released[g] = False
-                        report.groups[g].released = False
-                _warn(report, f"feature {f!r} v{versions[f]:04d} is not released: a head that reads it was refused "
-                              "by the gate, and the live heads need the live feature")
-        body = _compose_release(schema, model_store, live, report, versions, released, note)
-        if body is not None:
-            report.release = model_store.write_release(body)
-            log.info("release %s is live (%s)", report.release, note)
-    return report
+def fit_features(run: _Run, refit: set[str] | None) -> None:
+    """Step 3: fit the features to refit on the training rows; take the others from the live release."""
+    schema, live = run.schema, run.live
+    live_features = live.features if live is not None else {}
+    needed = sorted({f for g in run.trained for f in schema.features_of(g)})
+    run.to_fit = [f for f in needed if (refit is None or f in refit or f not in live_features)]
+    for f in run.to_fit:
+        readers = [n.split(":", 1)[1] for n in run.plan.dependents(feature_node(f)) if n.startswith("head:")]
+        others = [g for g in readers if g not in run.trained and live is not None and g in live.groups]
+        if others:
+            run.warn(f"feature {f!r} is refitted, so the live heads {others} that read it cannot stay in "
+                     f"the release; retrain them too (compose retrain --feature {f})")
+    for f in needed:
+        if f in run.to_fit:
+            t0 = time.perf_counter()
+            run.transformers[f] = _fit_feature(schema, f, run.inputs.iloc[run.train_rows], run.registry)
+            log.info("feature %-14s fitted on %d rows, %d columns (%.1fs)", f, len(run.train_rows),
+                     featurizer_of(schema, f, run.registry).width(run.transformers[f]), time.perf_counter() - t0)
+        else:
+            pin = live_features[f]
+            run.transformers[f] = run.store.load_version("features", f, pin.version, pin.sha256)
+            run.versions[f] = pin.version
+
+
+def fit_heads(run: _Run, n_jobs: int | None) -> None:
+    """Step 4: every estimator of every head, in parallel where it pays off, assembled into heads."""
+    schema = run.schema
+    needed = sorted({f for g in run.trained for f in schema.features_of(g)})
+    blocks = {f: run.transformers[f].transform(run.inputs) for f in needed}
+    jobs: list[tuple[Any, ...]] = []
+    owners: list[str] = []
+    for g in run.trained:
+        run.xs[g] = hstack([blocks[f] for f in schema.features_of(g)])
+        new = _jobs_for(schema, run.selections[g], run.xs[g], run.registry)
+        jobs.extend(new)
+        owners.extend([g] * len(new))
+    workers = fit_workers(n_jobs, [j[2].shape[0] for j in jobs])
+    n = len(run.trained)
+    log.info("fitting %d head%s (%d estimator fit%s) on %s worker%s", n, "s" * (n > 1),
+             len(jobs), "s" * (len(jobs) > 1), "all" if workers == -1 else workers, "s" * (workers != 1))
+    t0 = time.perf_counter()
+    fitted = Parallel(n_jobs=workers, prefer="processes")(
+        delayed(fit_estimator)(name, params, x, y, what, allow_constant=allow, calibration=calibration)
+        for name, params, x, y, what, allow, calibration in jobs
+    )
+    run.fit_seconds = time.perf_counter() - t0
+    for g in run.trained:
+        ests = [e for e, o in zip(fitted, owners, strict=True) if o == g]
+        run.heads[g] = assemble_head(g, schema.groups[g].type, schema.labels_of(g), schema.features_of(g), ests)
+
+
+def write_feature_versions(run: _Run) -> None:
+    """Step 5: a new version of every refitted feature (first: heads record them as parents)."""
+    schema, hashes, train_rows = run.schema, run.hashes, run.train_rows
+    for f in run.to_fit:
+        meta = {"spec_hash": schema.feature_fingerprint(f), "spec": schema.features[f].model_dump(mode="json"),
+                "n_rows": len(train_rows), "data_fingerprint": fingerprint(hashes[train_rows]),
+                "width": featurizer_of(schema, f, run.registry).width(run.transformers[f]),
+                "plugin": run.registry.plugin("featurizers", schema.features[f].type).to_dict(),
+                "training": schema.training.model_dump()}
+        run.versions[f], _ = run.store.write_version("features", f, run.transformers[f], meta)
+        run.report.features[f] = run.versions[f]
+
+
+def _holdout_metrics(run: _Run, g: str) -> tuple[Holdout, dict[str, Any]]:
+    """The rows a new head of `g` is judged on (the live holdout plus this file's), and its metrics there."""
+    rows, reference = run.selections[g], run.references[g]
+    own = Holdout(run.inputs.iloc[rows.holdout].reset_index(drop=True), rows.y[rows.holdout],
+                  run.hashes[rows.holdout])
+    if reference is None:
+        return own, _evaluate(run.schema, run.heads[g], run.xs[g], rows)
+    holdout = union(reference, own)
+    transformers = [run.transformers[f] for f in run.schema.features_of(g)]
+    return holdout, score_on(run.schema, run.heads[g], transformers, holdout)
+
+
+def gate_and_write_head(run: _Run, g: str, *, gate: bool, force: bool, note: str) -> None:
+    """Step 6: score a new head on its holdout, gate it against the live one, write its version."""
+    schema, rows, spec = run.schema, run.selections[g], run.schema.groups[g]
+    holdout, metrics = _holdout_metrics(run, g)
+    verdict = None
+    if gate and run.live is not None and g in run.live.groups:
+        verdict = gate_verdict(schema, run.store, run.live, g, metrics, holdout, run.references[g] is not None,
+                               force=force)
+    ok = verdict is None or verdict.passed or force
+    meta = {
+        "spec_hash": schema.group_fingerprint(g), "spec": spec.model_dump(mode="json"),
+        "type": spec.type, "labels": schema.labels_of(g),
+        "parents": {f: run.versions[f] for f in schema.features_of(g)},
+        "n_train": len(rows.train), "n_holdout": len(holdout),
+        "data_fingerprint": fingerprint(run.hashes[rows.train], rows.y[rows.train]),
+        "holdout_fingerprint": fingerprint(holdout.hashes, holdout.y),
+        "class_counts": _counts(schema, g, rows.y[rows.train]),
+        "holdout_class_counts": _counts(schema, g, holdout.y),
+        "metrics": metrics, "gate_metric": gate_metric_name(spec.type, spec.gate.metric),
+        "gate": None if verdict is None else verdict.to_json(), "excluded_by_when": rows.excluded_by_when,
+        "training": {**schema.training.model_dump(), "rows": "hash(inputs) >= holdout"},
+        "fit_seconds_all_heads": round(run.fit_seconds, 3), "note": note,
+        "plugin": run.registry.plugin("estimators", spec.model.estimator).to_dict(),
+    }
+    version, _ = run.store.write_version("groups", g, run.heads[g], meta, extras={"holdout": holdout.to_stored()})
+    run.released[g] = ok
+    run.report.groups[g] = GroupReport(g, version, ok, len(rows.train), len(holdout), metrics, verdict)
+    _log_group(schema, run.report.groups[g])
+
+
+def hold_back_refused_features(run: _Run) -> None:
+    """Step 7: a refitted feature is released only with every head that reads it."""
+    for f in run.to_fit:
+        readers = [g for g in run.trained if f in run.schema.features_of(g)]
+        if any(not run.released[g] for g in readers):
+            for g in readers:
+                if run.released[g]:
+                    run.released[g] = False
+                    run.report.groups[g].released = False
+            run.warn(f"feature {f!r} {version_name(run.versions[f])} is not released: a head that reads it was "
+                     "refused by the gate, and the live heads need the live feature")
 
 
 def _fit_feature(schema: Schema, name: str, rows: pd.DataFrame, registry: Registry) -> Any:
@@ -308,11 +373,11 @@ def _fit_feature(schema: Schema, name: str, rows: pd.DataFrame, registry: Regist
     return transformer
 
 
-def _refuse_stale_heads(schema: Schema, store: ModelStore, live: dict[str, Any], trained: list[str]) -> None:
+def _refuse_stale_heads(schema: Schema, store: ModelStore, live: Release | None, trained: list[str]) -> None:
     """Refuse a run that would release live heads whose definition the schema has since changed."""
-    stale = [g for g, pin in live.get("groups", {}).items()
+    stale = [g for g, pin in (live.groups if live is not None else {}).items()
              if g in schema.groups and g not in trained
-             and store.meta("groups", g, pin["version"]).get("spec_hash") != schema.group_fingerprint(g)]
+             and store.group_meta(g, pin.version).spec_hash != schema.group_fingerprint(g)]
     if stale:
         raise SchemaError(f"the schema changes the definition (labels, features, model or when) of live "
                           f"group{'s' if len(stale) > 1 else ''} {stale}, which this run does not retrain; "
@@ -320,60 +385,56 @@ def _refuse_stale_heads(schema: Schema, store: ModelStore, live: dict[str, Any],
                           "or undo the change")
 
 
-def _live_release(store: ModelStore) -> dict[str, Any]:
-    if not store.release_numbers():
-        return {}
-    return store.release()
-
-
 def _log_group(schema: Schema, r: GroupReport) -> None:
     metric = gate_metric_name(schema.groups[r.group].type, schema.groups[r.group].gate.metric)
     value = r.metrics.get(metric)
     shown = f"{metric} {value:.3f}" if isinstance(value, float) else "no holdout rows"
-    line = f"group {r.group:<16} v{r.version:04d}: {r.n_train} training rows, {r.n_holdout} holdout rows, {shown}"
-    if r.gate is not None and "live" in r.gate:
-        line += f" (live v{r.gate['against']:04d}: {r.gate['live']:.3f})"
+    line = (f"group {r.group:<16} {version_name(r.version)}: {r.n_train} training rows, {r.n_holdout} holdout rows, "
+            f"{shown}")
+    if r.gate is not None and r.gate.live is not None:
+        line += f" (live {version_name(r.gate.against)}: {r.gate.live:.3f})"
     log.info(line + ("" if r.released else "  NOT RELEASED"))
 
 
-def _compose_release(schema: Schema, store: ModelStore, live: dict[str, Any], report: TrainReport,
-                     versions: dict[str, int], released: dict[str, bool], note: str) -> dict[str, Any] | None:
-    features: dict[str, Any] = {f: p for f, p in live.get("features", {}).items() if f in schema.features}
-    groups: dict[str, Any] = {}
-    for g, p in live.get("groups", {}).items():
+def _pins_kept(run: _Run) -> tuple[dict[str, FeaturePin], dict[str, GroupPin]]:
+    """The live pins of the features and groups the schema still declares, then the released new heads'."""
+    schema, live = run.schema, run.live
+    features = {f: p for f, p in (live.features if live else {}).items() if f in schema.features}
+    groups: dict[str, GroupPin] = {}
+    for g, p in (live.groups if live else {}).items():
         if g in schema.groups:
             groups[g] = p
         else:
-            _warn(report, f"group {g!r} is no longer in the schema; it is dropped from the new release")
-    for g, ok in released.items():
-        if not ok:
-            continue
-        r = report.groups[g]
-        meta = store.meta("groups", g, r.version)
-        groups[g] = {"version": r.version, "sha256": meta["sha256"], "parents": meta["parents"]}
-        for f, v in meta["parents"].items():
-            features[f] = {"version": v, "sha256": store.meta("features", f, v)["sha256"]}
+            run.warn(f"group {g!r} is no longer in the schema; it is dropped from the new release")
+    for g, ok in run.released.items():
+        if ok:
+            meta = run.store.group_meta(g, run.report.groups[g].version)
+            groups[g] = GroupPin(version=meta.version, sha256=meta.sha256, parents=meta.parents)
+            for f, v in meta.parents.items():
+                features[f] = FeaturePin(version=v, sha256=run.store.feature_meta(f, v).sha256)
+    return features, groups
+
+
+def compose_release(run: _Run, note: str) -> ReleaseBody | None:
+    """Step 8: the body of the new release, or None when nothing is to be released."""
+    schema, live = run.schema, run.live
+    features, groups = _pins_kept(run)
     for g, p in list(groups.items()):
-        stale = [f for f, v in p.get("parents", {}).items() if features.get(f, {}).get("version") != v]
+        stale = [f for f, v in p.parents.items() if f not in features or features[f].version != v]
         if stale:
             del groups[g]
-            _warn(report, f"group {g!r} is left out of the new release: it reads {stale}, which were refitted "
-                          "without it; retrain it with data labelled for it")
-    used = {f for p in groups.values() for f in p.get("parents", {})}
-    features = {f: p for f, p in features.items() if f in used}
-    # A tuned decision belongs to the head version it was tuned on: it follows that version only.
-    decisions = {g: p for g, p in live.get("decisions", {}).items()
-                 if g in groups and p.get("for_group_version") == groups[g]["version"]}
-    for g in set(live.get("decisions", {})) - set(decisions):
+            run.warn(f"group {g!r} is left out of the new release: it reads {stale}, which were refitted "
+                     "without it; retrain it with data labelled for it")
+    used = {f for p in groups.values() for f in p.parents}
+    live_decisions = live.decisions if live else {}
+    decisions = kept_decisions(groups, live_decisions)
+    for g in sorted(set(live_decisions) - set(decisions)):
         if g in groups:
             log.info("group %r: its tuned decision was tuned for another version; the schema's decision applies "
                      "until it is tuned again (compose tune --group %s)", g, g)
-    if not any(released.values()) and not [g for g in live.get("groups", {}) if g not in schema.groups]:
+    dropped = [g for g in (live.groups if live else {}) if g not in schema.groups]
+    if not groups or (not any(run.released.values()) and not dropped):
         return None
-    if not groups:
-        return None
-    body = {"note": note, "parent": live.get("release"), "schema_hash": schema.fingerprint(),
-            "schema": schema.to_dict(), "features": features, "groups": groups}
-    if decisions:
-        body["decisions"] = decisions
-    return body
+    return ReleaseBody(note=note, parent=live.release if live else None, schema_hash=schema.fingerprint(),
+                       schema_document=schema.to_dict(), features={f: p for f, p in features.items() if f in used},
+                       groups=groups, decisions=decisions)

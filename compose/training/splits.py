@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from compose.data.targets import GroupTargets
+from compose.data.targets import GroupTargets, outside_when
 from compose.schema.models import Schema
 
 
@@ -30,16 +30,9 @@ class GroupRows:
 def select_rows(schema: Schema, group: str, targets: dict[str, GroupTargets], hold: np.ndarray,
                  hashes: np.ndarray) -> GroupRows:
     t = targets[group]
-    mask = t.labelled.copy()
-    excluded = 0
-    for gate, wanted in (schema.groups[group].when or {}).items():
-        gt = targets.get(gate)
-        if gt is None:
-            continue  # the gate is not labelled in this file: rows labelled for the group are trusted
-        allowed = np.isin(gt.y, [gt.labels.index(w) for w in wanted])
-        off = mask & gt.labelled & ~allowed
-        excluded += int(off.sum())
-        mask &= ~off
+    off = t.labelled & outside_when(schema.groups[group].when, targets, len(t.labelled))
+    mask = t.labelled & ~off
+    excluded = int(off.sum())
     held = top_up(mask & hold, mask, t.y, hashes, schema.training.holdout)
     return GroupRows(group, np.flatnonzero(mask & ~held), np.flatnonzero(held), t.y, excluded)
 
