@@ -57,10 +57,6 @@ class GateRefusedError(ComposeError):
     report: Any = None
 
 
-class NotFittedError(ComposeError, AttributeError):
-    """A model was used before it was fitted or loaded."""
-
-
 class RegistryError(ComposeError, LookupError):
     """A featurizer, estimator or input kind is not registered, or is registered twice."""
 

@@ -67,3 +67,23 @@ def test_missing_matplotlib_says_how_to_install_it(monkeypatch: pytest.MonkeyPat
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     with pytest.raises(compose.ComposeError, match=r"pip install 'compose-groups\[report\]'"):
         require_matplotlib()
+
+
+def test_writing_a_report_leaves_matplotlibs_backend_as_it_was(report: dict[str, Any], tmp_path: Path) -> None:
+    import matplotlib
+
+    before = matplotlib.get_backend()
+    write_html(report, tmp_path / "report.html")
+    assert matplotlib.get_backend() == before
+
+
+def test_writing_a_report_does_not_import_pyplot(report: dict[str, Any], tmp_path: Path) -> None:
+    code = ("import sys, pickle; from compose.evaluation.report import write_html; "
+            f"write_html(pickle.load(open({str(tmp_path / 'r.pkl')!r}, 'rb')), {str(tmp_path / 'r.html')!r}); "
+            "print('matplotlib.pyplot' in sys.modules)")
+    import pickle
+    import subprocess
+
+    (tmp_path / "r.pkl").write_bytes(pickle.dumps(report))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert out.stdout.strip() == "False"

@@ -6,6 +6,7 @@ import argparse
 import logging
 import os
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 
 import compose
@@ -30,13 +31,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; the logging state it changes (a handler and the level of the `compose`
+    logger, warnings captured into logging) is put back as it was before it returns."""
     args = build_parser().parse_args(argv)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(message)s"))
     logger = logging.getLogger("compose")
+    level = logger.level
+    showwarning = warnings.showwarning
     logger.addHandler(handler)
     logger.setLevel(logging.WARNING if args.quiet else logging.INFO)
     logging.captureWarnings(True)
+    captured_here = warnings.showwarning is not showwarning  # False when warnings were captured already
     try:
         fn: Callable[[argparse.Namespace], int] = args.fn
         return fn(args)
@@ -57,3 +63,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     finally:
         logger.removeHandler(handler)
+        logger.setLevel(level)
+        if captured_here:
+            logging.captureWarnings(False)

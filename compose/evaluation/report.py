@@ -2,8 +2,9 @@
 
 It shows the baseline table (composed vs monolithic, when a baseline was run), then per group a
 confusion matrix (multiclass and binary groups; one panel per model) and per-label precision and
-recall bars. Figures are drawn with matplotlib's Agg backend, which needs no display; matplotlib
-is an optional dependency (the `report` extra).
+recall bars. Figures are `matplotlib.figure.Figure` objects rendered straight to PNG, without
+pyplot: the process-wide backend is never switched and no figure is left registered anywhere.
+matplotlib is an optional dependency (the `report` extra).
 """
 
 from __future__ import annotations
@@ -30,33 +31,31 @@ img{max-width:100%;display:block;margin:.5em 0}.note{color:#555;font-size:.92em}
 
 def require_matplotlib() -> None:
     """Raise one clear ComposeError, saying how to install it, when matplotlib is missing."""
-    _pyplot()
+    _figure_class()
 
 
-def _pyplot() -> Any:
+def _figure_class() -> Any:
+    """`matplotlib.figure.Figure` (a figure that renders itself, with no backend switch and no pyplot)."""
     try:
-        import matplotlib
+        import matplotlib  # noqa: F401 - first, so a missing package is found even if a submodule is cached
+        from matplotlib.figure import Figure
     except ImportError as exc:
         raise ComposeError("the HTML report needs matplotlib, which is not installed; install it with "
                            "`pip install 'compose-groups[report]'` (or `pip install matplotlib`)") from exc
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+    return Figure
 
 
-def _png(fig: Any, plt: Any) -> str:
+def _png(fig: Any) -> str:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
-    plt.close(fig)
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def _confusion_figure(plt: Any, group: str, panels: list[tuple[str, dict[str, Any]]]) -> str:
+def _confusion_figure(figure: Any, group: str, panels: list[tuple[str, dict[str, Any]]]) -> str:
     """One heat map per model: rows true labels, columns predicted (+ none, several), row-normalised."""
     k = len(panels[0][1]["labels"])
-    fig, axes = plt.subplots(1, len(panels), figsize=(min(4 + 0.55 * k, 9) * len(panels), 1.5 + 0.5 * k),
-                             squeeze=False)
+    fig = figure(figsize=(min(4 + 0.55 * k, 9) * len(panels), 1.5 + 0.5 * k))
+    axes = fig.subplots(1, len(panels), squeeze=False)
     for ax, (title, cm) in zip(axes[0], panels, strict=True):
         counts = np.asarray(cm["matrix"], dtype=float)
         share = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
@@ -73,15 +72,16 @@ def _confusion_figure(plt: Any, group: str, panels: list[tuple[str, dict[str, An
                     if counts[i, j]:
                         ax.text(j, i, str(int(counts[i, j])), ha="center", va="center", fontsize=7,
                                 color="white" if share[i, j] > 0.6 else "black")
-    return _png(fig, plt)
+    return _png(fig)
 
 
-def _bars_figure(plt: Any, group: str, models: list[tuple[str, dict[str, Any]]]) -> str:
+def _bars_figure(figure: Any, group: str, models: list[tuple[str, dict[str, Any]]]) -> str:
     """Precision and recall per label, one pair of bars per model."""
     labels = list(models[0][1]["per_label"])
     x = np.arange(len(labels))
     width = 0.8 / (2 * len(models))
-    fig, ax = plt.subplots(figsize=(max(6.0, 0.45 * len(labels) * len(models) + 2), 3.4))
+    fig = figure(figsize=(max(6.0, 0.45 * len(labels) * len(models) + 2), 3.4))
+    ax = fig.subplots()
     colours = [("#1f5fa8", "#7fb2e5"), ("#b3541e", "#f0a678")]
     for m, (name, metrics) in enumerate(models):
         per = metrics["per_label"]
@@ -94,7 +94,7 @@ def _bars_figure(plt: Any, group: str, models: list[tuple[str, dict[str, Any]]])
     ax.set_ylim(0, 1.05)
     ax.set_title(f"{group}: precision and recall per label", fontsize=10)
     ax.legend(fontsize=8, ncol=2 * len(models), loc="lower center", bbox_to_anchor=(0.5, 1.08))
-    return _png(fig, plt)
+    return _png(fig)
 
 
 def _cell(x: Any) -> str:
@@ -137,7 +137,7 @@ def _metrics_table(models: list[tuple[str, dict[str, Any]]]) -> str:
 
 def render_html(report: dict[str, Any]) -> str:
     """The report as one HTML document whose images are embedded as data:image/png;base64 URIs."""
-    plt = _pyplot()
+    figure = _figure_class()
     esc = html.escape
     base = report.get("baseline")
     parts = [f"<h1>Evaluation of {esc(report.get('model', ''))} release {esc(report['release'])}</h1>",
@@ -172,9 +172,9 @@ def render_html(report: dict[str, Any]) -> str:
             models.append(("monolithic", base["groups"][group]))
         parts.append(_metrics_table(models))
         if "confusion_matrix" in m:
-            src = _confusion_figure(plt, group, [(name, x["confusion_matrix"]) for name, x in models])
+            src = _confusion_figure(figure, group, [(name, x["confusion_matrix"]) for name, x in models])
             parts.append(f'<img alt="{esc(group)} confusion matrix" src="{src}">')
-        parts.append(f'<img alt="{esc(group)} precision and recall" src="{_bars_figure(plt, group, models)}">')
+        parts.append(f'<img alt="{esc(group)} precision and recall" src="{_bars_figure(figure, group, models)}">')
     title = f"compose evaluation: {report.get('model', '')} {report['release']}"
     return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{esc(title)}</title>"
             f"<style>{_STYLE}</style></head><body>{''.join(parts)}</body></html>\n")
