@@ -11,7 +11,7 @@ labels with fewer than MIN_SUPPORT examples in the evaluated rows are listed in 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 import numpy as np
 
@@ -25,6 +25,49 @@ from compose.runtime.model import ComposedModel
 
 Split = Literal["all", "holdout", "train"]
 Baseline = Literal["monolithic"]
+
+class HoldoutRule(TypedDict):
+    """How the evaluated rows were chosen: the training holdout rule."""
+
+    fraction: float
+    seed: int
+    rows: str
+
+
+class ComparisonRow(TypedDict):
+    """One row of the composed-vs-monolithic table (a group's headline metric, or the merged result)."""
+
+    group: str
+    kind: str
+    n: int
+    metric: str
+    composed: float | None
+    monolithic: float | None
+    monolithic_argmax_accuracy: float | None
+    composed_invalid_rate: float | None
+    monolithic_invalid_rate: float | None
+
+
+class EvaluationReport(TypedDict):
+    """What `evaluate` returns (and `compose evaluate --json` writes): a JSON object, typed.
+
+    `groups` maps each group to its metrics (see `compose.metrics`), `merged` holds the figures of
+    the merged result, `baseline` the monolithic baseline's (or None).
+    """
+
+    report_version: int
+    model: str
+    release: str
+    split: str
+    rows: int
+    rows_in_training_split: int
+    holdout_rule: HoldoutRule
+    groups: dict[str, dict[str, Any]]
+    merged: dict[str, Any]
+    warnings: list[str]
+    baseline: dict[str, Any] | None
+    comparison: list[ComparisonRow]
+
 
 #: A label with fewer examples than this in the evaluated rows is reported in `warnings`.
 MIN_SUPPORT = 10
@@ -94,7 +137,7 @@ def rare_label_warnings(targets: dict[str, GroupTargets], scope: np.ndarray, spl
 
 
 def evaluate(model: ComposedModel, data: Any, *, split: Split | None = None, baseline: Baseline | None = None,
-             n_jobs: int | None = None) -> dict[str, Any]:
+             n_jobs: int | None = None) -> EvaluationReport:
     """Metrics per group and over the merged result, optionally beside a monolithic baseline.
 
     `split` picks rows by the training holdout rule; it defaults to "holdout" with a baseline
@@ -115,12 +158,13 @@ def evaluate(model: ComposedModel, data: Any, *, split: Split | None = None, bas
     scored = score(model.groups, kinds, targets, composed_predictions(model, df), scope)
     for group, m in scored["groups"].items():
         m["version"] = model.version_of(group)
-    report: dict[str, Any] = {
+    report: EvaluationReport = {
         "report_version": REPORT_VERSION, "model": schema.name, "release": model.release_name,
         "split": chosen_split, "rows": int(scope.sum()), "rows_in_training_split": int((scope & ~hold).sum()),
         "holdout_rule": {"fraction": schema.training.holdout, "seed": schema.training.seed,
                          "rows": "hash(inputs) < fraction: stable, not stratified"},
-        **scored, "warnings": rare_label_warnings(targets, scope, chosen_split), "baseline": None, "comparison": [],
+        "groups": scored["groups"], "merged": scored["merged"],
+        "warnings": rare_label_warnings(targets, scope, chosen_split), "baseline": None, "comparison": [],
     }
     if not scope.any():
         report["warnings"].append(f"no rows in the {chosen_split} split of this file; nothing was evaluated")
@@ -140,10 +184,11 @@ def evaluate(model: ComposedModel, data: Any, *, split: Split | None = None, bas
     return report
 
 
-def comparison_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
+def comparison_rows(report: EvaluationReport) -> list[ComparisonRow]:
     """The side-by-side table: one row per group (its headline metric) and one for the merged result."""
     base = report["baseline"]
-    rows = []
+    assert base is not None  # called once the baseline is in the report
+    rows: list[ComparisonRow] = []
     for group, m in report["groups"].items():
         b = base["groups"].get(group, {})
         metric = headline_metric(m["kind"])
@@ -172,11 +217,11 @@ def _secondary(m: dict[str, Any]) -> str:
     return f"{extra}balanced {m['balanced_accuracy']}  macro_f1 {m['macro_f1']}  abstain {m['abstain_rate']}"
 
 
-def summary_lines(report: dict[str, Any]) -> list[str]:
+def summary_lines(report: EvaluationReport) -> list[str]:
     """A readable table of an evaluation report for the terminal."""
     lines = [f"release {report['release']}, {report['rows']} rows ({report['split']} split)"]
-    if report.get("baseline"):
-        b = report["baseline"]
+    b = report.get("baseline")
+    if b:
         lines.append(f"baseline: monolithic one-vs-rest, {b['tags']} tags on features {b['features']}, threshold "
                      f"{b['threshold']}, fitted on {b['train_rows']} training-split rows in {b['fit_seconds']:.1f}s")
         lines.append(f"missing labels: {b['missing_labels_note']}")

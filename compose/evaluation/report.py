@@ -13,12 +13,15 @@ import base64
 import html
 import io
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from compose.data.io import atomic_write
 from compose.errors import ComposeError
+
+if TYPE_CHECKING:
+    from compose.evaluation.evaluator import EvaluationReport
 
 _STYLE = """
 body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222}
@@ -103,7 +106,7 @@ def _cell(x: Any) -> str:
     return "-" if x is None else html.escape(str(x))
 
 
-def _comparison_table(report: dict[str, Any]) -> str:
+def _comparison_table(report: EvaluationReport) -> str:
     head = ("<tr><th>group</th><th>kind</th><th>n</th><th>metric</th><th>composed</th><th>monolithic</th>"
             "<th>monolithic, argmax per group</th><th>invalid rate, composed</th><th>invalid rate, monolithic</th>"
             "</tr>")
@@ -135,7 +138,7 @@ def _metrics_table(models: list[tuple[str, dict[str, Any]]]) -> str:
     return f"<table>{head}{rows}</table>"
 
 
-def render_html(report: dict[str, Any]) -> str:
+def render_html(report: EvaluationReport) -> str:
     """The report as one HTML document whose images are embedded as data:image/png;base64 URIs."""
     figure = _figure_class()
     esc = html.escape
@@ -180,6 +183,6 @@ def render_html(report: dict[str, Any]) -> str:
             f"<style>{_STYLE}</style></head><body>{''.join(parts)}</body></html>\n")
 
 
-def write_html(report: dict[str, Any], path: str | Path) -> Path:
+def write_html(report: EvaluationReport, path: str | Path) -> Path:
     """Write `render_html(report)` to `path` (through a temporary file, so no half-written report)."""
     return atomic_write(path, render_html(report))
