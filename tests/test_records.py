@@ -166,3 +166,14 @@ def test_a_corrupt_release_is_a_clean_cli_error(old_store: Path, capsys: pytest.
     assert main(["predict", "--store", str(old_store), "--data", str(FIXTURE / "rows.csv"),
                  "--out", str(old_store.parent / "out.jsonl")]) != 0
     assert "Traceback" not in capsys.readouterr().err
+
+
+def test_a_version_folder_whose_meta_names_another_version_is_refused(old_store: Path) -> None:
+    shutil.copytree(old_store / "groups" / "species" / "v0002", old_store / "groups" / "species" / "v0003")
+    with pytest.raises(IntegrityError, match=r"describes group 'species' v0002, not group 'species' v0003"):
+        ModelStore(old_store).meta("groups", "species", 3)
+
+
+def test_an_unknown_kind_of_version_is_a_store_error(old_store: Path) -> None:
+    with pytest.raises(compose.StoreError, match=r"unknown kind of version 'samples'"):
+        ModelStore(old_store).meta("samples", "x", 1)

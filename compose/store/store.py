@@ -235,6 +235,8 @@ class ModelStore:
 
     def meta(self, kind: str, name: str, version: int) -> VersionMeta:
         """The meta.json of a version, parsed into its record type (`FeatureMeta`, `GroupMeta`, `DecisionMeta`)."""
+        if kind not in META_TYPES:
+            raise StoreError(f"unknown kind of version {kind!r}; the store holds {list(META_TYPES)}")
         path = self.node_dir(kind, name) / version_name(version) / META
         if not path.is_file():
             raise ArtifactNotFoundError(f"{path} is missing: {kind[:-1]} {name!r} has no version "
