@@ -28,7 +28,14 @@ import pandas as pd
 from joblib import Parallel, delayed
 
 from compose.data.io import as_frame
-from compose.data.targets import fingerprint, holdout_mask, parse_targets, prepare_inputs, row_hashes
+from compose.data.targets import (
+    GroupTargets,
+    fingerprint,
+    holdout_mask,
+    parse_targets,
+    prepare_inputs,
+    row_hashes,
+)
 from compose.errors import DataError, SchemaError, TrainingError
 from compose.featurize.base import featurizer_of, hstack
 from compose.heads.decide import raw_predictions
@@ -109,8 +116,9 @@ def _evaluate(schema: Schema, head: Head, x: Any, rows: GroupRows) -> dict[str, 
 
 
 @dataclass
-class _Run:
-    """The state of one training run, filled in step by step."""
+class TrainingRun:
+    """The state of one training run, filled in step by step by the steps of `fit_and_release`
+    (`select_training_rows` makes one; each later step reads what the earlier ones left)."""
 
     schema: Schema
     plan: Plan
@@ -178,8 +186,8 @@ def fit_and_release(  # noqa: PLR0913 - the lifecycle commands' options, keyword
     return run.report
 
 
-def _groups_to_train(schema: Schema, df: pd.DataFrame, groups: list[str] | None,
-                     report: TrainReport) -> tuple[list[str], dict[str, Any]]:
+def _groups_to_train(schema: Schema, plan: Plan, df: pd.DataFrame, groups: list[str] | None,
+                     report: TrainReport) -> tuple[list[str], dict[str, GroupTargets]]:
     """The groups of this run in plan order, and the targets of every column they need."""
     wanted = list(groups) if groups is not None else list(schema.groups)
     unknown = [g for g in wanted if g not in schema.groups]
@@ -194,7 +202,7 @@ def _groups_to_train(schema: Schema, df: pd.DataFrame, groups: list[str] | None,
                         f"{absent}; add the column with its labels")
     for g in absent:
         _warn(report, f"group {g!r}: the data has no column {g!r}, so it is not trained from this file")
-    trained = [g for g in build_plan(schema).groups_in_order() if g in wanted and g in targets]
+    trained = [g for g in plan.groups_in_order() if g in wanted and g in targets]
     if not trained:
         raise DataError(f"{df.attrs.get('source', 'the data')}: no group column found; expected one of "
                         f"{list(schema.groups)} (one column per group, named after it)")
@@ -202,12 +210,13 @@ def _groups_to_train(schema: Schema, df: pd.DataFrame, groups: list[str] | None,
 
 
 def select_training_rows(schema: Schema, data: Any, store: ModelStore, groups: list[str] | None,
-                         registry: Registry) -> _Run:
+                         registry: Registry) -> TrainingRun:
     """Step 1: read the data and choose each group's training and holdout rows (no store access)."""
     df = as_frame(data)
     inputs = prepare_inputs(df, schema)
     report = TrainReport(store.path, None)
-    trained, targets = _groups_to_train(schema, df, groups, report)
+    plan = build_plan(schema)
+    trained, targets = _groups_to_train(schema, plan, df, groups, report)
     hashes = row_hashes(inputs, schema.training.seed)
     hold = holdout_mask(hashes, schema.training.holdout)
     selections: dict[str, GroupRows] = {}
@@ -223,10 +232,10 @@ def select_training_rows(schema: Schema, data: Any, store: ModelStore, groups: l
         selections[g] = rows
     if not trained:
         raise DataError("no group has labelled rows in this file; fill in at least one group column")
-    return _Run(schema, build_plan(schema), store, inputs, hashes, hold, report, trained, selections, registry)
+    return TrainingRun(schema, plan, store, inputs, hashes, hold, report, trained, selections, registry)
 
 
-def read_live_release(run: _Run) -> None:
+def read_live_release(run: TrainingRun) -> None:
     """Step 2 (under the lock): the live release, its holdouts, and the rows they rule out of training."""
     run.live = run.store.release() if run.store.release_numbers() else None
     _refuse_stale_heads(run.schema, run.store, run.live, run.trained)
@@ -240,7 +249,7 @@ def read_live_release(run: _Run) -> None:
                                 "holdout, so none is left to train on; add rows that were not labelled before")
 
 
-def fit_features(run: _Run, refit: set[str] | None) -> None:
+def fit_features(run: TrainingRun, refit: set[str] | None) -> None:
     """Step 3: fit the features to refit on the training rows; take the others from the live release."""
     schema, live = run.schema, run.live
     live_features = live.features if live is not None else {}
@@ -264,7 +273,7 @@ def fit_features(run: _Run, refit: set[str] | None) -> None:
             run.versions[f] = pin.version
 
 
-def fit_heads(run: _Run, n_jobs: int | None) -> None:
+def fit_heads(run: TrainingRun, n_jobs: int | None) -> None:
     """Step 4: every estimator of every head, in parallel where it pays off, assembled into heads."""
     schema = run.schema
     needed = sorted({f for g in run.trained for f in schema.features_of(g)})
@@ -291,7 +300,7 @@ def fit_heads(run: _Run, n_jobs: int | None) -> None:
         run.heads[g] = assemble_head(g, schema.groups[g].type, schema.labels_of(g), schema.features_of(g), ests)
 
 
-def write_feature_versions(run: _Run) -> None:
+def write_feature_versions(run: TrainingRun) -> None:
     """Step 5: a new version of every refitted feature (first: heads record them as parents)."""
     schema, hashes, train_rows = run.schema, run.hashes, run.train_rows
     for f in run.to_fit:
@@ -304,7 +313,7 @@ def write_feature_versions(run: _Run) -> None:
         run.report.features[f] = run.versions[f]
 
 
-def _holdout_metrics(run: _Run, g: str) -> tuple[Holdout, dict[str, Any]]:
+def _holdout_metrics(run: TrainingRun, g: str) -> tuple[Holdout, dict[str, Any]]:
     """The rows a new head of `g` is judged on (the live holdout plus this file's), and its metrics there."""
     rows, reference = run.selections[g], run.references[g]
     own = Holdout(run.inputs.iloc[rows.holdout].reset_index(drop=True), rows.y[rows.holdout],
@@ -316,7 +325,7 @@ def _holdout_metrics(run: _Run, g: str) -> tuple[Holdout, dict[str, Any]]:
     return holdout, score_on(run.schema, run.heads[g], transformers, holdout)
 
 
-def gate_and_write_head(run: _Run, g: str, *, gate: bool, force: bool, note: str) -> None:
+def gate_and_write_head(run: TrainingRun, g: str, *, gate: bool, force: bool, note: str) -> None:
     """Step 6: score a new head on its holdout, gate it against the live one, write its version."""
     schema, rows, spec = run.schema, run.selections[g], run.schema.groups[g]
     holdout, metrics = _holdout_metrics(run, g)
@@ -346,7 +355,7 @@ def gate_and_write_head(run: _Run, g: str, *, gate: bool, force: bool, note: str
     _log_group(schema, run.report.groups[g])
 
 
-def hold_back_refused_features(run: _Run) -> None:
+def hold_back_refused_features(run: TrainingRun) -> None:
     """Step 7: a refitted feature is released only with every head that reads it."""
     for f in run.to_fit:
         readers = [g for g in run.trained if f in run.schema.features_of(g)]
@@ -396,7 +405,7 @@ def _log_group(schema: Schema, r: GroupReport) -> None:
     log.info(line + ("" if r.released else "  NOT RELEASED"))
 
 
-def _pins_kept(run: _Run) -> tuple[dict[str, FeaturePin], dict[str, GroupPin]]:
+def _pins_kept(run: TrainingRun) -> tuple[dict[str, FeaturePin], dict[str, GroupPin]]:
     """The live pins of the features and groups the schema still declares, then the released new heads'."""
     schema, live = run.schema, run.live
     features = {f: p for f, p in (live.features if live else {}).items() if f in schema.features}
@@ -415,7 +424,7 @@ def _pins_kept(run: _Run) -> tuple[dict[str, FeaturePin], dict[str, GroupPin]]:
     return features, groups
 
 
-def compose_release(run: _Run, note: str) -> ReleaseBody | None:
+def compose_release(run: TrainingRun, note: str) -> ReleaseBody | None:
     """Step 8: the body of the new release, or None when nothing is to be released."""
     schema, live = run.schema, run.live
     features, groups = _pins_kept(run)
