@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 
+from compose.curves import Curve, group_curves, live_thresholds
 from compose.data.io import as_frame, source_of
 from compose.data.targets import (
     fingerprint,
@@ -296,6 +297,24 @@ def _tuning_rows(model: ComposedModel, group: str, data: Any | None,
     where = f"{len(rows)} of {len(df)} rows of {source_of(df)} are in the holdout (hash rule, seed " \
             f"{training.seed}) and labelled for {group}"
     return inputs.iloc[rows].reset_index(drop=True), targets[group].y[rows], where
+
+
+def tuning_curves(store: str | Path, group: str, *, data: Any | None = None,
+                  model: str | None = None) -> tuple[list[Curve], str]:
+    """The threshold (or confidence) curves of `group` on the rows `tune` would use, and where they come from."""
+    from compose.runtime.load import load
+
+    s = ModelStore.open(store, model)
+    composed = load(s.path)
+    if group not in composed.heads_:
+        raise DataError(f"unknown group {group!r}; the live release {composed.release_name} has {composed.groups}")
+    spec, head = composed.schema.groups[group], composed.heads_[group]
+    training = s.group_meta(group, composed.version_of(group)).training
+    inputs, y, source = _tuning_rows(composed, group, data, training)
+    blocks = composed.transform_features(inputs, head.features)
+    scores = head.scores(hstack([blocks[f] for f in head.features]))
+    live = live_thresholds(spec.type, head.labels, spec.decision, DEFAULT_THRESHOLD)
+    return group_curves(group, spec.type, head.labels, scores, y, live), source
 
 
 def tune(store: str | Path, group: str, target: Target | str, *, data: Any | None = None, model: str | None = None,

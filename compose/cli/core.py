@@ -122,6 +122,10 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
         logging.getLogger("compose").info("fitting the %s baseline on the training-split rows of %s", a.baseline,
                                           a.data)
     report = compose.evaluate(model, a.data, split=a.split, baseline=a.baseline)
+    if a.audit:
+        from compose.audit.labels import audit_model
+
+        report["audit"] = audit_model(model, a.data).to_dict()
     for line in compose.evaluation_summary(report):
         emit(line)
     write_json(a.json, report)
@@ -132,6 +136,20 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
 
 
 def cmd_tune(a: argparse.Namespace) -> int:
+    if a.curve:
+        from compose.tuning import tuning_curves
+
+        curves, source = tuning_curves(a.store, a.group, data=a.data, model=a.model)
+        emit(f"curves of {a.group} on {source}")
+        for curve in curves:
+            for line in curve.table():
+                emit(line)
+        write_json(a.json, [c.to_dict() for c in curves])
+        if a.target is None:
+            return 0
+    if a.target is None:
+        raise compose.DataError("compose tune needs --target (precision=0.95, recall=0.8 or f1), or --curve to "
+                                "print the threshold curve only")
     report = compose.tune(a.store, a.group, a.target, data=a.data, model=a.model, dry_run=a.dry_run, note=a.note)
     for line in report.lines():
         emit(line)
@@ -145,6 +163,8 @@ def _evaluate_args(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("--baseline", choices=["monolithic"],
                     help="also fit one one-vs-rest model over every label on the training-split rows, and compare")
     sp.add_argument("--html", help="write a self-contained HTML report (needs matplotlib)")
+    sp.add_argument("--audit", action="store_true",
+                    help="also audit the file's annotations (extra [audit]) and add the section to the report")
 
 
 def _schema_commands(add: Adder) -> None:
@@ -174,7 +194,10 @@ def _training_commands(add: Adder) -> None:
     sp = add("tune", cmd_tune, "tune a group's decision to a target on held-out rows, and release it")
     store_args(sp)
     sp.add_argument("--group", required=True)
-    sp.add_argument("--target", required=True, help="precision=0.95, recall=0.8 or f1")
+    sp.add_argument("--target", help="precision=0.95, recall=0.8 or f1 (required unless --curve)")
+    sp.add_argument("--curve", action="store_true",
+                    help="print precision/recall against the threshold (multiclass: accuracy/coverage against "
+                         "min_confidence), the live decision marked")
     sp.add_argument("--data", help="labelled rows; only those in the training holdout are used "
                                    "(default: the holdout stored with the live head version)")
     sp.add_argument("--dry-run", action="store_true", help="report, but write nothing")

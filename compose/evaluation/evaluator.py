@@ -11,15 +11,17 @@ labels with fewer than MIN_SUPPORT examples in the evaluated rows are listed in 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal, NotRequired, TypedDict
 
 import numpy as np
 
+from compose.curves import group_curves, live_thresholds
 from compose.data.io import as_frame
 from compose.data.targets import GroupTargets, holdout_mask, parse_targets, prepare_inputs, row_hashes
 from compose.errors import DataError
 from compose.evaluation.baseline import MonolithicBaseline
 from compose.evaluation.calibration import calibration_metrics
+from compose.heads.decide import DEFAULT_THRESHOLD
 from compose.metrics import GroupPrediction, group_metrics, headline_metric, merged_metrics, one_hot
 from compose.runtime.model import ComposedModel
 
@@ -67,6 +69,8 @@ class EvaluationReport(TypedDict):
     warnings: list[str]
     baseline: dict[str, Any] | None
     comparison: list[ComparisonRow]
+    curves: dict[str, list[dict[str, Any]]]
+    audit: NotRequired[dict[str, Any]]  # with `compose evaluate --audit`: the `compose audit` report
 
 
 #: A label with fewer examples than this in the evaluated rows is reported in `warnings`.
@@ -155,7 +159,8 @@ def evaluate(model: ComposedModel, data: Any, *, split: Split | None = None, bas
     hold = holdout_mask(row_hashes(inputs, schema.training.seed), schema.training.holdout)
     scope = {"all": np.ones(len(df), dtype=bool), "holdout": hold, "train": ~hold}[chosen_split]
     kinds = {g: schema.groups[g].type for g in schema.groups}
-    scored = score(model.groups, kinds, targets, composed_predictions(model, df), scope)
+    predictions = composed_predictions(model, df)
+    scored = score(model.groups, kinds, targets, predictions, scope)
     for group, m in scored["groups"].items():
         m["version"] = model.version_of(group)
     report: EvaluationReport = {
@@ -165,6 +170,7 @@ def evaluate(model: ComposedModel, data: Any, *, split: Split | None = None, bas
                          "rows": "hash(inputs) < fraction: stable, not stratified"},
         "groups": scored["groups"], "merged": scored["merged"],
         "warnings": rare_label_warnings(targets, scope, chosen_split), "baseline": None, "comparison": [],
+        "curves": curves_of(model, targets, predictions, scope),
     }
     if not scope.any():
         report["warnings"].append(f"no rows in the {chosen_split} split of this file; nothing was evaluated")
@@ -182,6 +188,24 @@ def evaluate(model: ComposedModel, data: Any, *, split: Split | None = None, bas
         report["baseline"] = {**mono.describe(), **mono_scored}
         report["comparison"] = comparison_rows(report)
     return report
+
+
+def curves_of(model: ComposedModel, targets: dict[str, GroupTargets], predictions: dict[str, GroupPrediction],
+              scope: np.ndarray) -> dict[str, list[dict[str, Any]]]:
+    """Per group, its threshold (or confidence) curves on the labelled rows in scope where its head ran."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for group in model.groups:
+        if group not in targets:
+            continue
+        spec, labels = model.schema.groups[group], model.heads_[group].labels
+        scores = predictions[group].scores
+        if scores is None:
+            continue
+        rows = targets[group].labelled & scope & ~np.isnan(scores).any(axis=1)
+        live = live_thresholds(spec.type, labels, spec.decision, DEFAULT_THRESHOLD)
+        out[group] = [c.to_dict() for c in group_curves(group, spec.type, labels, scores[rows],
+                                                        targets[group].y[rows], live)]
+    return out
 
 
 def comparison_rows(report: EvaluationReport) -> list[ComparisonRow]:

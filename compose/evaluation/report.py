@@ -19,6 +19,7 @@ import numpy as np
 
 from compose.data.io import atomic_write
 from compose.errors import ComposeError
+from compose.evaluation.sections import audit_html, curves_html
 
 if TYPE_CHECKING:
     from compose.evaluation.evaluator import EvaluationReport
@@ -28,7 +29,8 @@ body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#22
 table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}
 th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}.better{font-weight:bold;color:#0a6b2d}
 .warn{background:#fff4d6;border-left:4px solid #e0a800;padding:.4em .8em;margin:.3em 0}
-img{max-width:100%;display:block;margin:.5em 0}.note{color:#555;font-size:.92em}
+img{max-width:100%;display:block;margin:.5em 0}
+.curves img.curve{display:inline-block;width:32%;margin:.2em}.note{color:#555;font-size:.92em}
 """
 
 
@@ -178,6 +180,8 @@ def render_html(report: EvaluationReport) -> str:
             src = _confusion_figure(figure, group, [(name, x["confusion_matrix"]) for name, x in models])
             parts.append(f'<img alt="{esc(group)} confusion matrix" src="{src}">')
         parts.append(f'<img alt="{esc(group)} precision and recall" src="{_bars_figure(figure, group, models)}">')
+    parts.append(curves_html(report.get("curves", {})))
+    parts.append(audit_html(report.get("audit")))
     title = f"compose evaluation: {report.get('model', '')} {report['release']}"
     return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{esc(title)}</title>"
             f"<style>{_STYLE}</style></head><body>{''.join(parts)}</body></html>\n")
