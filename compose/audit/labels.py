@@ -21,7 +21,7 @@ import pandas as pd
 from sklearn.model_selection import KFold, StratifiedKFold
 
 from compose.data.io import as_frame, atomic_write, source_of
-from compose.data.targets import GroupTargets, parse_targets, prepare_inputs
+from compose.data.targets import GroupTargets, outside_when, parse_targets, prepare_inputs
 from compose.errors import ComposeError, DataError
 from compose.featurize.base import hstack
 from compose.heads.head import assemble_head, fit_estimator
@@ -119,12 +119,8 @@ def sample_ids(df: pd.DataFrame, inputs: pd.DataFrame) -> list[str]:
 
 def group_rows(model: ComposedModel, group: str, targets: dict[str, GroupTargets]) -> np.ndarray:
     """Rows labelled for `group` whose gating groups' given labels (if any) are in its `when`."""
-    spec = model.schema.groups[group]
-    mask = targets[group].labelled.copy()
-    for gate, wanted in (spec.when or {}).items():
-        gt = targets.get(gate)
-        if gt is not None:
-            mask &= ~gt.labelled | np.isin(gt.y, [gt.labels.index(w) for w in wanted])
+    labelled = targets[group].labelled
+    mask = labelled & ~outside_when(model.schema.groups[group].when, targets, len(labelled))
     return np.flatnonzero(mask)
 
 
