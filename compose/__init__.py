@@ -46,6 +46,8 @@ if TYPE_CHECKING:  # for type checkers and editors; at run time names load on fi
     from compose.schema.models import Schema
     from compose.store.lifecycle import diff as diff_releases
     from compose.store.lifecycle import list_releases, list_versions, promote, rollback, set_release
+    from compose.store.sample_records import describe_counts as describe_samples
+    from compose.store.samples import SampleStore, import_samples, open_samples
     from compose.store.store import ModelStore
     from compose.store.verify import StoreCheck, verify_store
     from compose.training.run import TrainReport, fit_and_release
@@ -71,6 +73,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "RegistryError": ("compose.errors", "RegistryError"),
     "Schema": ("compose.schema.models", "Schema"),
     "SchemaError": ("compose.errors", "SchemaError"),
+    "SampleStore": ("compose.store.samples", "SampleStore"),
     "StoreCheck": ("compose.store.verify", "StoreCheck"),
     "StoreError": ("compose.errors", "StoreError"),
     "StoreLockedError": ("compose.errors", "StoreLockedError"),
@@ -82,14 +85,17 @@ _LAZY: dict[str, tuple[str, str]] = {
     "check": ("compose.data.check", "check"),
     "convert": ("compose.data.tags", "convert"),
     "default_registry": ("compose.registry", "default_registry"),
+    "describe_samples": ("compose.store.sample_records", "describe_counts"),
     "diff_releases": ("compose.store.lifecycle", "diff"),
     "evaluate": ("compose.evaluation.evaluator", "evaluate"),
     "evaluation_summary": ("compose.evaluation.evaluator", "summary_lines"),
     "fit_and_release": ("compose.training.run", "fit_and_release"),
+    "import_samples": ("compose.store.samples", "import_samples"),
     "list_releases": ("compose.store.lifecycle", "list_releases"),
     "list_versions": ("compose.store.lifecycle", "list_versions"),
     "load": ("compose.runtime.load", "load"),
     "load_schema": ("compose.schema.load", "load_schema"),
+    "open_samples": ("compose.store.samples", "open_samples"),
     "parse_schema": ("compose.schema.load", "parse_schema"),
     "prepare_inputs": ("compose.data.targets", "prepare_inputs"),
     "promote": ("compose.store.lifecycle", "promote"),
@@ -122,6 +128,7 @@ __all__ = [
     "PluginError",
     "Registry",
     "RegistryError",
+    "SampleStore",
     "Schema",
     "SchemaError",
     "StoreCheck",
@@ -136,14 +143,17 @@ __all__ = [
     "check",
     "convert",
     "default_registry",
+    "describe_samples",
     "diff_releases",
     "evaluate",
     "evaluation_summary",
     "fit_and_release",
+    "import_samples",
     "list_releases",
     "list_versions",
     "load",
     "load_schema",
+    "open_samples",
     "parse_schema",
     "prepare_inputs",
     "promote",

@@ -63,3 +63,23 @@ class RegistryError(ComposeError, LookupError):
 
 class PluginError(ComposeError, ImportError):
     """A registered plugin (or the one an artifact was made with) cannot be imported; says what to install."""
+
+
+class SampleNotFoundError(ArtifactNotFoundError):
+    """A sample id that was asked for is not in the model's sample store."""
+
+
+class SampleConflictError(DataError):
+    """A labelled row disagrees with the annotation the sample store holds, and conflicts were refused.
+
+    `sample_id`, `group`, `stored` and `given` name the sample, the group and the two values (the
+    HTTP server answers 409 with them).
+    """
+
+    def __init__(self, message: str, sample_id: str = "", group: str = "", stored: str | None = None,
+                 given: str | None = None) -> None:
+        super().__init__(message)
+        self.sample_id, self.group, self.stored, self.given = sample_id, group, stored, given
+
+    def __reduce__(self) -> tuple[type[SampleConflictError], tuple[str, str, str, str | None, str | None]]:
+        return (type(self), (str(self), self.sample_id, self.group, self.stored, self.given))
