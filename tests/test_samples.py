@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 import compose
+from compose.cli.main import main
 from compose.data.targets import holdout_mask, parse_targets, prepare_inputs, row_hashes
 from compose.errors import DataError, SampleConflictError, SampleNotFoundError
 from compose.store.samples import SampleStore
@@ -266,10 +267,12 @@ def test_two_threads_can_write_at_once(store: SampleStore, shop: compose.Schema)
     assert store.counts().samples == 80 and store.revision == 4
 
 
-def test_the_cli_imports_counts_and_exports(tmp_path: Path, penguins_csv: Path, penguins_schema_path: Path) -> None:
+def test_the_cli_imports_counts_and_exports(tmp_path: Path, penguins_csv: Path, penguins_schema_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "compose", *args], capture_output=True, text=True,
-                              timeout=120, check=False)
+        code = main(list(args))
+        out, err = capsys.readouterr()
+        return subprocess.CompletedProcess(args, code, out, err)
 
     made = run("samples", "--store", str(tmp_path / "s"), "--schema", str(penguins_schema_path),
                "--import", str(penguins_csv))

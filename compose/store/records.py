@@ -251,12 +251,20 @@ class Holdout:
     inputs: pd.DataFrame
     y: np.ndarray
     hashes: np.ndarray
+    known: np.ndarray | None = None  # multilabel per-label truth: the known cells (None: all known)
 
     def __len__(self) -> int:
         return len(self.y)
 
+    def known_cells(self) -> np.ndarray:
+        """The (n_rows, n_labels) mask of known cells of a multilabel holdout."""
+        return np.ones(self.y.shape, dtype=bool) if self.known is None else self.known
+
     def to_stored(self) -> dict[str, Any]:
-        return {"inputs": self.inputs, "y": self.y, "hashes": self.hashes}
+        stored = {"inputs": self.inputs, "y": self.y, "hashes": self.hashes}
+        if self.known is not None:
+            stored["known"] = self.known
+        return stored
 
     @classmethod
     def from_stored(cls, obj: Any, path: Path) -> Holdout:
@@ -267,7 +275,8 @@ class Holdout:
                                  "retrain the group")
         if not len(obj["inputs"]) == len(obj["y"]) == len(obj["hashes"]):
             raise IntegrityError(f"{path}: inputs, y and hashes have different lengths; retrain the group")
-        return cls(obj["inputs"], obj["y"], obj["hashes"])
+        known = obj.get("known")
+        return cls(obj["inputs"], obj["y"], obj["hashes"], None if known is None else np.asarray(known, dtype=bool))
 
 
 # --------------------------------------------------------------------------------------------------

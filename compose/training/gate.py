@@ -29,9 +29,12 @@ def live_holdout(schema: Schema, store: ModelStore, live: Release | None, group:
 def union(reference: Holdout, own: Holdout) -> Holdout:
     """The live holdout, plus this file's holdout rows it does not hold yet (labels as this file gives)."""
     fresh = ~np.isin(own.hashes, reference.hashes)
+    known = None
+    if reference.known is not None or own.known is not None:  # per-label truth: which cells are known
+        known = np.concatenate([reference.known_cells(), own.known_cells()[fresh]])
     return Holdout(pd.concat([reference.inputs, own.inputs[fresh]], ignore_index=True),
                    np.concatenate([reference.y, own.y[fresh]]),
-                   np.concatenate([reference.hashes, own.hashes[fresh]]))
+                   np.concatenate([reference.hashes, own.hashes[fresh]]), known)
 
 
 def score_on(schema: Schema, head: Head, transformers: list[Any], holdout: Holdout) -> dict[str, Any]:
@@ -40,7 +43,7 @@ def score_on(schema: Schema, head: Head, transformers: list[Any], holdout: Holdo
         return {"n": 0}
     x = hstack([t.transform(holdout.inputs) for t in transformers])
     pred = raw_predictions(spec, head.labels, head.scores(x))
-    return group_metrics(spec.type, holdout.y, pred, head.labels)
+    return group_metrics(spec.type, holdout.y, pred, head.labels, known=holdout.known)
 
 
 def gate_verdict(schema: Schema, store: ModelStore, live: Release, group: str, metrics: dict[str, Any],

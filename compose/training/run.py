@@ -94,8 +94,9 @@ def _jobs_for(schema: Schema, rows: GroupRows, x: Any, registry: Registry) -> li
     xt = x[rows.train]
     if spec.type == "multilabel":
         labels = schema.labels_of(rows.group)
-        return [(name, params, xt, rows.y[rows.train, j], f"group {rows.group!r}, label {label!r}", True,
-                 spec.calibration) for j, label in enumerate(labels)]
+        # a label is fitted on the rows where its truth is known (all of them, unless per-label cells)
+        return [(name, params, xt if rows.known is None else x[rows.label_train(j)], rows.y[rows.label_train(j), j],
+                 f"group {rows.group!r}, label {label!r}", True, spec.calibration) for j, label in enumerate(labels)]
     return [(name, params, xt, rows.y[rows.train], f"group {rows.group!r}", False, spec.calibration)]
 
 
@@ -112,7 +113,8 @@ def _evaluate(schema: Schema, head: Head, x: Any, rows: GroupRows) -> dict[str, 
     spec = schema.groups[head.group]
     scores = head.scores(x[rows.holdout])
     pred = raw_predictions(spec, head.labels, scores)
-    return group_metrics(spec.type, rows.y[rows.holdout], pred, head.labels)
+    known = None if rows.known is None else rows.known[rows.holdout]
+    return group_metrics(spec.type, rows.y[rows.holdout], pred, head.labels, known=known)
 
 
 @dataclass
@@ -317,7 +319,7 @@ def _holdout_metrics(run: TrainingRun, g: str) -> tuple[Holdout, dict[str, Any]]
     """The rows a new head of `g` is judged on (the live holdout plus this file's), and its metrics there."""
     rows, reference = run.selections[g], run.references[g]
     own = Holdout(run.inputs.iloc[rows.holdout].reset_index(drop=True), rows.y[rows.holdout],
-                  run.hashes[rows.holdout])
+                  run.hashes[rows.holdout], None if rows.known is None else rows.known[rows.holdout])
     if reference is None:
         return own, _evaluate(run.schema, run.heads[g], run.xs[g], rows)
     holdout = union(reference, own)
