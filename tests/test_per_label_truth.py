@@ -7,12 +7,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from _schemas import SHOP_HEADER
 
 import compose
 from compose.data.targets import parse_targets
 from compose.errors import DataError
 from compose.metrics import multilabel_metrics
-from tests._schemas import SHOP_HEADER
 
 SCHEMA = SHOP_HEADER + """\
   colors:
@@ -62,12 +62,13 @@ def test_each_label_trains_only_on_the_rows_where_it_is_known(tmp_path: Path) ->
     df = _frame()
     model = compose.train(schema, df, store=tmp_path, n_jobs=1)
     red, blue = model.heads_["colors"].estimators_
-    meta = compose.ModelStore(tmp_path / "shop").meta("groups", "colors", 1)
-    n_train = meta["n_train"]
+    store = compose.ModelStore(tmp_path / "shop")
+    n_train = store.group_meta("colors", 1).n_train
     unknown_blue = [i for i in range(len(df)) if i % 3 == 0]
     assert red.n_samples_fit_ == n_train
-    held = compose.load(tmp_path).store.load_extra("groups", "colors", 1, "holdout")
-    trained_unknown = len(unknown_blue) - int((~held["known"][:, 1]).sum())
+    held = store.holdout("colors", 1)
+    assert held.known is not None
+    trained_unknown = len(unknown_blue) - int((~held.known[:, 1]).sum())
     assert blue.n_samples_fit_ == n_train - trained_unknown
     assert blue.n_samples_fit_ < red.n_samples_fit_
 

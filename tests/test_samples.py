@@ -12,13 +12,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from _schemas import SHOP_HEADER
 
 import compose
 from compose.cli.main import main
 from compose.data.targets import holdout_mask, parse_targets, prepare_inputs, row_hashes
 from compose.errors import DataError, SampleConflictError, SampleNotFoundError
 from compose.store.samples import SampleStore
-from tests._schemas import SHOP_HEADER
 
 SHOP = SHOP_HEADER + """\
   kind:

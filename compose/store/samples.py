@@ -511,7 +511,7 @@ def open_samples(root: str | Path, *, model: str | None = None, schema: Schema |
         live = ModelStore(folder)
         if live.release_numbers():
             record = live.release()
-            schema = schema_from_dict(record["schema"], source=f"{folder}/releases/{record['release']}.json")
+            schema = schema_from_dict(record.schema_document, source=f"{folder}/releases/{record.release}.json")
     store = SampleStore.open(folder, schema=schema, create=create)
     if schema is None:
         text = store.info("schema")
