@@ -14,7 +14,7 @@ from compose._version import __version__
 if TYPE_CHECKING:  # for type checkers and editors; at run time names load on first use
     from compose.advisor.draft import Suggestion
     from compose.advisor.suggest import suggest
-    from compose.api import retrain, train
+    from compose.api import learn, retrain, train, train_groups
     from compose.data.check import CheckReport, check
     from compose.data.io import read_table, write_table
     from compose.data.tags import convert, to_flat
@@ -50,6 +50,7 @@ if TYPE_CHECKING:  # for type checkers and editors; at run time names load on fi
     from compose.store.samples import SampleStore, import_samples, open_samples
     from compose.store.store import ModelStore
     from compose.store.verify import StoreCheck, verify_store
+    from compose.training.learn import LearnReport
     from compose.training.run import TrainReport, fit_and_release
     from compose.tuning import TuneReport, tune
 
@@ -65,6 +66,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "GateRefusedError": ("compose.errors", "GateRefusedError"),
     "IntegrityError": ("compose.errors", "IntegrityError"),
     "ModelStore": ("compose.store.store", "ModelStore"),
+    "LearnReport": ("compose.training.learn", "LearnReport"),
     "MonolithicBaseline": ("compose.evaluation.baseline", "MonolithicBaseline"),
     "Plan": ("compose.plan", "Plan"),
     "PlanError": ("compose.errors", "PlanError"),
@@ -91,6 +93,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "evaluation_summary": ("compose.evaluation.evaluator", "summary_lines"),
     "fit_and_release": ("compose.training.run", "fit_and_release"),
     "import_samples": ("compose.store.samples", "import_samples"),
+    "learn": ("compose.api", "learn"),
     "list_releases": ("compose.store.lifecycle", "list_releases"),
     "list_versions": ("compose.store.lifecycle", "list_versions"),
     "load": ("compose.runtime.load", "load"),
@@ -106,6 +109,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "suggest": ("compose.advisor.suggest", "suggest"),
     "to_flat": ("compose.data.tags", "to_flat"),
     "train": ("compose.api", "train"),
+    "train_groups": ("compose.api", "train_groups"),
     "tune": ("compose.tuning", "tune"),
     "verify_store": ("compose.store.verify", "verify_store"),
     "write_table": ("compose.data.io", "write_table"),
@@ -121,6 +125,7 @@ __all__ = [
     "DataError",
     "GateRefusedError",
     "IntegrityError",
+    "LearnReport",
     "ModelStore",
     "MonolithicBaseline",
     "Plan",
@@ -149,6 +154,7 @@ __all__ = [
     "evaluation_summary",
     "fit_and_release",
     "import_samples",
+    "learn",
     "list_releases",
     "list_versions",
     "load",
@@ -164,6 +170,7 @@ __all__ = [
     "suggest",
     "to_flat",
     "train",
+    "train_groups",
     "tune",
     "verify_store",
     "write_html",

@@ -39,3 +39,11 @@ def read_schema(path: str) -> compose.Schema:
 def store_args(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("--store", required=True, help="the store's root folder (or a model folder in it)")
     sp.add_argument("--model", help="the model's name, when the store holds more than one")
+
+
+def gate_args(sp: argparse.ArgumentParser) -> None:
+    """`--force` and `--accept-new-labels`, for the commands that gate a candidate against the live head."""
+    sp.add_argument("--force", action="store_true", help="release even if the gate refuses")
+    sp.add_argument("--accept-new-labels", action="store_true",
+                    help="release a group whose label set changed: such a candidate cannot be compared with the "
+                         "live head, so it is refused without this flag")

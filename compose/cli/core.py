@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import compose
-from compose.cli._output import EXIT_REFUSED, Adder, emit, read_schema, store_args, write_json
+from compose.cli._output import EXIT_REFUSED, Adder, emit, gate_args, read_schema, store_args, write_json
 from compose.store.names import version_name
 
 
@@ -44,6 +44,10 @@ def _print_report(report: compose.TrainReport) -> None:
                     f"{r.gate.n_holdout} rows")
         emit(f"  {g:<18} {version_name(r.version)}  {r.n_train:>6} train / {r.n_holdout:>5} holdout rows  "
                f"holdout {value}{gate}  [{state}]")
+        if r.gate is not None and r.gate.reason:
+            emit(f"  {'':<18} gate: {r.gate.reason}")
+    for line in report.notes:
+        emit(f"  {line}")
     if report.release:
         emit(f"release {report.release} is live in {report.store}")
     else:
@@ -53,9 +57,14 @@ def _print_report(report: compose.TrainReport) -> None:
 def cmd_train(a: argparse.Namespace) -> int:
     schema = read_schema(a.schema)
     only = [g.strip() for g in a.only.split(",")] if a.only else None
-    report = compose.fit_and_release(
-        schema, a.data, a.store, groups=only, refit=None if only is None else set(), n_jobs=a.jobs,
-        note="train" if only is None else f"train --only {a.only}")
+    try:
+        report = compose.train_groups(schema, a.data, a.store, only=only, force=a.force,
+                                      accept_new_labels=a.accept_new_labels, n_jobs=a.jobs)
+    except compose.GateRefusedError as exc:
+        if exc.report is not None:
+            _print_report(exc.report)
+        sys.stderr.write(f"compose: {exc}\n")
+        return EXIT_REFUSED
     _print_report(report)
     return 0
 
@@ -64,7 +73,7 @@ def cmd_retrain(a: argparse.Namespace) -> int:
     schema = read_schema(a.schema)
     try:
         report = compose.retrain(schema, a.data, a.store, group=a.group, feature=a.feature, force=a.force,
-                                 n_jobs=a.jobs)
+                                 accept_new_labels=a.accept_new_labels, n_jobs=a.jobs)
     except compose.GateRefusedError as exc:
         if exc.report is not None:
             _print_report(exc.report)
@@ -182,6 +191,7 @@ def _training_commands(add: Adder) -> None:
     sp.add_argument("--store", required=True)
     sp.add_argument("--only", help="comma-separated groups to train alone, on the live features")
     sp.add_argument("--jobs", type=int, help="parallel fits (default: automatic)")
+    gate_args(sp)
     sp = add("retrain", cmd_retrain, "retrain one group (or one feature and its heads), gated against the live version")
     sp.add_argument("schema")
     what = sp.add_mutually_exclusive_group(required=True)
@@ -189,7 +199,7 @@ def _training_commands(add: Adder) -> None:
     what.add_argument("--feature")
     sp.add_argument("--data", required=True)
     sp.add_argument("--store", required=True)
-    sp.add_argument("--force", action="store_true", help="release even if the gate refuses")
+    gate_args(sp)
     sp.add_argument("--jobs", type=int)
     sp = add("tune", cmd_tune, "tune a group's decision to a target on held-out rows, and release it")
     store_args(sp)

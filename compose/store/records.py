@@ -197,6 +197,14 @@ class FeatureMeta(VersionMeta):
     plugin: PluginRecord | None = None
 
 
+class SamplesUsed(Record):
+    """Which stored samples a head version was fitted on: the sample store's revision it read (the
+    exact sample keys are in the store's `fits` table) and how many rows that was."""
+
+    revision: int
+    n_train: int
+
+
 class GroupMeta(VersionMeta):
     """meta.json of a head version: its rows, holdout metrics, gate verdict and parent features."""
 
@@ -219,6 +227,7 @@ class GroupMeta(VersionMeta):
     training: TrainingRule
     fit_seconds_all_heads: float | None = None
     plugin: PluginRecord | None = None
+    samples: SamplesUsed | None = None  # None: trained from a file, before compose kept samples
 
 
 class DecisionMeta(VersionMeta):

@@ -46,9 +46,12 @@ from compose.registry import Registry, resolve
 from compose.schema.models import Schema
 from compose.store.names import version_name
 from compose.store.records import FeaturePin, GateVerdict, GroupPin, Holdout, Release, ReleaseBody, kept_decisions
+from compose.store.sample_records import SampleSet
+from compose.store.samples import SampleStore
 from compose.store.store import ModelStore
 from compose.training.gate import gate_verdict, live_holdout, score_on, union
 from compose.training.splits import GroupRows, select_rows
+from compose.training.stored import Incoming, fitted_rows, groups_to_train, judged_rows, read_incoming
 
 log = logging.getLogger("compose")
 
@@ -75,6 +78,7 @@ class TrainReport:
     features: dict[str, int] = field(default_factory=dict)
     groups: dict[str, GroupReport] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what happened to the groups this run did not train
 
     @property
     def refused(self) -> list[str]:
@@ -141,6 +145,9 @@ class TrainingRun:
     heads: dict[str, Head] = field(default_factory=dict)
     fit_seconds: float = 0.0
     released: dict[str, bool] = field(default_factory=dict)
+    samples: SampleStore | None = None  # the sample store the run reads (None: trained from the file alone)
+    sample_set: SampleSet | None = None
+    accept_new_labels: bool = False
 
     @property
     def train_rows(self) -> np.ndarray:
@@ -164,16 +171,33 @@ def fit_and_release(  # noqa: PLR0913 - the lifecycle commands' options, keyword
     n_jobs: int | None = None,
     lock_timeout: float = 600.0,
     registry: Registry | None = None,
+    accept_new_labels: bool = False,
+    samples: bool = True,
 ) -> TrainReport:
-    """Fit `groups` (default: every group with a column in the data) and release what passes.
+    """Fit `groups` and release what passes.
+
+    With `samples` (the default) the rows of `data` are first added to the model's sample store
+    (`data` may be None: the store alone), and each group is trained on ALL its stored samples of
+    the train split; `groups` None trains the groups `data` labels (a live group it does not label
+    keeps its live version, unless it reads a refitted feature: then it is retrained from its
+    stored samples). Without `samples`, `data` alone is read, as compose 0.1.0 did.
 
     `refit` names the features to fit anew (None: every feature the groups read); the others are
-    taken from the live release. With `gate`, each new head is released only if its holdout
-    metric is not worse than the live head's on the same rows (or with `force`). `registry` builds
-    the featurizers and estimators (default: `compose.registry.default_registry()`).
+    taken from the live release. With `gate`, each new head of a live group is released only if
+    its metric is not worse than the live head's on the same rows, none of which either was
+    fitted on (or with `force`); a changed label set is released only with `accept_new_labels`.
+    `registry` builds the featurizers and estimators (default: `compose.registry.default_registry()`).
     """
-    run = select_training_rows(schema, data, ModelStore(Path(store) / schema.name), groups, resolve(registry))
-    with run.store.lock(lock_timeout, on_wait=log.warning):
+    model_store = ModelStore(Path(store) / schema.name)
+    reg = resolve(registry)
+    if samples:
+        incoming = read_incoming(schema, data, groups)
+    else:
+        run = select_training_rows(schema, data, model_store, groups, reg)
+    with model_store.lock(lock_timeout, on_wait=log.warning):
+        if samples:
+            run = read_samples(schema, model_store, incoming, groups, refit, reg)
+        run.accept_new_labels = accept_new_labels
         read_live_release(run)
         fit_features(run, refit)
         fit_heads(run, n_jobs)
@@ -185,7 +209,43 @@ def fit_and_release(  # noqa: PLR0913 - the lifecycle commands' options, keyword
         if body is not None:
             run.report.release = run.store.write_release(body)
             log.info("release %s is live (%s)", run.report.release, note)
+    if run.samples is not None:
+        run.samples.close()
     return run.report
+
+
+def read_samples(schema: Schema, store: ModelStore, incoming: Incoming | None, groups: list[str] | None,
+                 refit: set[str] | None, registry: Registry) -> TrainingRun:
+    """Step 1 from the sample store (under the lock): add the data's rows, read every stored
+    sample, choose the groups to train and each group's training and held-out rows."""
+    report = TrainReport(store.path, None)
+    samples = SampleStore.open(store.path, schema=schema)
+    try:
+        if incoming is not None:
+            added = samples.upsert(incoming.frame, schema)
+            report.warnings.extend(added.warnings)
+            log.info("%s: %d rows, %d new samples; the sample store holds %d (revision %d)", incoming.source,
+                     added.rows, added.new_samples, samples.counts().samples, samples.revision)
+        data = samples.read(schema)
+        live = store.release() if store.release_numbers() else None
+        plan = build_plan(schema)
+        trained, notes = groups_to_train(schema, plan, data, live, incoming, groups, refit)
+    except BaseException:
+        samples.close()
+        raise
+    report.notes.extend(notes)
+    for line in notes:
+        log.info(line)
+    selections = {}
+    for g in trained:
+        selections[g] = select_rows(schema, g, data.targets, data.holdout, data.hashes)
+        if selections[g].excluded_by_when:
+            log.info("group %r: %d labelled samples left out because their %s label is outside `when`",
+                     g, selections[g].excluded_by_when, "/".join(schema.groups[g].when or {}))
+    run = TrainingRun(schema, plan, store, data.inputs, data.hashes, data.holdout, report, trained, selections,
+                      registry)
+    run.samples, run.sample_set = samples, data
+    return run
 
 
 def _groups_to_train(schema: Schema, plan: Plan, df: pd.DataFrame, groups: list[str] | None,
@@ -245,7 +305,10 @@ def read_live_release(run: TrainingRun) -> None:
     for g, reference in run.references.items():
         if reference is not None:  # rows the live version was judged on are never trained on
             rows = run.selections[g]
-            rows.train = rows.train[~np.isin(run.hashes[rows.train], reference.hashes)]
+            judged = np.isin(run.hashes[rows.train], reference.hashes)
+            if run.samples is not None:  # stored samples: they are judged on again
+                rows.holdout = np.sort(np.concatenate([rows.holdout, rows.train[judged]]))
+            rows.train = rows.train[~judged]
             if len(rows.train) == 0:
                 raise DataError(f"group {g!r}: every labelled row of this file is in the live version's "
                                 "holdout, so none is left to train on; add rows that were not labelled before")
@@ -316,13 +379,29 @@ def write_feature_versions(run: TrainingRun) -> None:
 
 
 def _holdout_metrics(run: TrainingRun, g: str) -> tuple[Holdout, dict[str, Any]]:
-    """The rows a new head of `g` is judged on (the live holdout plus this file's), and its metrics there."""
+    """The rows a new head of `g` is judged on, and its metrics there.
+
+    From the sample store: the group's held-out samples the live version was not fitted on, plus
+    the rows of the live version's holdout the store does not hold. From a file: the live holdout
+    plus this file's held-out rows it does not hold yet.
+    """
     rows, reference = run.selections[g], run.references[g]
+    if run.samples is not None and run.sample_set is not None:
+        held = rows.holdout[~fitted_rows(run.samples, run.live, g, run.sample_set.sids[rows.holdout])]
+        if len(held) < len(rows.holdout):
+            log.info("group %r: %d held-out samples left out of its gate rows: the live version was fitted on them",
+                     g, len(rows.holdout) - len(held))
+        rows.holdout = held
     own = Holdout(run.inputs.iloc[rows.holdout].reset_index(drop=True), rows.y[rows.holdout],
                   run.hashes[rows.holdout], None if rows.known is None else rows.known[rows.holdout])
-    if reference is None:
+    if run.samples is not None:
+        holdout = judged_rows(own, reference, run.hashes)
+        if len(holdout) == len(own):
+            return own, _evaluate(run.schema, run.heads[g], run.xs[g], rows)
+    elif reference is None:
         return own, _evaluate(run.schema, run.heads[g], run.xs[g], rows)
-    holdout = union(reference, own)
+    else:
+        holdout = union(reference, own)
     transformers = [run.transformers[f] for f in run.schema.features_of(g)]
     return holdout, score_on(run.schema, run.heads[g], transformers, holdout)
 
@@ -333,8 +412,8 @@ def gate_and_write_head(run: TrainingRun, g: str, *, gate: bool, force: bool, no
     holdout, metrics = _holdout_metrics(run, g)
     verdict = None
     if gate and run.live is not None and g in run.live.groups:
-        verdict = gate_verdict(schema, run.store, run.live, g, metrics, holdout, run.references[g] is not None,
-                               force=force)
+        verdict = gate_verdict(schema, run.store, run.live, g, metrics, holdout, force=force,
+                               accept_new_labels=run.accept_new_labels)
     ok = verdict is None or verdict.passed or force
     meta = {
         "spec_hash": schema.group_fingerprint(g), "spec": spec.model_dump(mode="json"),
@@ -351,7 +430,13 @@ def gate_and_write_head(run: TrainingRun, g: str, *, gate: bool, force: bool, no
         "fit_seconds_all_heads": round(run.fit_seconds, 3), "note": note,
         "plugin": run.registry.plugin("estimators", spec.model.estimator).to_dict(),
     }
+    if run.samples is not None and run.sample_set is not None:
+        meta["samples"] = {"revision": run.sample_set.revision, "n_train": len(rows.train)}
+        meta["training"] = {**schema.training.model_dump(),
+                            "rows": "the sample store's train split (fixed at first sight by the hash rule)"}
     version, _ = run.store.write_version("groups", g, run.heads[g], meta, extras={"holdout": holdout.to_stored()})
+    if run.samples is not None and run.sample_set is not None:  # the exact samples, for later gates and tuning
+        run.samples.record_fit(g, version, run.sample_set.sids[rows.train], run.sample_set.revision)
     run.released[g] = ok
     run.report.groups[g] = GroupReport(g, version, ok, len(rows.train), len(holdout), metrics, verdict)
     _log_group(schema, run.report.groups[g])
