@@ -437,6 +437,19 @@ class SampleStore(SampleDatabase):
         deltas = np.frombuffer(zlib.decompress(row[0]), dtype=np.int64)
         return np.cumsum(deltas), int(row[1])
 
+    def keys(self, ids: Sequence[str]) -> np.ndarray:
+        """The store's key of each sample id (-1 for an id it does not hold), as `fitted` returns them."""
+        distinct = list(dict.fromkeys(ids))
+        with self._write() as db:  # a temporary table for the join; nothing of the store is changed
+            found = self._existing(db, distinct, list(range(len(distinct))))
+        key = {distinct[r]: sid for r, (sid, _) in found.items()}
+        return np.array([key.get(i, -1) for i in ids], dtype=np.int64)
+
+    def ids_of(self, data: Any, schema: Schema) -> list[str]:
+        """The sample id of each row of `data` (its `id` column, else the hash of its inputs)."""
+        df = split_tags(as_frame(data), schema)
+        return row_ids(df, row_hashes(prepare_inputs(df, schema), self.seed), source_of(df))
+
     def size_bytes(self) -> int:
         """The database's size on disk (main file and write-ahead log)."""
         wal = self.path.with_name(self.path.name + "-wal")
