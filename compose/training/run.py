@@ -214,6 +214,17 @@ def fit_and_release(  # noqa: PLR0913 - the lifecycle commands' options, keyword
     return run.report
 
 
+def _groups_read(schema: Schema, live: Release | None, groups: list[str] | None,
+                 refit: set[str] | None) -> list[str] | None:
+    """The groups whose samples a run must read: for named groups on the live features (learn,
+    retrain --group, train --only), those and the groups their `when` reads; None: every sample."""
+    if groups is None or refit is None or refit or live is None:
+        return None
+    if not {f for g in groups for f in schema.features_of(g)} <= set(live.features):
+        return None  # a feature is fitted for the first time: on every stored training sample
+    return sorted({*groups, *(gate for g in groups for gate in (schema.groups[g].when or {}))})
+
+
 def read_samples(schema: Schema, store: ModelStore, incoming: Incoming | None, groups: list[str] | None,
                  refit: set[str] | None, registry: Registry) -> TrainingRun:
     """Step 1 from the sample store (under the lock): add the data's rows, read every stored
@@ -226,8 +237,9 @@ def read_samples(schema: Schema, store: ModelStore, incoming: Incoming | None, g
             report.warnings.extend(added.warnings)
             log.info("%s: %d rows, %d new samples; the sample store holds %d (revision %d)", incoming.source,
                      added.rows, added.new_samples, samples.counts().samples, samples.revision)
-        data = samples.read(schema)
         live = store.release() if store.release_numbers() else None
+        subset = _groups_read(schema, live, groups, refit)
+        data = samples.read(schema, subset, annotated_only=subset is not None)
         plan = build_plan(schema)
         trained, notes = groups_to_train(schema, plan, data, live, incoming, groups, refit)
     except BaseException:
