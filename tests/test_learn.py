@@ -244,3 +244,29 @@ def test_sigkill_during_learn_leaves_the_database_consistent_and_the_previous_re
     report = compose.learn(store, more, n_jobs=1)  # learning again finishes the job
     assert report.changed == ["sex"] and report.release is not None
     assert compose.load(store).release_name == report.release and compose.load(store).version_of("sex") > 1
+
+
+def test_a_store_written_by_compose_0_1_0_is_seeded_then_learns(tmp_path: Path, penguins_frame: pd.DataFrame,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    import shutil
+
+    fixture = Path(__file__).parent / "data" / "store-0.1.0"
+    store = tmp_path / "store"
+    shutil.copytree(fixture / "penguins", store / "penguins")
+    full = tmp_path / "penguins.csv"
+    penguins_frame.drop(columns=["year"]).to_csv(full, index=False)
+    code = main(["learn", "--store", str(store), "--data", str(fixture / "rows.csv")])
+    assert code == 2 and "compose samples --store" in capsys.readouterr().err
+    assert main(["samples", "--store", str(store), "--import", str(full)]) == 0
+    capsys.readouterr()
+    relabelled = penguins_frame.drop(columns=["year"]).iloc[:40].copy()
+    relabelled["sex"] = relabelled["sex"].map({"male": "female", "female": "male"})  # 40 changed annotations
+    changed = tmp_path / "changed.csv"
+    relabelled[[*MEASURES, "sex"]].to_csv(changed, index=False)
+    code = main(["learn", "--store", str(store), "--data", str(changed), "--force"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    n_changed = int(relabelled["sex"].notna().sum())
+    assert f"changed sex {n_changed}" in out and "group sex: training rows" in out  # only sex retrained
+    model = compose.load(store)
+    assert model.version_of("species") == 2 and model.version_of("island") == 1 and model.version_of("sex") == 2
