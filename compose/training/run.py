@@ -245,9 +245,12 @@ def read_samples(schema: Schema, store: ModelStore, incoming: Incoming | None, g
     except BaseException:
         samples.close()
         raise
-    report.notes.extend(notes)
     for line in notes:
-        log.info(line)
+        if "the data has no column" in line or "no labelled training rows in this file" in line:
+            _warn(report, line)
+        else:
+            report.notes.append(line)
+            log.info(line)
     selections = {}
     for g in trained:
         selections[g] = select_rows(schema, g, data.targets, data.holdout, data.hashes)

@@ -32,9 +32,11 @@ log = logging.getLogger("compose")
 
 @dataclass(frozen=True)
 class Incoming:
-    """A data file read and checked before the store's lock: the frame and the groups it labels."""
+    """A data file read and checked before the store's lock: the frame, the groups it has a column
+    for and the groups it labels."""
 
     frame: pd.DataFrame
+    columns: list[str]
     labelled: list[str]
     source: str
 
@@ -50,7 +52,8 @@ def read_incoming(schema: Schema, data: Any, groups: list[str] | None) -> Incomi
         return None
     df = split_tags(as_frame(data), schema)
     targets = parse_targets(df, schema)  # every label of the file is checked, whatever the run trains
-    return Incoming(df, [g for g in schema.groups if g in targets and targets[g].n_labelled], source_of(df))
+    return Incoming(df, [g for g in schema.groups if g in targets],
+                    [g for g in schema.groups if g in targets and targets[g].n_labelled], source_of(df))
 
 
 def _stored_rows(data: SampleSet, group: str) -> int:
@@ -60,7 +63,8 @@ def _stored_rows(data: SampleSet, group: str) -> int:
 
 def groups_to_train(schema: Schema, plan: Plan, data: SampleSet, live: Release | None, incoming: Incoming | None,
                     groups: list[str] | None, refit: set[str] | None) -> tuple[list[str], list[str]]:
-    """The groups a run trains, in plan order, and what it says about the others.
+    """The groups a run trains, in plan order, and what it says about the others (the lines that
+    start `group 'G': the data has no column` or `...: no labelled training rows` are warnings).
 
     `groups` given: exactly those (each needs stored labelled training samples). Otherwise the
     groups the data labels, and groups with stored labels that are not live yet. Then every live
@@ -72,11 +76,18 @@ def groups_to_train(schema: Schema, plan: Plan, data: SampleSet, live: Release |
     notes: list[str] = []
     if groups is not None:
         trained = list(groups)
+        absent = [g for g in groups if incoming is not None and g not in incoming.columns and not _stored_rows(data, g)]
+        if absent:
+            raise DataError(f"{incoming.source if incoming else 'the data'}: no column for group"
+                            f"{'s' if len(absent) > 1 else ''} {absent}; add the column with its labels")
     else:
         labelled = incoming.labelled if incoming is not None else []
+        if incoming is not None and not incoming.columns:
+            raise DataError(f"{incoming.source}: no group column found; expected one of {list(schema.groups)} "
+                            "(one column per group, named after it)")
         if incoming is not None and not labelled:
-            raise DataError(f"{incoming.source}: no group column with labels found; expected one of "
-                            f"{list(schema.groups)} (one column per group, named after it)")
+            raise DataError(f"{incoming.source}: no group has labelled rows in this file; fill in at least one "
+                            "group column")
         trained = list(labelled)
         for g in schema.groups:
             if g in trained:
@@ -85,6 +96,10 @@ def groups_to_train(schema: Schema, plan: Plan, data: SampleSet, live: Release |
                 trained.append(g)
                 notes.append(f"group {g!r}: no labels in this data and no live version; trained on its "
                              f"{_stored_rows(data, g)} stored training samples")
+            elif g not in live_groups and incoming is not None:
+                notes.append(f"group {g!r}: the data has no column {g!r}, so it is not trained from this file"
+                             if g not in incoming.columns else
+                             f"group {g!r}: no labelled training rows in this file; not trained")
     while True:  # a refitted feature takes every live head that reads it along
         needed = {f for g in trained for f in schema.features_of(g)}
         to_fit = {f for f in needed if refit is None or f in refit or f not in live_features}
