@@ -339,7 +339,7 @@ def tuning_curves(store: str | Path, group: str, *, data: Any | None = None,
         raise DataError(f"unknown group {group!r}; the live release {composed.release_name} has {composed.groups}")
     spec, head = composed.schema.groups[group], composed.heads_[group]
     training = s.group_meta(group, composed.version_of(group)).training
-    inputs, y, source = _tuning_rows(composed, group, data, training)
+    inputs, y, _, source = _tuning_rows(composed, group, data, training)
     blocks = composed.transform_features(inputs, head.features)
     scores = head.scores(hstack([blocks[f] for f in head.features]))
     live = live_thresholds(spec.type, head.labels, spec.decision, DEFAULT_THRESHOLD)
