@@ -23,6 +23,7 @@ if TYPE_CHECKING:  # for type checkers and editors; at run time names load on fi
         ArtifactNotFoundError,
         ComposeError,
         DataError,
+        EnvironmentFault,
         GateRefusedError,
         IntegrityError,
         PlanError,
@@ -32,6 +33,7 @@ if TYPE_CHECKING:  # for type checkers and editors; at run time names load on fi
         StoreError,
         StoreLockedError,
         TrainingError,
+        UsageError,
     )
     from compose.estimator import ComposedClassifier
     from compose.evaluation.baseline import MonolithicBaseline
@@ -44,6 +46,7 @@ if TYPE_CHECKING:  # for type checkers and editors; at run time names load on fi
     from compose.runtime.model import ComposedModel
     from compose.schema.load import load_schema, parse_schema
     from compose.schema.models import Schema
+    from compose.store.gc import GcReport, collect_garbage
     from compose.store.lifecycle import diff as diff_releases
     from compose.store.lifecycle import list_releases, list_versions, promote, rollback, set_release
     from compose.store.store import ModelStore
@@ -60,6 +63,8 @@ _LAZY: dict[str, tuple[str, str]] = {
     "ComposedClassifier": ("compose.estimator", "ComposedClassifier"),
     "ComposedModel": ("compose.runtime.model", "ComposedModel"),
     "DataError": ("compose.errors", "DataError"),
+    "EnvironmentFault": ("compose.errors", "EnvironmentFault"),
+    "GcReport": ("compose.store.gc", "GcReport"),
     "GateRefusedError": ("compose.errors", "GateRefusedError"),
     "IntegrityError": ("compose.errors", "IntegrityError"),
     "ModelStore": ("compose.store.store", "ModelStore"),
@@ -78,8 +83,10 @@ _LAZY: dict[str, tuple[str, str]] = {
     "TrainReport": ("compose.training.run", "TrainReport"),
     "TrainingError": ("compose.errors", "TrainingError"),
     "TuneReport": ("compose.tuning", "TuneReport"),
+    "UsageError": ("compose.errors", "UsageError"),
     "build_plan": ("compose.plan", "build_plan"),
     "check": ("compose.data.check", "check"),
+    "collect_garbage": ("compose.store.gc", "collect_garbage"),
     "convert": ("compose.data.tags", "convert"),
     "default_registry": ("compose.registry", "default_registry"),
     "diff_releases": ("compose.store.lifecycle", "diff"),
@@ -113,7 +120,9 @@ __all__ = [
     "ComposedClassifier",
     "ComposedModel",
     "DataError",
+    "EnvironmentFault",
     "GateRefusedError",
+    "GcReport",
     "IntegrityError",
     "ModelStore",
     "MonolithicBaseline",
@@ -131,9 +140,11 @@ __all__ = [
     "TrainReport",
     "TrainingError",
     "TuneReport",
+    "UsageError",
     "__version__",
     "build_plan",
     "check",
+    "collect_garbage",
     "convert",
     "default_registry",
     "diff_releases",

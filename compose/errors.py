@@ -63,3 +63,27 @@ class RegistryError(ComposeError, LookupError):
 
 class PluginError(ComposeError, ImportError):
     """A registered plugin (or the one an artifact was made with) cannot be imported; says what to install."""
+
+
+class UsageError(ComposeError, ValueError):
+    """An argument of a call or a command is out of its range (for example `--jobs 0`)."""
+
+
+class EnvironmentFault(ComposeError, OSError):  # noqa: N818 - a fault of the machine, named as the issue asks
+    """The machine, not the input, stopped the work: the disk is full, read-only or not writable,
+    or a path that must be a folder is a file. The message names the path and the cause.
+
+    `path` is the file or folder concerned; `errno` is the operating system's error number.
+    """
+
+    def __init__(self, message: str, path: str | None = None, errno_: int | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+        self.errno = errno_
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+    def __reduce__(self) -> tuple[type[EnvironmentFault], tuple[str, str | None, int | None]]:
+        return (type(self), (self.message, self.path, self.errno))

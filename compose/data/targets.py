@@ -48,7 +48,11 @@ def prepare_inputs(df: pd.DataFrame, schema: Schema) -> pd.DataFrame:
         text = col.astype("string")  # vectorised: None, NaN and NA become <NA>
         empty = (text.isna() | (text.str.strip() == "")).to_numpy(dtype=bool)
         if spec.type == "number":
-            numbers = pd.to_numeric(col, errors="coerce").astype(float)
+            if isinstance(col.dtype, pd.DatetimeTZDtype) or col.dtype.kind in "mM":
+                raise DataError(f"{src}, column {name!r}: holds dates or times ({col.dtype}), but the schema declares "
+                                "it type: number; convert it to a number first (for example the year) or declare "
+                                "it type: category")
+            numbers = _numbers(col)
             bad_mask = (numbers.isna() & ~empty) | np.isinf(numbers)
             if bad_mask.any():
                 rows = np.flatnonzero(bad_mask.to_numpy())
@@ -61,6 +65,22 @@ def prepare_inputs(df: pd.DataFrame, schema: Schema) -> pd.DataFrame:
             values[empty] = np.nan
             out[name] = values
     return pd.DataFrame(out, index=pd.RangeIndex(len(df)))
+
+
+def _numbers(col: pd.Series) -> pd.Series:
+    """`col` as floats; a cell that is no number (a list, a date, a word) becomes NaN, to be reported."""
+    try:
+        return pd.to_numeric(col, errors="coerce").astype(float)
+    except (TypeError, ValueError, OverflowError):
+        def one(value: Any) -> float:
+            if isinstance(value, (bool, int, float, np.integer, np.floating, str)):
+                try:
+                    return float(value)
+                except (TypeError, ValueError, OverflowError):
+                    return float("nan")
+            return float("nan")
+
+        return pd.Series([one(v) for v in col], index=col.index, dtype=float)
 
 
 @dataclass(frozen=True)
