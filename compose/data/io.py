@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bz2
 import contextlib
+import errno
 import gzip
 import importlib
 import io
@@ -41,6 +42,7 @@ def file_kind(path: Path) -> str:
 
 _TOOLS = {".gz": "gzip", ".bz2": "bzip2", ".xz": "xz", ".zst": "zstd", ".zip": "unzip"}
 _MODULES = {".zst": "zstandard"}
+_MACHINE_ERRNOS = {errno.EACCES, errno.EPERM, errno.EIO, errno.ENOENT, errno.ENOSPC, errno.EMFILE, errno.ENOMEM}
 
 
 def _compression(path: Path) -> str | None:
@@ -179,9 +181,9 @@ def read_table(path: str | Path) -> pd.DataFrame:
         raise DataError(f"cannot read {p} as {kind}: {str(exc).splitlines()[0] if str(exc) else exc!r}; fix the "
                         "file (a CSV needs the same number of cells on every row)") from exc
     except OSError as exc:
-        if exc.errno is None:  # gzip.BadGzipFile, bz2 and zstd data errors: the bytes, not the machine
-            raise _corrupt(p, exc) from exc
-        raise
+        if exc.errno in _MACHINE_ERRNOS:  # the disk or its permissions, not the bytes
+            raise
+        raise _corrupt(p, exc) from exc  # gzip.BadGzipFile, bz2 data errors, a zip's bad offsets (EINVAL)
     df.columns = [str(c) for c in df.columns]
     _check_columns(p, list(df.columns))
     df.attrs["source"] = str(p)

@@ -22,6 +22,7 @@ from compose.errors import DataError
 from compose.schema.models import Schema
 
 _MAX_SHOWN = 5
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def _show(cells: list[str], total: int) -> str:
@@ -53,12 +54,13 @@ def prepare_inputs(df: pd.DataFrame, schema: Schema) -> pd.DataFrame:
                                 "it type: number; convert it to a number first (for example the year) or declare "
                                 "it type: category")
             numbers = _numbers(col)
-            bad_mask = (numbers.isna() & ~empty) | np.isinf(numbers)
+            # beyond float32's range is refused too: scikit-learn's trees compute in float32
+            bad_mask = (numbers.isna() & ~empty) | (numbers.abs() > _FLOAT32_MAX)
             if bad_mask.any():
                 rows = np.flatnonzero(bad_mask.to_numpy())
                 cells = [f"row {r + 1}: {col.iloc[r]!r}" for r in rows[:_MAX_SHOWN]]
                 raise DataError(f"{src}, column {name!r}: not a finite number in {_show(cells, len(rows))}; "
-                                "the schema declares it type: number (leave a cell empty if unknown)")
+                                "the schema declares it type: number (leave a cell empty if unknown; beyond ±3.4e38 is not finite here)")
             out[name] = numbers.astype(float).to_numpy()
         else:
             values = text.to_numpy(dtype=object)
