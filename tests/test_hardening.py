@@ -274,8 +274,9 @@ def trained(tmp_path: Path, penguins_schema_path: Path, penguins_csv: Path) -> P
     return tmp_path / "store"
 
 
-def test_a_run_that_fails_after_writing_versions_removes_them(trained: Path, penguins_schema_path: Path,
-                                                             penguins_csv: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_run_that_fails_after_writing_versions_removes_them(
+    trained: Path, penguins_schema_path: Path, penguins_csv: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     def no_release(*args: object, **kwargs: object) -> str:
         raise OSError(errno.ENOSPC, "No space left on device")
 

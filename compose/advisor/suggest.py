@@ -266,7 +266,8 @@ def _merge_tag_cloud(groups: list[GroupProposal], graph: nx.Graph, stats: _Count
         return _rename(groups, taken)
     labels = stats.by_frequency((set(cloud.labels) if cloud else set()) | {x for g in joining for x in g.labels})
     merged = GroupProposal(
-        cloud.name if cloud else _cloud_name(column, taken), "multilabel", labels, {x: stats.counts[x] for x in labels}, 0, 0,
+        cloud.name if cloud else _cloud_name(column, taken), "multilabel", labels,
+        {x: stats.counts[x] for x in labels}, 0, 0,
         sum(stats.pair(a, b) for a, b in itertools.combinations(labels, 2)), 0.0,
         "labels that share rows freely, or sparse sets that only happen not to meet -> one multilabel group")
     kept = [g for g in groups if g not in joining and g is not cloud]

@@ -60,7 +60,8 @@ def prepare_inputs(df: pd.DataFrame, schema: Schema) -> pd.DataFrame:
                 rows = np.flatnonzero(bad_mask.to_numpy())
                 cells = [f"row {r + 1}: {col.iloc[r]!r}" for r in rows[:_MAX_SHOWN]]
                 raise DataError(f"{src}, column {name!r}: not a finite number in {_show(cells, len(rows))}; "
-                                "the schema declares it type: number (leave a cell empty if unknown; beyond ±3.4e38 is not finite here)")
+                                "the schema declares it type: number (leave a cell empty if unknown; beyond ±3.4e38 is "
+                                "not finite here)")
             out[name] = numbers.astype(float).to_numpy()
         else:
             values = text.to_numpy(dtype=object)
