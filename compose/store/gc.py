@@ -154,4 +154,6 @@ def _remove(s: ModelStore) -> list[Leftover]:
         else:
             item.path.unlink()
         removed.append(item)
+    with contextlib.suppress(OSError):
+        (s.path / ".tmp").rmdir()  # the staging folder itself, once empty
     return removed
