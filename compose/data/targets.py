@@ -189,7 +189,9 @@ def parse_targets(df: pd.DataFrame, schema: Schema, groups: Iterable[str] | None
                     if len(bad) < _MAX_SHOWN:
                         bad.append(f"row {r + 1}: {label!r}{_near(label, labels)}")
         if n_bad:
-            raise DataError(f"{src}, column {group!r}: {n_bad} cell{'s' if n_bad > 1 else ''} with a label the "
+            unreadable = any(" looks like a JSON list" in b or " is not a list" in b for b in bad)
+            what = "that cannot be read or hold" if unreadable else "with"
+            raise DataError(f"{src}, column {group!r}: {n_bad} cell{'s' if n_bad > 1 else ''} {what} a label the "
                             f"schema does not declare: {_show(bad, n_bad)}. Declared labels: {labels}. "
                             f"Fix the cells, or add the label to the schema's groups.{group}.labels "
                             "(rows count from 1 after the header)")
