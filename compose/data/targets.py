@@ -136,6 +136,12 @@ def split_tags(df: pd.DataFrame, schema: Schema) -> pd.DataFrame:
     return convert(schema, df, tags=schema.tags)
 
 
+def _what(bad: list[str]) -> str:
+    """How to call the bad cells of a group column: unreadable ones are not merely undeclared labels."""
+    return "that cannot be read or hold" if any(" looks like a JSON list" in b or " is not a list" in b
+                                                for b in bad) else "with"
+
+
 def parse_targets(df: pd.DataFrame, schema: Schema, groups: Iterable[str] | None = None) -> dict[str, GroupTargets]:
     """The targets of every group whose column is in `df`; an undeclared label is an error."""
     df = split_tags(df, schema)
@@ -189,9 +195,7 @@ def parse_targets(df: pd.DataFrame, schema: Schema, groups: Iterable[str] | None
                     if len(bad) < _MAX_SHOWN:
                         bad.append(f"row {r + 1}: {label!r}{_near(label, labels)}")
         if n_bad:
-            unreadable = any(" looks like a JSON list" in b or " is not a list" in b for b in bad)
-            what = "that cannot be read or hold" if unreadable else "with"
-            raise DataError(f"{src}, column {group!r}: {n_bad} cell{'s' if n_bad > 1 else ''} {what} a label the "
+            raise DataError(f"{src}, column {group!r}: {n_bad} cell{'s' if n_bad > 1 else ''} {_what(bad)} a label the "
                             f"schema does not declare: {_show(bad, n_bad)}. Declared labels: {labels}. "
                             f"Fix the cells, or add the label to the schema's groups.{group}.labels "
                             "(rows count from 1 after the header)")
