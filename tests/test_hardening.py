@@ -14,6 +14,7 @@ import json
 import lzma
 import os
 import re
+import shutil
 import subprocess
 import zipfile
 from collections.abc import Iterator
@@ -288,11 +289,19 @@ def test_a_run_that_fails_after_writing_versions_removes_them(
     assert not (model_dir / ".tmp").exists() or not any((model_dir / ".tmp").iterdir())
 
 
+def _copy_version(node: Path, source: int, target: int, *, pending: bool) -> None:
+    """A whole version `target` made from `source` (its meta.json renumbered), with or without the marker."""
+    shutil.copytree(node / f"v{source:04d}", node / f"v{target:04d}")
+    meta = node / f"v{target:04d}" / "meta.json"
+    meta.write_text(json.dumps({**json.loads(meta.read_text()), "version": target}))
+    (node / f"v{target:04d}" / ".pending").unlink(missing_ok=True)
+    if pending:
+        (node / f"v{target:04d}" / ".pending").write_text("written by a run that has not finished\n")
+
+
 def _abort_after_versions(model_dir: Path) -> None:
     """What a run killed after writing a version (before its release) leaves: a pending version, staging."""
-    s = compose.ModelStore(model_dir)
-    s._session = []
-    s.write_version("groups", "island", {"not": "released"}, {"note": "killed run"})
+    _copy_version(model_dir / "groups" / "island", 1, 3, pending=True)
     (model_dir / ".tmp" / "groups-island-dead").mkdir(parents=True)
     (model_dir / "releases" / f".r0009.json.{'a' * 32}.tmp").write_text("{")
 
@@ -334,9 +343,7 @@ def test_gc_never_removes_a_pinned_version_even_if_its_run_was_killed(trained: P
 
 def test_verify_lists_kept_versions_of_older_stores_as_kept(trained: Path) -> None:
     """Stores written before the `.pending` marker: every unpinned version is whole and kept."""
-    s = compose.ModelStore(trained / "penguins")
-    with s.lock():
-        s.write_version("groups", "sex", {"old": "style"}, {"note": "old"})
+    _copy_version(trained / "penguins" / "groups" / "sex", 1, 2, pending=False)
     check = compose.verify_store(trained)
     assert (check.ok, check.leftovers, check.kept) == (True, [], ["group sex v0002"])
 
