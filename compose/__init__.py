@@ -23,6 +23,7 @@ if TYPE_CHECKING:  # for type checkers and editors; at run time names load on fi
         ArtifactNotFoundError,
         ComposeError,
         DataError,
+        EnvironmentFault,
         GateRefusedError,
         IntegrityError,
         PlanError,
@@ -32,6 +33,7 @@ if TYPE_CHECKING:  # for type checkers and editors; at run time names load on fi
         StoreError,
         StoreLockedError,
         TrainingError,
+        UsageError,
     )
     from compose.estimator import ComposedClassifier
     from compose.evaluation.baseline import MonolithicBaseline
@@ -44,6 +46,7 @@ if TYPE_CHECKING:  # for type checkers and editors; at run time names load on fi
     from compose.runtime.model import ComposedModel
     from compose.schema.load import load_schema, parse_schema
     from compose.schema.models import Schema
+    from compose.store.gc import GcReport, collect_garbage
     from compose.store.lifecycle import diff as diff_releases
     from compose.store.lifecycle import list_releases, list_versions, promote, rollback, set_release
     from compose.store.sample_records import describe_counts as describe_samples
@@ -63,6 +66,8 @@ _LAZY: dict[str, tuple[str, str]] = {
     "ComposedClassifier": ("compose.estimator", "ComposedClassifier"),
     "ComposedModel": ("compose.runtime.model", "ComposedModel"),
     "DataError": ("compose.errors", "DataError"),
+    "EnvironmentFault": ("compose.errors", "EnvironmentFault"),
+    "GcReport": ("compose.store.gc", "GcReport"),
     "GateRefusedError": ("compose.errors", "GateRefusedError"),
     "IntegrityError": ("compose.errors", "IntegrityError"),
     "ModelStore": ("compose.store.store", "ModelStore"),
@@ -83,8 +88,10 @@ _LAZY: dict[str, tuple[str, str]] = {
     "TrainReport": ("compose.training.run", "TrainReport"),
     "TrainingError": ("compose.errors", "TrainingError"),
     "TuneReport": ("compose.tuning", "TuneReport"),
+    "UsageError": ("compose.errors", "UsageError"),
     "build_plan": ("compose.plan", "build_plan"),
     "check": ("compose.data.check", "check"),
+    "collect_garbage": ("compose.store.gc", "collect_garbage"),
     "convert": ("compose.data.tags", "convert"),
     "default_registry": ("compose.registry", "default_registry"),
     "describe_samples": ("compose.store.sample_records", "describe_counts"),
@@ -123,7 +130,9 @@ __all__ = [
     "ComposedClassifier",
     "ComposedModel",
     "DataError",
+    "EnvironmentFault",
     "GateRefusedError",
+    "GcReport",
     "IntegrityError",
     "LearnReport",
     "ModelStore",
@@ -143,9 +152,11 @@ __all__ = [
     "TrainReport",
     "TrainingError",
     "TuneReport",
+    "UsageError",
     "__version__",
     "build_plan",
     "check",
+    "collect_garbage",
     "convert",
     "default_registry",
     "describe_samples",

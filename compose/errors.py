@@ -83,3 +83,27 @@ class SampleConflictError(DataError):
 
     def __reduce__(self) -> tuple[type[SampleConflictError], tuple[str, str, str, str | None, str | None]]:
         return (type(self), (str(self), self.sample_id, self.group, self.stored, self.given))
+
+
+class UsageError(ComposeError, ValueError):
+    """An argument of a call or a command is out of its range (for example `--jobs 0`)."""
+
+
+class EnvironmentFault(ComposeError, OSError):  # noqa: N818 - a fault of the machine, named as the issue asks
+    """The machine, not the input, stopped the work: the disk is full, read-only or not writable,
+    or a path that must be a folder is a file. The message names the path and the cause.
+
+    `path` is the file or folder concerned; `errno` is the operating system's error number.
+    """
+
+    def __init__(self, message: str, path: str | None = None, errno_: int | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+        self.errno = errno_
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+    def __reduce__(self) -> tuple[type[EnvironmentFault], tuple[str, str | None, int | None]]:
+        return (type(self), (self.message, self.path, self.errno))

@@ -350,3 +350,25 @@ def resolve(registry: Registry | None) -> Registry:
     """`registry`, or a new default one when None (the `registry=None` default of every entry point)."""
     return registry if registry is not None else default_registry()
 
+
+def parameter_problems(cls: type[Any], params: dict[str, Any]) -> dict[str, str]:
+    """Every parameter value of `params` that `cls` rejects by scikit-learn's own constraints
+    (`cls._parameter_constraints`), as {parameter: scikit-learn's sentence}. Unknown names and classes
+    without constraints are not judged here. Lists are checked as the tuples they become."""
+    constraints = getattr(cls, "_parameter_constraints", None)
+    if not isinstance(constraints, dict):
+        return {}
+    from sklearn.utils._param_validation import InvalidParameterError, validate_parameter_constraints
+
+    out: dict[str, str] = {}
+    for key, value in params.items():
+        if key not in constraints:
+            continue
+        given = tuple(value) if isinstance(value, list) else value
+        try:
+            validate_parameter_constraints({key: constraints[key]}, {key: given}, caller_name=cls.__name__)
+        except InvalidParameterError as exc:
+            out[key] = str(exc)
+        except Exception as exc:
+            out[key] = f"the {key!r} parameter of {cls.__name__} cannot take {given!r} ({type(exc).__name__}: {exc})"
+    return out

@@ -16,6 +16,9 @@ EXIT_USER_ERROR = 2
 EXIT_REFUSED = 3
 
 
+EXIT_ENVIRONMENT = 4  # the machine stopped the work: disk full, read-only, no permission, a file for a folder
+
+
 Adder = Callable[[str, Callable[[argparse.Namespace], int], str], argparse.ArgumentParser]
 
 

@@ -37,9 +37,12 @@ def split_multilabel(value: Any) -> list[str] | None:
         try:
             parsed = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise ValueError(f"{text!r} looks like a JSON list but is not valid JSON ({exc.msg})") from exc
+            raise ValueError(f"{text[:40]!r} looks like a JSON list but is not valid JSON ({exc.msg})") from exc
+        except RecursionError:
+            raise ValueError(f"{text[:40]!r}... looks like a JSON list but is nested too deeply to read; write the "
+                             "labels as a flat list") from None
         if not isinstance(parsed, list):
-            raise ValueError(f"{text!r} is not a list")
+            raise ValueError(f"{text[:40]!r} is not a list")
         return [str(v) for v in parsed]
     return [part.strip() for part in text.split("|") if part.strip()]
 

@@ -23,6 +23,7 @@ from compose.errors import DataError
 from compose.schema.models import Schema
 
 _MAX_SHOWN = 5
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def _show(cells: list[str], total: int) -> str:
@@ -49,19 +50,41 @@ def prepare_inputs(df: pd.DataFrame, schema: Schema) -> pd.DataFrame:
         text = col.astype("string")  # vectorised: None, NaN and NA become <NA>
         empty = (text.isna() | (text.str.strip() == "")).to_numpy(dtype=bool)
         if spec.type == "number":
-            numbers = pd.to_numeric(col, errors="coerce").astype(float)
-            bad_mask = (numbers.isna() & ~empty) | np.isinf(numbers)
+            if isinstance(col.dtype, pd.DatetimeTZDtype) or col.dtype.kind in "mM":
+                raise DataError(f"{src}, column {name!r}: holds dates or times ({col.dtype}), but the schema declares "
+                                "it type: number; convert it to a number first (for example the year) or declare "
+                                "it type: category")
+            numbers = _numbers(col)
+            # beyond float32's range is refused too: scikit-learn's trees compute in float32
+            bad_mask = (numbers.isna() & ~empty) | (numbers.abs() > _FLOAT32_MAX)
             if bad_mask.any():
                 rows = np.flatnonzero(bad_mask.to_numpy())
                 cells = [f"row {r + 1}: {col.iloc[r]!r}" for r in rows[:_MAX_SHOWN]]
                 raise DataError(f"{src}, column {name!r}: not a finite number in {_show(cells, len(rows))}; "
-                                "the schema declares it type: number (leave a cell empty if unknown)")
+                                "the schema declares it type: number (leave a cell empty if unknown; beyond ±3.4e38 is "
+                                "not finite here)")
             out[name] = numbers.astype(float).to_numpy()
         else:
             values = text.to_numpy(dtype=object)
             values[empty] = np.nan
             out[name] = values
     return pd.DataFrame(out, index=pd.RangeIndex(len(df)))
+
+
+def _numbers(col: pd.Series) -> pd.Series:
+    """`col` as floats; a cell that is no number (a list, a date, a word) becomes NaN, to be reported."""
+    try:
+        return pd.to_numeric(col, errors="coerce").astype(float)
+    except (TypeError, ValueError, OverflowError):
+        def one(value: Any) -> float:
+            if isinstance(value, (bool, int, float, np.integer, np.floating, str)):
+                try:
+                    return float(value)
+                except (TypeError, ValueError, OverflowError):
+                    return float("nan")
+            return float("nan")
+
+        return pd.Series([one(v) for v in col], index=col.index, dtype=float)
 
 
 @dataclass(frozen=True)
@@ -130,6 +153,12 @@ def split_tags(df: pd.DataFrame, schema: Schema) -> pd.DataFrame:
     return convert(schema, df, tags=schema.tags)
 
 
+def _what(bad: list[str]) -> str:
+    """How to call the bad cells of a group column: unreadable ones are not merely undeclared labels."""
+    return "that cannot be read or hold" if any(" looks like a JSON list" in b or " is not a list" in b
+                                                for b in bad) else "with"
+
+
 def parse_targets(df: pd.DataFrame, schema: Schema, groups: Iterable[str] | None = None) -> dict[str, GroupTargets]:
     """The targets of every group whose column is in `df`; an undeclared label is an error."""
     df = split_tags(df, schema)
@@ -158,7 +187,8 @@ def parse_targets(df: pd.DataFrame, schema: Schema, groups: Iterable[str] | None
         if bad:
             rows = np.flatnonzero(np.isin(codes, list(bad)))
             shown = [f"row {r + 1}: {bad[int(codes[r])]}" for r in rows[:_MAX_SHOWN]]
-            raise DataError(f"{src}, column {group!r}: {len(rows)} cell{'s' if len(rows) > 1 else ''} with a label "
+            what = _what(list(bad.values()))
+            raise DataError(f"{src}, column {group!r}: {len(rows)} cell{'s' if len(rows) > 1 else ''} {what} a label "
                             f"the schema does not declare: {_show(shown, len(rows))}. Declared labels: {labels}. "
                             f"Fix the cells, or add the label to the schema's groups.{group}.labels "
                             "(rows count from 1 after the header)")

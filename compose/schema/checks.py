@@ -12,7 +12,7 @@ from typing import Any
 
 from compose._text import did_you_mean
 from compose.errors import PluginError, RegistryError
-from compose.registry import Registry, estimator_params, resolve
+from compose.registry import Registry, estimator_params, parameter_problems, resolve
 from compose.schema.document import Path_
 from compose.schema.models import DecisionSpec, label_text
 from compose.schema.policies import check_policy
@@ -102,6 +102,12 @@ def _check_feature(
                     (("features", fname, "params", key),
                      f"unknown {ftype} parameter {key!r}.{did_you_mean(str(key), allowed)} Allowed: {allowed}.")
                 )
+    if ftype == "tfidf" and allowed is not None:  # the built-in text featurizer: TfidfVectorizer's own constraints
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        known = {k: v for k, v in _d(fspec.get("params")).items() if k in allowed}
+        for key, message in parameter_problems(TfidfVectorizer, known).items():
+            problems.append((("features", fname, "params", key), f"{message.rstrip('.')}; fix the value"))
     return problems
 
 
@@ -188,12 +194,16 @@ def _check_model(base: Path_, model: dict[str, Any], registry: Registry) -> list
     except (RegistryError, PluginError) as exc:
         return [((*base, "model", "estimator"), str(exc))]
     allowed = estimator_params(cls)
-    return [
+    params = _d(model.get("params"))
+    problems: list[tuple[Path_, str]] = [
         ((*base, "model", "params", key),
          f"{cls.__name__} has no parameter {key!r}.{did_you_mean(str(key), allowed)} Allowed: {allowed}.")
-        for key in _d(model.get("params"))
+        for key in params
         if key not in allowed
     ]
+    for key, message in parameter_problems(cls, {k: v for k, v in params.items() if k in allowed}).items():
+        problems.append(((*base, "model", "params", key), f"{message.rstrip('.')}; fix the value"))
+    return problems
 
 
 def _check_when(gname: str, when: Any, groups: dict[str, Any]) -> list[tuple[Path_, str]]:

@@ -17,6 +17,11 @@ Reading an artifact checks its sha256 against both its meta.json and the release
 meta.json and release files are parsed into the types of `compose.store.records` here, where
 they are read; a decision pickled by compose 0.1.0 (`decisions/<group>/vNNNN/model.joblib`)
 still loads.
+
+A version is written with a `.pending` marker, removed when its run ends (released or kept by the
+gate). A run that fails removes its staging files and its unreleased versions; one that is killed
+leaves versions still marked pending, which `compose verify` names as leftovers of an aborted run
+and `compose gc` removes. Versions without the marker (every version of older stores) are whole.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import shutil
 import sys
 import time
@@ -39,8 +45,17 @@ from typing import Any
 
 import joblib
 
+from compose._text import environment_fault
 from compose.data.io import atomic_write, fsync_dir
-from compose.errors import ArtifactNotFoundError, IntegrityError, PluginError, StoreError, StoreLockedError
+from compose.errors import (
+    ArtifactNotFoundError,
+    ComposeError,
+    EnvironmentFault,
+    IntegrityError,
+    PluginError,
+    StoreError,
+    StoreLockedError,
+)
 from compose.store.names import RELEASE_PATTERN, VERSION_PATTERN, release_name, version_name
 from compose.store.records import (
     ARTIFACT,
@@ -60,6 +75,7 @@ from compose.store.records import (
 )
 
 META = "meta.json"
+PENDING = ".pending"
 KINDS = ("features", "groups", "decisions")
 
 
@@ -101,16 +117,31 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
+_TEMPORARY = re.compile(r"^\..+\.[0-9a-f]{32}\.tmp$")
+
+
+def temporaries(folder: Path) -> list[Path]:
+    """The staging files of `compose.data.io.atomic_path` (`.NAME.<hex>.tmp`) in `folder`, left by a killed process."""
+    try:
+        return sorted(p for p in folder.iterdir() if _TEMPORARY.match(p.name) and p.is_file())
+    except OSError:
+        return []
+
+
 class ModelStore:
     """The folder of one model (one schema name) inside a store root."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        self._session: list[Path] | None = None  # versions written under the lock held now
 
     @classmethod
     def open(cls, root: str | Path, model: str | None = None, *, create: bool = False) -> ModelStore:
         """The model folder `root/model`; `root` itself if it is a model folder; else its only model."""
         root = Path(root)
+        if root.exists() and not root.is_dir():
+            raise EnvironmentFault(f"store {str(root)!r} is a file, not a folder; --store must name the store's "
+                                   "folder (move the file away or choose another path)", str(root))
         if model is not None:
             path = root / model
             if not create and not (path / "releases").is_dir():
@@ -138,11 +169,21 @@ class ModelStore:
     # --- locking -------------------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def lock(self, timeout: float = 600.0, on_wait: Callable[[str], None] | None = None) -> Iterator[None]:
-        """Hold the store's write lock; wait up to `timeout` seconds for another writer."""
-        self.path.mkdir(parents=True, exist_ok=True)
-        lock_path = self.path / ".lock"
-        fh = lock_path.open("a+")
+    def lock(self, timeout: float = 600.0, on_wait: Callable[[str], None] | None = None, *,
+             clean_staging: bool = True) -> Iterator[None]:
+        """Hold the store's write lock; wait up to `timeout` seconds for another writer.
+
+        Leaving normally settles the versions written meanwhile (they lose their `.pending` marker);
+        leaving on an error (or Ctrl-C, or SIGTERM through SystemExit) removes the staging files and
+        the versions written meanwhile that no release pins. An operating-system error (disk full,
+        read-only, no permission) comes out as an EnvironmentFault naming the path.
+        """
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            lock_path = self.path / ".lock"
+            fh = lock_path.open("a+b", buffering=0)  # unbuffered: a full disk cannot fail the close
+        except OSError as exc:
+            raise environment_fault(exc, str(self.path), "opening the store") from exc
         try:
             deadline = time.monotonic() + timeout
             told = False
@@ -162,17 +203,50 @@ class ModelStore:
                         on_wait(f"waiting for the store lock held by {holder} ...")
                         told = True
                     time.sleep(0.2)
-            fh.seek(0)
-            fh.truncate()
-            fh.write(f"pid {os.getpid()} since {now()}")
-            fh.flush()
-            self._clean_temporaries()
-            yield
+            with contextlib.suppress(OSError):  # the holder's note is a courtesy; a full disk must not stop us
+                fh.seek(0)
+                fh.truncate()
+                fh.write(f"pid {os.getpid()} since {now()}".encode())
+            if clean_staging:
+                self._clean_temporaries()
+            self._session = []
+            try:
+                yield
+            except BaseException as exc:
+                self._abort_session()
+                if isinstance(exc, OSError) and exc.errno is not None and not isinstance(exc, ComposeError):
+                    raise environment_fault(exc, str(exc.filename) if exc.filename else str(self.path)) from exc
+                raise
+            self.settle()
         finally:
+            self._session = None
             with contextlib.suppress(OSError):
                 fh.seek(0)
                 fh.truncate()
             fh.close()  # closing releases the flock
+
+    def settle(self) -> None:
+        """Mark the versions written under the lock as whole (call before writing the release)."""
+        for target in self._session or []:
+            with contextlib.suppress(FileNotFoundError):
+                (target / PENDING).unlink()
+
+    def _abort_session(self) -> None:
+        """After a failed run: remove its staging files and the versions it wrote that no release pins."""
+        self._clean_temporaries()
+        for p in [*temporaries(self.path), *temporaries(self.path / "releases")]:
+            with contextlib.suppress(OSError):
+                p.unlink()
+        pinned = pinned_paths(self)
+        for target in self._session or []:
+            if target not in pinned:
+                shutil.rmtree(target, ignore_errors=True)
+                with contextlib.suppress(OSError):  # a node folder this run created and left empty
+                    target.parent.rmdir()
+                    target.parent.parent.rmdir()
+            else:
+                with contextlib.suppress(OSError):
+                    (target / PENDING).unlink()
 
     def _clean_temporaries(self) -> None:
         tmp = self.path / ".tmp"
@@ -205,8 +279,17 @@ class ModelStore:
         (`<key>.joblib`), each with its sha256 in meta.json under `files`.
         """
         staging = self.path / ".tmp" / f"{kind}-{name}-{uuid.uuid4().hex}"
+        try:
+            return self._write_staged(staging, kind, name, obj, meta, extras)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+
+    def _write_staged(self, staging: Path, kind: str, name: str, obj: Any, meta: dict[str, Any],
+                      extras: dict[str, Any] | None) -> tuple[int, str]:
         staging.mkdir(parents=True)
         artifact = DECISION if kind == "decisions" else ARTIFACT
+        (staging / PENDING).write_text("written by a run that has not finished\n", encoding="utf-8")
         files: dict[str, str] = {}
         for filename, content in [(artifact, obj), *((f"{k}.joblib", v) for k, v in (extras or {}).items())]:
             with (staging / filename).open("wb") as fh:
@@ -230,6 +313,8 @@ class ModelStore:
         target = self.node_dir(kind, name) / version_name(version)
         target.parent.mkdir(parents=True, exist_ok=True)
         os.rename(staging, target)
+        if self._session is not None:
+            self._session.append(target)
         fsync_dir(target.parent)
         return version, digest
 
@@ -426,6 +511,26 @@ def next_release(live: Release, *, note: str, groups: dict[str, GroupPin] | None
 
 def _digest_json(obj: Any) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def pinned_paths(store: ModelStore) -> set[Path]:
+    """The folders of every version that some release pins, read leniently (a corrupt release pins nothing)."""
+    out: set[Path] = set()
+    for number in store.release_numbers():
+        path = store.path / "releases" / f"{release_name(number)}.json"
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if not isinstance(record, dict):
+            continue
+        for kind in KINDS:
+            pins = record.get(kind)
+            for node, pin in (pins.items() if isinstance(pins, dict) else ()):
+                version = pin.get("version") if isinstance(pin, dict) else None
+                if isinstance(version, int) and isinstance(node, str):
+                    out.add(store.node_dir(kind, node) / version_name(version))
+    return out
 
 
 def list_models(root: Path) -> list[str]:

@@ -36,7 +36,7 @@ from compose.data.targets import (
     prepare_inputs,
     row_hashes,
 )
-from compose.errors import DataError, SchemaError, TrainingError
+from compose.errors import DataError, SchemaError, TrainingError, UsageError
 from compose.featurize.base import featurizer_of, hstack
 from compose.heads.decide import raw_predictions
 from compose.heads.head import Head, assemble_head, fit_estimator, fit_workers
@@ -188,6 +188,9 @@ def fit_and_release(  # noqa: PLR0913 - the lifecycle commands' options, keyword
     fitted on (or with `force`); a changed label set is released only with `accept_new_labels`.
     `registry` builds the featurizers and estimators (default: `compose.registry.default_registry()`).
     """
+    if n_jobs is not None and (not isinstance(n_jobs, int) or n_jobs == 0 or n_jobs < -1):
+        raise UsageError(f"--jobs (n_jobs) must be a number of parallel fits of at least 1, or -1 for every core; "
+                         f"got {n_jobs!r}")
     model_store = ModelStore(Path(store) / schema.name)
     reg = resolve(registry)
     if samples:
@@ -290,6 +293,9 @@ def select_training_rows(schema: Schema, data: Any, store: ModelStore, groups: l
                          registry: Registry) -> TrainingRun:
     """Step 1: read the data and choose each group's training and holdout rows (no store access)."""
     df = as_frame(data)
+    if len(df) == 0:
+        raise DataError(f"{df.attrs.get('source', 'the data')} has a header but no rows; training needs rows with "
+                        "inputs and labels")
     inputs = prepare_inputs(df, schema)
     report = TrainReport(store.path, None)
     plan = build_plan(schema)
