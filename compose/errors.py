@@ -63,3 +63,7 @@ class RegistryError(ComposeError, LookupError):
 
 class PluginError(ComposeError, ImportError):
     """A registered plugin (or the one an artifact was made with) cannot be imported; says what to install."""
+
+
+class ExportError(ComposeError, ValueError):
+    """A release, or one of its components, cannot be exported exactly; the message names the component."""
