@@ -23,6 +23,7 @@ if TYPE_CHECKING:  # for type checkers and editors; at run time names load on fi
         ArtifactNotFoundError,
         ComposeError,
         DataError,
+        ExportError,
         GateRefusedError,
         IntegrityError,
         PlanError,
@@ -38,6 +39,7 @@ if TYPE_CHECKING:  # for type checkers and editors; at run time names load on fi
     from compose.evaluation.evaluator import evaluate
     from compose.evaluation.evaluator import summary_lines as evaluation_summary
     from compose.evaluation.report import write_html
+    from compose.export.onnx import export_onnx
     from compose.plan import Plan, build_plan
     from compose.registry import Registry, default_registry
     from compose.runtime.load import load
@@ -60,6 +62,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "ComposedClassifier": ("compose.estimator", "ComposedClassifier"),
     "ComposedModel": ("compose.runtime.model", "ComposedModel"),
     "DataError": ("compose.errors", "DataError"),
+    "ExportError": ("compose.errors", "ExportError"),
     "GateRefusedError": ("compose.errors", "GateRefusedError"),
     "IntegrityError": ("compose.errors", "IntegrityError"),
     "ModelStore": ("compose.store.store", "ModelStore"),
@@ -85,6 +88,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "diff_releases": ("compose.store.lifecycle", "diff"),
     "evaluate": ("compose.evaluation.evaluator", "evaluate"),
     "evaluation_summary": ("compose.evaluation.evaluator", "summary_lines"),
+    "export_onnx": ("compose.export.onnx", "export_onnx"),
     "fit_and_release": ("compose.training.run", "fit_and_release"),
     "list_releases": ("compose.store.lifecycle", "list_releases"),
     "list_versions": ("compose.store.lifecycle", "list_versions"),
@@ -113,6 +117,7 @@ __all__ = [
     "ComposedClassifier",
     "ComposedModel",
     "DataError",
+    "ExportError",
     "GateRefusedError",
     "IntegrityError",
     "ModelStore",
@@ -139,6 +144,7 @@ __all__ = [
     "diff_releases",
     "evaluate",
     "evaluation_summary",
+    "export_onnx",
     "fit_and_release",
     "list_releases",
     "list_versions",

@@ -10,7 +10,7 @@ import warnings
 from collections.abc import Callable, Sequence
 
 import compose
-from compose.cli import advisor, core, history, quality
+from compose.cli import advisor, core, export, history, quality
 from compose.cli._output import EXIT_USER_ERROR
 
 
@@ -25,7 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
         sp.set_defaults(fn=fn)
         return sp
 
-    for room in (core, history, advisor, quality):
+    for room in (core, history, advisor, quality, export):
         room.register(add)
     return p
 

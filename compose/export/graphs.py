@@ -24,7 +24,9 @@ Measured with skl2onnx 1.20 / onnxruntime 1.32 (see the README's ONNX section):
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -70,7 +72,7 @@ class FeatureGraph:
 # Features
 
 
-def feature_graph(name: str, transformer: Any, input_types: dict[str, str]) -> FeatureGraph:
+def feature_graph(name: str, transformer: Any) -> FeatureGraph:
     """The graph of the fitted featurizer `name`, or an ExportError saying why it cannot be exported."""
     from sklearn.compose import ColumnTransformer
     from sklearn.pipeline import Pipeline
@@ -80,7 +82,7 @@ def feature_graph(name: str, transformer: Any, input_types: dict[str, str]) -> F
     if isinstance(transformer, Pipeline) and len(transformer.steps) == 2 and isinstance(transformer[0], TextJoiner):
         return _text_graph(name, transformer[0], transformer[-1])
     if isinstance(transformer, ColumnTransformer):
-        return _tabular_graph(name, transformer, input_types)
+        return _tabular_graph(name, transformer)
     raise ExportError(f"feature {name!r}: a {type(transformer).__name__} featurizer has no ONNX export; "
                       "exportable: tfidf (word analyzer) and tabular features")
 
@@ -107,9 +109,13 @@ def _text_graph(name: str, joiner: Any, vectorizer: Any) -> FeatureGraph:
         if bad:
             raise ExportError(f"{what}: {param}={getattr(vectorizer, param)!r} has no exact ONNX export ({why}); "
                               f"drop the parameter or keep this model in compose")
-    options = {id(vectorizer): {"tokenexp": UNICODE_WORDS, "locale": "C.UTF-8"}}
+    # skl2onnx walks every dict attribute looking for sub-models (seconds for a large vocabulary): a
+    # read-only view of the same vocabulary is not a dict, and the converter only reads it.
+    view = copy.copy(vectorizer)
+    view.vocabulary_ = MappingProxyType(vectorizer.vocabulary_)
+    options = {id(view): {"tokenexp": UNICODE_WORDS, "locale": "C.UTF-8"}}
     try:
-        model = convert_sklearn(vectorizer, initial_types=[("text", StringTensorType([None, 1]))],
+        model = convert_sklearn(view, initial_types=[("text", StringTensorType([None, 1]))],
                                 options=options, target_opset=OPSET)
     except (RuntimeError, NotImplementedError, TypeError, ValueError) as exc:
         raise ExportError(f"{what}: skl2onnx cannot convert it ({exc})") from exc
@@ -146,94 +152,124 @@ def _patch_sublinear(model: Any, what: str) -> None:
     graph.initializer.extend(kept)
 
 
-def _tabular_graph(name: str, transformer: Any, input_types: dict[str, str]) -> FeatureGraph:  # noqa: PLR0912
-    """A ColumnTransformer of compose's tabular feature, written as ONNX nodes from its fitted statistics."""
-    from onnx import TensorProto, helper, numpy_helper
-    from sklearn.impute import SimpleImputer
-    from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+class _Graph:
+    """The nodes, constants, inputs and runner feeds of a graph written by hand."""
 
-    what = f"feature {name!r} (tabular)"
-    nodes: list[Any] = []
-    inits: list[Any] = []
-    inputs: list[Any] = []
-    feeds: list[dict[str, Any]] = []
-    parts: list[str] = []
+    def __init__(self) -> None:
+        self.nodes: list[Any] = []
+        self.inits: list[Any] = []
+        self.inputs: list[Any] = []
+        self.feeds: list[dict[str, Any]] = []
 
-    def const(key: str, value: np.ndarray) -> str:
-        inits.append(numpy_helper.from_array(value, key))
+    def const(self, key: str, value: np.ndarray) -> str:
+        from onnx import numpy_helper
+
+        self.inits.append(numpy_helper.from_array(value, key))
         return key
 
+    def node(self, op: str, inputs: list[str], output: str, **attrs: Any) -> str:
+        from onnx import helper
+
+        self.nodes.append(helper.make_node(op, inputs, [output], **attrs))
+        return output
+
+    def input(self, name: str, dtype: int) -> str:
+        from onnx import helper
+
+        self.inputs.append(helper.make_tensor_value_info(name, dtype, [None, 1]))
+        return name
+
+
+def _tabular_graph(name: str, transformer: Any) -> FeatureGraph:
+    """A ColumnTransformer of compose's tabular feature, written as ONNX nodes from its fitted statistics."""
+    from onnx import TensorProto, helper
+    from sklearn.pipeline import Pipeline
+
+    what = f"feature {name!r} (tabular)"
+    g = _Graph()
+    parts: list[str] = []
     for part, pipe, columns in transformer.transformers_:
         if part == "remainder" or pipe == "drop":
             continue
         steps = list(pipe.named_steps.values()) if isinstance(pipe, Pipeline) else [pipe]
         if part == "numbers":
-            imputer, *rest = steps
-            scaler = rest[0] if rest else None
-            if type(imputer) is not SimpleImputer or (scaler is not None and type(scaler) is not StandardScaler) \
-                    or len(rest) > 1:
-                raise ExportError(f"{what}: the number steps {[type(s).__name__ for s in steps]} are not on the ONNX "
-                                  "allow-list (SimpleImputer, then StandardScaler)")
-            names = [f"in_{c}" for c in columns]
-            for c, n in zip(columns, names, strict=True):
-                inputs.append(helper.make_tensor_value_info(n, TensorProto.DOUBLE, [None, 1]))
-                feeds.append({"column": c, "name": n, "type": "number"})
-            nodes.append(helper.make_node("Concat", names, ["num_x"], axis=1))
-            nodes.append(helper.make_node("IsNaN", ["num_x"], ["num_nan"]))
-            stats = np.asarray(imputer.statistics_, dtype=np.float64)
-            if np.isnan(stats).any():
-                raise ExportError(f"{what}: an imputer statistic is NaN; refit the feature")
-            nodes.append(helper.make_node("Where", ["num_nan", const("num_fill", stats[None, :]), "num_x"],
-                                          ["num_imputed"]))
-            current = "num_imputed"
-            indicator = getattr(imputer, "indicator_", None)
-            if indicator is not None and len(indicator.features_):
-                nodes.append(helper.make_node("Gather", ["num_nan", const("num_missing_cols",
-                                              np.asarray(indicator.features_, dtype=np.int64))], ["num_ind_b"], axis=1))
-                nodes.append(helper.make_node("Cast", ["num_ind_b"], ["num_ind"], to=TensorProto.DOUBLE))
-                nodes.append(helper.make_node("Concat", [current, "num_ind"], ["num_with_ind"], axis=1))
-                current = "num_with_ind"
-            if scaler is not None:
-                mean = scaler.mean_ if scaler.with_mean else np.zeros_like(scaler.scale_)
-                scale = scaler.scale_ if scaler.with_std else np.ones_like(mean)
-                nodes.append(helper.make_node("Sub", [current, const("num_mean", np.asarray(mean)[None, :])],
-                                              ["num_centred"]))
-                nodes.append(helper.make_node("Div", ["num_centred", const("num_scale", np.asarray(scale)[None, :])],
-                                              ["num_scaled"]))
-                current = "num_scaled"
-            parts.append(current)
+            parts.append(_numbers(what, g, steps, list(columns)))
         elif part == "categories":
-            imputer, encoder = (steps + [None, None])[:2]
-            if type(imputer) is not SimpleImputer or type(encoder) is not OneHotEncoder or len(steps) != 2:
-                raise ExportError(f"{what}: the category steps {[type(s).__name__ for s in steps]} are not on the "
-                                  "ONNX allow-list (SimpleImputer, then OneHotEncoder)")
-            if encoder.drop is not None:
-                raise ExportError(f"{what}: OneHotEncoder(drop={encoder.drop!r}) is not on the ONNX allow-list")
-            for j, (c, block) in enumerate(zip(columns, _one_hot_blocks(encoder, list(columns)), strict=True)):
-                n = f"in_{c}"
-                inputs.append(helper.make_tensor_value_info(n, TensorProto.STRING, [None, 1]))
-                feeds.append({"column": c, "name": n, "type": "category", "missing": str(imputer.fill_value)})
-                known = [str(v) for v in encoder.categories_[j]]
-                nodes.append(helper.make_node("Reshape", [n, const(f"cat{j}_flat", np.array([-1], dtype=np.int64))],
-                                              [f"cat{j}_s"]))
-                nodes.append(helper.make_node("LabelEncoder", [f"cat{j}_s"], [f"cat{j}_i"], domain="ai.onnx.ml",
-                                              keys_strings=known, values_int64s=list(range(len(known))),
-                                              default_int64=len(known)))
-                nodes.append(helper.make_node("Gather", [const(f"cat{j}_rows", block), f"cat{j}_i"], [f"cat{j}_out"],
-                                              axis=0))
-                parts.append(f"cat{j}_out")
+            parts.extend(_categories(what, g, steps, list(columns)))
         else:
             raise ExportError(f"{what}: the column group {part!r} is not one compose's tabular feature builds")
     if not parts:
         raise ExportError(f"{what}: the feature reads no columns")
-    nodes.append(helper.make_node("Concat", parts, ["features"], axis=1) if len(parts) > 1
-                 else helper.make_node("Identity", parts, ["features"]))
+    if len(parts) > 1:
+        g.node("Concat", parts, "features", axis=1)
+    else:
+        g.node("Identity", parts, "features")
     output = helper.make_tensor_value_info("features", TensorProto.DOUBLE, [None, None])
-    graph = helper.make_graph(nodes, f"compose_feature_{name}", inputs, [output], inits)
+    graph = helper.make_graph(g.nodes, f"compose_feature_{name}", g.inputs, [output], g.inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid(d, v) for d, v in OPSET.items()],
                               producer_name="compose")
-    return FeatureGraph(name, "tabular", model, feeds, -1)  # the width is measured by the caller
+    return FeatureGraph(name, "tabular", model, g.feeds, -1)  # the width is measured by the caller
+
+
+def _numbers(what: str, g: _Graph, steps: list[Any], columns: list[str]) -> str:
+    """Median imputation, missing indicators and scaling, in double precision, as scikit-learn computes them."""
+    from onnx import TensorProto
+    from sklearn.impute import SimpleImputer
+    from sklearn.preprocessing import StandardScaler
+
+    imputer, *rest = steps
+    scaler = rest[0] if rest else None
+    if type(imputer) is not SimpleImputer or (scaler is not None and type(scaler) is not StandardScaler) \
+            or len(rest) > 1:
+        raise ExportError(f"{what}: the number steps {[type(s).__name__ for s in steps]} are not on the ONNX "
+                          "allow-list (SimpleImputer, then StandardScaler)")
+    names = []
+    for c in columns:
+        names.append(g.input(f"in_{c}", TensorProto.DOUBLE))
+        g.feeds.append({"column": c, "name": f"in_{c}", "type": "number"})
+    x = g.node("Concat", names, "num_x", axis=1)
+    nan = g.node("IsNaN", [x], "num_nan")
+    stats = np.asarray(imputer.statistics_, dtype=np.float64)
+    if np.isnan(stats).any():
+        raise ExportError(f"{what}: an imputer statistic is NaN; refit the feature")
+    current = g.node("Where", [nan, g.const("num_fill", stats[None, :]), x], "num_imputed")
+    indicator = getattr(imputer, "indicator_", None)
+    if indicator is not None and len(indicator.features_):
+        cols = g.const("num_missing_cols", np.asarray(indicator.features_, dtype=np.int64))
+        flags = g.node("Cast", [g.node("Gather", [nan, cols], "num_ind_b", axis=1)], "num_ind", to=TensorProto.DOUBLE)
+        current = g.node("Concat", [current, flags], "num_with_ind", axis=1)
+    if scaler is not None:
+        mean = scaler.mean_ if scaler.with_mean else np.zeros_like(scaler.scale_)
+        scale = scaler.scale_ if scaler.with_std else np.ones_like(mean)
+        current = g.node("Sub", [current, g.const("num_mean", np.asarray(mean, dtype=np.float64)[None, :])],
+                         "num_centred")
+        current = g.node("Div", [current, g.const("num_scale", np.asarray(scale, dtype=np.float64)[None, :])],
+                         "num_scaled")
+    return current
+
+
+def _categories(what: str, g: _Graph, steps: list[Any], columns: list[str]) -> list[str]:
+    """One-hot blocks read from the fitted encoder: a category's index (unknown last), then its row of the block."""
+    from onnx import TensorProto
+    from sklearn.impute import SimpleImputer
+    from sklearn.preprocessing import OneHotEncoder
+
+    if len(steps) != 2 or type(steps[0]) is not SimpleImputer or type(steps[1]) is not OneHotEncoder:
+        raise ExportError(f"{what}: the category steps {[type(s).__name__ for s in steps]} are not on the "
+                          "ONNX allow-list (SimpleImputer, then OneHotEncoder)")
+    imputer, encoder = steps
+    if encoder.drop is not None:
+        raise ExportError(f"{what}: OneHotEncoder(drop={encoder.drop!r}) is not on the ONNX allow-list")
+    outputs = []
+    for j, (c, block) in enumerate(zip(columns, _one_hot_blocks(encoder, columns), strict=True)):
+        s = g.input(f"in_{c}", TensorProto.STRING)
+        g.feeds.append({"column": c, "name": s, "type": "category", "missing": str(imputer.fill_value)})
+        known = [str(v) for v in encoder.categories_[j]]
+        flat = g.node("Reshape", [s, g.const(f"cat{j}_flat", np.array([-1], dtype=np.int64))], f"cat{j}_s")
+        index = g.node("LabelEncoder", [flat], f"cat{j}_i", domain="ai.onnx.ml", keys_strings=known,
+                       values_int64s=list(range(len(known))), default_int64=len(known))
+        outputs.append(g.node("Gather", [g.const(f"cat{j}_rows", block), index], f"cat{j}_out", axis=0))
+    return outputs
 
 
 _UNKNOWN = "\x00compose: a category never seen\x00"
@@ -256,7 +292,7 @@ def _one_hot_blocks(encoder: Any, columns: list[str]) -> list[np.ndarray]:
         values = [*(str(c) for c in cats), _UNKNOWN]
         frame = pd.DataFrame({c: [str(encoder.categories_[k][0])] * len(values) for k, c in enumerate(columns)})
         frame[columns[j]] = values
-        out = encoder.transform(frame)
+        out = encoder.transform(frame.to_numpy(dtype=object))
         out = out.toarray() if hasattr(out, "toarray") else np.asarray(out)
         blocks.append(np.ascontiguousarray(out[:, offsets[j]:offsets[j + 1]], dtype=np.float64))
     return blocks
@@ -271,7 +307,7 @@ _LINEAR = ("LogisticRegression", "SGDClassifier", "MultinomialNB", "ComplementNB
 #: Estimators whose graph reads float32, as scikit-learn's trees do.
 _TREES = ("RandomForestClassifier", "ExtraTreesClassifier")
 #: Wrapped in sigmoid calibration by compose when they have no predict_proba.
-_CALIBRATED_BASES = (*_LINEAR, *_TREES, "LinearSVC", "RidgeClassifier")
+_CALIBRATED_BASES = ("LogisticRegression", "SGDClassifier", "LinearSVC", "RidgeClassifier")
 _REFUSED = {
     "HistGradientBoostingClassifier": "its skl2onnx converter crashes with onnx >= 1.19 (a boolean attribute) and "
                                       "is silently wrong with native categorical features",
@@ -295,7 +331,7 @@ def estimator_graph(what: str, est: Any, width: int) -> tuple[Any, str]:
         bad = sorted(bases - set(_CALIBRATED_BASES))
         if bad:
             raise ExportError(f"{what}: a calibrated {bad[0]} is not on the ONNX allow-list")
-        dtype = "float" if bases & set(_TREES) else "double"
+        dtype = "double"
     elif kind in _LINEAR:
         if kind == "SGDClassifier" and est.loss not in ("log_loss", "modified_huber"):
             raise ExportError(f"{what}: SGDClassifier(loss={est.loss!r}) has no probabilities to export")
@@ -311,6 +347,6 @@ def estimator_graph(what: str, est: Any, width: int) -> tuple[Any, str]:
     try:
         model = convert_sklearn(est, initial_types=[("X", tensor([None, width]))], target_opset=OPSET,
                                 options={id(est): {"zipmap": False}})
-    except Exception as exc:  # noqa: BLE001 - skl2onnx raises anything; the message names the component
+    except Exception as exc:  # skl2onnx raises anything; the message names the component
         raise ExportError(f"{what}: skl2onnx cannot convert {kind} ({type(exc).__name__}: {exc})") from exc
     return model, dtype
