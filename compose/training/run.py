@@ -89,7 +89,7 @@ def _warn(report: TrainReport, message: str) -> None:
 def _jobs_for(schema: Schema, rows: GroupRows, x: Any, registry: Registry) -> list[tuple[Any, ...]]:
     spec = schema.groups[rows.group]
     # An unfitted template built here from the registry: workers clone it and resolve no names.
-    name = registry.build_estimator(spec.model.estimator, dict(spec.model.params))
+    name = registry.build_estimator(spec.model.estimator, dict(spec.model.params), trusted=schema.trusted_modules)
     params: dict[str, Any] = {}
     xt = x[rows.train]
     if spec.type == "multilabel":
