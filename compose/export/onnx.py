@@ -38,6 +38,7 @@ from compose.runtime.merge import merged_results
 from compose.runtime.model import ComposedModel
 from compose.runtime.outputs import GroupOutput
 from compose.schema.models import Schema
+from compose.store.records import Release
 
 FORMAT = "compose-onnx/1"
 MANIFEST = "manifest.json"
@@ -134,9 +135,7 @@ def _write_graphs(composed: ComposedModel, folder: Path) -> dict[str, Any]:
         groups[g] = {"type": head.kind, "labels": head.labels, "features": head.features,
                      "decision": spec.decision.model_dump(mode="json", exclude_defaults=True), "when": spec.when,
                      "version": composed.version_of(g), "estimators": estimators}
-    pins = {"release": composed.release_name,
-            "groups": {g: {"version": composed.version_of(g)} for g in composed.groups},
-            "decisions": composed.release.get("decisions", {})}
+    pins = composed.release.to_json()  # the release record: its pins and tuned decisions (decision_version)
     from compose.store.store import library_versions
 
     return {"format": FORMAT, "model": schema.name, "release": pins, "schema": schema.to_dict(),
@@ -170,7 +169,7 @@ def check_parity(composed: ComposedModel, runner: OnnxModel, report: ExportRepor
         raise ExportError("the model has no store, so its holdout rows cannot be read for the parity check")
     frames, spans, start = [], {}, 0
     for g in composed.groups:
-        inputs = store.load_extra("groups", g, composed.version_of(g), "holdout")["inputs"]
+        inputs = store.holdout(g, composed.version_of(g)).inputs
         if len(inputs) == 0:
             report.unchecked.append(g)
             continue
@@ -248,7 +247,7 @@ class OnnxModel:
             manifest = self._read_manifest()
         self.manifest = manifest
         self.schema = Schema.model_validate(manifest["schema"])
-        self.release: dict[str, Any] = manifest["release"]
+        self.release = Release.model_validate(manifest["release"])
         self.groups: list[str] = list(manifest["order"])
         self.heads_: dict[str, Head] = {
             g: Head(g, spec["type"], list(spec["labels"]), list(spec["features"]))
@@ -278,10 +277,10 @@ class OnnxModel:
 
     @property
     def release_name(self) -> str:
-        return str(self.release.get("release", ""))
+        return self.release.release
 
     def version_of(self, group: str) -> int:
-        return int(self.release["groups"][group]["version"])
+        return self.release.groups[group].version
 
     def __repr__(self) -> str:
         return f"OnnxModel(name={self.schema.name!r}, release={self.release_name!r}, groups={self.groups})"

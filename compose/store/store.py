@@ -58,6 +58,15 @@ from compose.store.records import (
     kept_decisions,
     parse_record,
 )
+from compose.store.signing import (
+    check_record,
+    check_signature,
+    current_text,
+    read_current,
+    seal,
+    sign_bytes,
+    signing_key,
+)
 
 META = "meta.json"
 KINDS = ("features", "groups", "decisions")
@@ -102,13 +111,19 @@ def sha256_file(path: Path) -> str:
 
 
 class ModelStore:
-    """The folder of one model (one schema name) inside a store root."""
+    """The folder of one model (one schema name) inside a store root.
 
-    def __init__(self, path: str | Path) -> None:
+    `key` signs what this store writes and is required of what it reads (see compose.store.signing);
+    by default it is `COMPOSE_SIGNING_KEY`, and without one records carry only their checksums.
+    """
+
+    def __init__(self, path: str | Path, *, key: str | bytes | None = None) -> None:
         self.path = Path(path)
+        self.key = signing_key(key)
 
     @classmethod
-    def open(cls, root: str | Path, model: str | None = None, *, create: bool = False) -> ModelStore:
+    def open(cls, root: str | Path, model: str | None = None, *, create: bool = False,
+             key: str | bytes | None = None) -> ModelStore:
         """The model folder `root/model`; `root` itself if it is a model folder; else its only model."""
         root = Path(root)
         if model is not None:
@@ -116,9 +131,9 @@ class ModelStore:
             if not create and not (path / "releases").is_dir():
                 known = list_models(root)
                 raise ArtifactNotFoundError(f"store {str(root)!r} has no model {model!r}; models here: {known}")
-            return cls(path)
+            return cls(path, key=key)
         if (root / "releases").is_dir() or (root / "CURRENT").exists():
-            return cls(root)
+            return cls(root, key=key)
         if not root.is_dir():
             raise ArtifactNotFoundError(f"store {str(root)!r} does not exist; train a model first "
                                         f"(compose train SCHEMA --data FILE --store {root})")
@@ -129,7 +144,7 @@ class ModelStore:
         if len(models) > 1:
             raise ArtifactNotFoundError(f"store {str(root)!r} holds several models {models}; "
                                         "pick one with --model NAME")
-        return cls(root / models[0])
+        return cls(root / models[0], key=key)
 
     @property
     def name(self) -> str:
@@ -226,7 +241,8 @@ class ModelStore:
             record["artifact"] = artifact
         typed = parse_record(META_TYPES[kind], json.loads(json.dumps(record, default=str)), staging / META,
                              "This is a bug in compose: the version was not written")
-        (staging / META).write_text(json.dumps(typed.to_json(), indent=2), encoding="utf-8")
+        sealed = seal(typed.to_json(), self.key)  # its own checksum and, with a key, its signature
+        (staging / META).write_text(json.dumps(sealed, indent=2), encoding="utf-8")
         target = self.node_dir(kind, name) / version_name(version)
         target.parent.mkdir(parents=True, exist_ok=True)
         os.rename(staging, target)
@@ -243,6 +259,7 @@ class ModelStore:
                                         f"{version_name(version)}; list them with `compose versions`")
         fix = f"Roll back to another version or retrain {kind[:-1]} {name!r}"
         data = read_json(path, fix)
+        check_record(path, data, self.key)
         meta = parse_record(META_TYPES[kind], data, path, fix)
         if (meta.name, meta.version) != (name, version):
             raise IntegrityError(f"{path} describes {meta.kind} {meta.name!r} {version_name(meta.version)}, not "
@@ -264,12 +281,17 @@ class ModelStore:
         assert isinstance(meta, DecisionMeta)  # META_TYPES parses decisions as DecisionMeta
         return meta
 
-    def verify_version(self, kind: str, name: str, version: int,
-                       expected_sha256: str | None = None) -> tuple[Path, VersionMeta]:
-        """Check every file of a version against meta.json (and the release's sha256, if given),
-        without unpickling anything; return the artifact's path and the meta. Raise IntegrityError."""
+    def verify_version(self, kind: str, name: str, version: int, expected_sha256: str | None = None,
+                       expected_meta: str | None = None) -> tuple[Path, VersionMeta]:
+        """Check every file of a version against meta.json (and the release's sha256 of the artifact and
+        checksum of meta.json, if given), without unpickling anything; return the artifact's path and the
+        meta. Raise IntegrityError."""
         meta = self.meta(kind, name, version)
         path = self.node_dir(kind, name) / version_name(version) / meta.artifact
+        if expected_meta is not None and meta.meta_sha256 != expected_meta:
+            raise IntegrityError(f"{path.parent / META} does not match the checksum its release pins: the record was "
+                                 f"changed after it was released. Retrain {kind[:-1]} {name!r} or roll back to "
+                                 "another version; it will not be loaded")
         if not path.is_file():
             raise IntegrityError(f"{path} is missing; retrain {kind[:-1]} {name!r} or roll back to another version")
         digest = sha256_file(path)
@@ -286,13 +308,14 @@ class ModelStore:
                                      "or roll back to another version; it will not be loaded")
         return path, meta
 
-    def load_version(self, kind: str, name: str, version: int, expected_sha256: str | None = None) -> Any:
+    def load_version(self, kind: str, name: str, version: int, expected_sha256: str | None = None,
+                     expected_meta: str | None = None) -> Any:
         """Load an artifact after checking its sha256 against meta.json and the pinning release.
 
         A decision written as data comes back as the mapping it was; one pickled by compose 0.1.0
         is unpickled (after the same checks).
         """
-        path, meta = self.verify_version(kind, name, version, expected_sha256)
+        path, meta = self.verify_version(kind, name, version, expected_sha256, expected_meta)
         if path.name == DECISION:
             return read_json(path, f"Tune group {name!r} again")
         theirs = meta.scikit_learn
@@ -347,7 +370,7 @@ class ModelStore:
                 raise IntegrityError(f"{path} is missing; {fix}")
             raise ArtifactNotFoundError(f"{self.path} has no release yet; train a model first")
         try:
-            name = path.read_bytes().decode("utf-8").strip()
+            name = read_current(path, path.read_bytes().decode("utf-8"), self.key)
         except UnicodeDecodeError as exc:
             raise IntegrityError(f"{path} is not UTF-8 text (byte {exc.start}); {fix}") from exc
         if not RELEASE_PATTERN.match(name) or not (self.path / "releases" / f"{name}.json").is_file():
@@ -364,28 +387,40 @@ class ModelStore:
             raise ArtifactNotFoundError(f"release {name!r} does not exist in {self.path}; releases: {known}")
         fix = "Point CURRENT at another release with `compose rollback --to-release rNNNN`"
         data = read_json(path, fix)
-        body = {k: v for k, v in data.items() if k != "sha256"}
+        body = {k: v for k, v in data.items() if k not in ("sha256", "signature")}
         if data.get("sha256") != _digest_json(body):
             raise IntegrityError(f"{path} does not match its own sha256: it was edited or corrupted; point "
                                  "CURRENT at another release with `compose rollback --to-release rNNNN`")
+        if self.key is not None:
+            check_signature(path, _canonical(body), data.get("signature"), self.key)
         record = parse_record(Release, data, path, fix)
         if record.release != name:
             raise IntegrityError(f"{path} holds release {record.release!r}, not {name!r}: it was renamed. {fix}")
         return record
 
     def write_release(self, body: ReleaseBody, *, make_current: bool = True) -> str:
-        """Write the next release (pins, schema, note) and, by default, make it live. Call under `lock()`."""
+        """Write the next release (pins, schema, note) and, by default, make it live. Call under `lock()`.
+
+        Each pin records the checksum of its version's meta.json too (`meta_sha256`).
+        """
+        checked: dict[str, dict[str, Any]] = {}
         for kind in KINDS:
+            checked[kind] = {}
             for node, pin in body.pins(kind).items():
                 folder = self.node_dir(kind, node) / version_name(pin.version)
                 meta = self.meta(kind, node, pin.version) if (folder / META).is_file() else None
                 if meta is None or not (folder / meta.artifact).is_file():
                     raise StoreError(f"cannot release: {kind[:-1]} {node!r} {version_name(pin.version)} "
                                      "does not exist in the store")
+                checked[kind][node] = pin.model_copy(update={"meta_sha256": meta.meta_sha256}) \
+                    if meta.meta_sha256 is not None else pin
+        body = body.model_copy(update=checked)
         numbers = self.release_numbers()
         name = release_name((numbers[-1] if numbers else 0) + 1)
         record: dict[str, Any] = {"release": name, "created": now(), **body.body_json()}
         record["sha256"] = _digest_json(record)
+        if self.key is not None:
+            record["signature"] = sign_bytes(self.key, _canonical(record))
         parse_record(Release, record, self.path / "releases" / f"{name}.json", "This is a bug in compose")
         atomic_write(self.path / "releases" / f"{name}.json", json.dumps(record, indent=2))
         if make_current:
@@ -395,7 +430,7 @@ class ModelStore:
     def set_current(self, name: str) -> None:
         if not (self.path / "releases" / f"{name}.json").is_file():
             raise ArtifactNotFoundError(f"release {name!r} does not exist in {self.path}")
-        atomic_write(self.path / "CURRENT", name + "\n")
+        atomic_write(self.path / "CURRENT", current_text(name, self.key))
 
 
 def read_json(path: Path, fix: str) -> dict[str, Any]:
@@ -422,6 +457,12 @@ def next_release(live: Release, *, note: str, groups: dict[str, GroupPin] | None
     return live.body.model_copy(update={
         "groups": pinned, "decisions": kept_decisions(pinned, {**live.decisions, **(decisions or {})}),
         "parent": live.release, "note": note})
+
+
+def _canonical(obj: dict[str, Any]) -> bytes:
+    """The bytes a release's signature covers: the record without `sha256` and `signature`, as sorted JSON."""
+    return json.dumps({k: v for k, v in obj.items() if k not in ("sha256", "signature")}, sort_keys=True,
+                      default=str).encode()
 
 
 def _digest_json(obj: Any) -> str:

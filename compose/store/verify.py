@@ -32,10 +32,11 @@ class StoreCheck:
                 *(f"  {p}" for p in self.problems)]
 
 
-def verify_store(store: str | Path, *, model: str | None = None) -> StoreCheck:
+def verify_store(store: str | Path, *, model: str | None = None, key: str | bytes | None = None) -> StoreCheck:
     """Check CURRENT, every release (its own sha256, the versions it pins) and every stored version
-    (each file against the sha256 in its meta.json). Nothing is unpickled."""
-    s = ModelStore.open(store, model)
+    (each file against the sha256 in its meta.json, meta.json against its checksum). With a signing
+    `key` (default: `COMPOSE_SIGNING_KEY`) every signature too. Nothing is unpickled."""
+    s = ModelStore.open(store, model, key=key)
     check = StoreCheck(s.path)
     try:
         s.current_name()
@@ -52,7 +53,7 @@ def verify_store(store: str | Path, *, model: str | None = None) -> StoreCheck:
         for kind in KINDS:
             for node, pin in record.pins(kind).items():
                 try:
-                    s.verify_version(kind, node, pin.version, pin.sha256)
+                    s.verify_version(kind, node, pin.version, pin.sha256, pin.meta_sha256)
                 except ComposeError as exc:
                     check.problems.append(f"release {name} pins {kind[:-1]} {node!r} {version_name(pin.version)}: "
                                           f"{exc}")

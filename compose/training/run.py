@@ -269,7 +269,7 @@ def fit_features(run: TrainingRun, refit: set[str] | None) -> None:
                      featurizer_of(schema, f, run.registry).width(run.transformers[f]), time.perf_counter() - t0)
         else:
             pin = live_features[f]
-            run.transformers[f] = run.store.load_version("features", f, pin.version, pin.sha256)
+            run.transformers[f] = run.store.load_version("features", f, pin.version, pin.sha256, pin.meta_sha256)
             run.versions[f] = pin.version
 
 
