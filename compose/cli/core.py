@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import compose
-from compose.cli._output import EXIT_REFUSED, Adder, emit, read_schema, store_args, write_json
+from compose.cli._output import EXIT_REFUSED, Adder, emit, key_arg, read_schema, store_args, write_json
 from compose.store.names import version_name
 
 
@@ -180,6 +180,7 @@ def _training_commands(add: Adder) -> None:
     sp.add_argument("schema")
     sp.add_argument("--data", required=True)
     sp.add_argument("--store", required=True)
+    key_arg(sp)
     sp.add_argument("--only", help="comma-separated groups to train alone, on the live features")
     sp.add_argument("--jobs", type=int, help="parallel fits (default: automatic)")
     sp = add("retrain", cmd_retrain, "retrain one group (or one feature and its heads), gated against the live version")
@@ -189,6 +190,7 @@ def _training_commands(add: Adder) -> None:
     what.add_argument("--feature")
     sp.add_argument("--data", required=True)
     sp.add_argument("--store", required=True)
+    key_arg(sp)
     sp.add_argument("--force", action="store_true", help="release even if the gate refuses")
     sp.add_argument("--jobs", type=int)
     sp = add("tune", cmd_tune, "tune a group's decision to a target on held-out rows, and release it")

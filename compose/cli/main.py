@@ -10,8 +10,10 @@ import warnings
 from collections.abc import Callable, Sequence
 
 import compose
-from compose.cli import advisor, core, export, history, quality
+from compose.cli import advisor, artifacts, core, export, history, quality
 from compose.cli._output import EXIT_USER_ERROR
+
+ENV_KEY = "COMPOSE_SIGNING_KEY"  # compose.store.signing.ENV_KEY, without importing the store for --help
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,7 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
         sp.set_defaults(fn=fn)
         return sp
 
-    for room in (core, history, advisor, quality, export):
+    for room in (core, history, advisor, quality, export, artifacts):
         room.register(add)
     return p
 
@@ -43,7 +45,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     logger.setLevel(logging.WARNING if args.quiet else logging.INFO)
     logging.captureWarnings(True)
     captured_here = warnings.showwarning is not showwarning  # False when warnings were captured already
+    saved_key = os.environ.get(ENV_KEY)
     try:
+        if getattr(args, "key_file", None):
+            os.environ[ENV_KEY] = _key_text(args.key_file)  # every store the command opens signs and checks with it
         fn: Callable[[argparse.Namespace], int] = args.fn
         return fn(args)
     except compose.ComposeError as exc:
@@ -66,3 +71,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         logger.setLevel(level)
         if captured_here:
             logging.captureWarnings(False)
+        if saved_key is None:
+            os.environ.pop(ENV_KEY, None)
+        else:
+            os.environ[ENV_KEY] = saved_key
+
+
+def _key_text(path: str) -> str:
+    from compose.store.signing import read_key_file
+
+    raw = read_key_file(path)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise compose.StoreError(f"--key-file {path}: the key must be text (for example 64 hex digits)") from exc

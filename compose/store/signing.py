@@ -23,13 +23,20 @@ from typing import Any
 from compose.errors import IntegrityError, StoreError
 
 ENV_KEY = "COMPOSE_SIGNING_KEY"
+#: Passed as `key`: read without checking signatures, whatever the environment holds (`compose sign`).
+NO_KEY = b""
 SCHEME = "hmac-sha256"
 #: Fields of a record that its checksum and signature do not cover (they are computed over the rest).
 UNSIGNED_FIELDS = ("meta_sha256", "signature")
 
 
 def signing_key(key: str | bytes | None = None) -> bytes | None:
-    """The key to sign and check with: `key` if given, else `COMPOSE_SIGNING_KEY`, else None (unsigned)."""
+    """The key to sign and check with: `key` if given, else `COMPOSE_SIGNING_KEY`, else None (unsigned).
+
+    `NO_KEY` (empty) means no key even when the environment holds one.
+    """
+    if key is not None and not key:
+        return None
     if key is None:
         key = os.environ.get(ENV_KEY) or None
     if key is None:

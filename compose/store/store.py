@@ -427,6 +427,16 @@ class ModelStore:
             self.set_current(name)
         return name
 
+    def rewrite_release(self, release: Release) -> None:
+        """Write an existing release again with a fresh sha256 (and signature); `compose sign` only."""
+        record: dict[str, Any] = {"release": release.release, "created": release.created, **release.body_json()}
+        record["sha256"] = _digest_json(record)
+        if self.key is not None:
+            record["signature"] = sign_bytes(self.key, _canonical(record))
+        path = self.path / "releases" / f"{release.release}.json"
+        parse_record(Release, record, path, "This is a bug in compose")
+        atomic_write(path, json.dumps(record, indent=2))
+
     def set_current(self, name: str) -> None:
         if not (self.path / "releases" / f"{name}.json").is_file():
             raise ArtifactNotFoundError(f"release {name!r} does not exist in {self.path}")
