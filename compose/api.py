@@ -21,17 +21,19 @@ from compose.training.run import TrainReport, fit_and_release
 
 
 def train(schema: Schema | str | Path, data: Any, store: str | Path = "models", *, only: list[str] | None = None,
-          n_jobs: int | None = None, registry: Registry | None = None) -> ComposedModel:
+          n_jobs: int | None = None, registry: Registry | None = None,
+          artifact_format: str | None = None) -> ComposedModel:
     """Train every group that has a column in `data` (or only the groups `only`) and release them.
 
     Returns the live ComposedModel, loaded back from the store. `registry` says which featurizers
     and estimators the schema may name (default: the built-ins and installed plugins).
+    `artifact_format` (`joblib` or `skops`) overrides the schema's `store.artifact_format`.
     """
     reg = resolve(registry)
     s = schema if isinstance(schema, Schema) else load_schema(schema, registry=reg)
     fit_and_release(s, data, store, groups=only, refit=None if only is None else set(),
                     note="train" if only is None else f"train --only {','.join(only)}", n_jobs=n_jobs,
-                    registry=reg)
+                    registry=reg, artifact_format=artifact_format)
     return load(Path(store) / s.name, registry=reg)
 
 

@@ -55,7 +55,7 @@ def cmd_train(a: argparse.Namespace) -> int:
     only = [g.strip() for g in a.only.split(",")] if a.only else None
     report = compose.fit_and_release(
         schema, a.data, a.store, groups=only, refit=None if only is None else set(), n_jobs=a.jobs,
-        note="train" if only is None else f"train --only {a.only}")
+        note="train" if only is None else f"train --only {a.only}", artifact_format=a.format)
     _print_report(report)
     return 0
 
@@ -183,6 +183,9 @@ def _training_commands(add: Adder) -> None:
     key_arg(sp)
     sp.add_argument("--only", help="comma-separated groups to train alone, on the live features")
     sp.add_argument("--jobs", type=int, help="parallel fits (default: automatic)")
+    sp.add_argument("--format", choices=["joblib", "skops"],
+                    help="the artifact format of the new versions (default: the schema's store.artifact_format, "
+                         "else the live release's, else joblib)")
     sp = add("retrain", cmd_retrain, "retrain one group (or one feature and its heads), gated against the live version")
     sp.add_argument("schema")
     what = sp.add_mutually_exclusive_group(required=True)

@@ -139,6 +139,14 @@ class TrainingSpec(_Strict):
     seed: int = 0
 
 
+class StoreSpec(_Strict):
+    """How the store saves this schema's artifacts."""
+
+    #: `joblib` (pickles, the default) or `skops` (types checked before loading); unset: new versions
+    #: keep the format of the live release (joblib for a new store).
+    artifact_format: Literal["joblib", "skops"] | None = None
+
+
 class Schema(_Strict):
     """A whole schema file (`schema_version: 1`)."""
 
@@ -149,6 +157,7 @@ class Schema(_Strict):
     features: dict[Name, FeatureSpec] = Field(min_length=1)
     groups: dict[Name, GroupSpec] = Field(min_length=1)
     training: TrainingSpec = Field(default_factory=TrainingSpec)
+    store: StoreSpec = Field(default_factory=StoreSpec)
     #: A flat tag column (`red|shirt|adults`): a data file that has it and no group column is split
     #: into one column per group by the declared labels, as `compose convert` does.
     tags: str | None = None

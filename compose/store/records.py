@@ -182,6 +182,12 @@ class VersionMeta(Record):
     libraries: dict[str, str] = Field(default_factory=dict)
     note: str | None = None
     artifact: str = ARTIFACT
+    #: How the artifact and extra files are saved (compose.store.artifacts): `joblib` or `skops`.
+    format: Literal["joblib", "skops"] = "joblib"
+    #: skops only: per file, the types it holds that skops does not trust by default (trusted at load).
+    trusted_types: dict[str, list[str]] = Field(default_factory=dict)
+    #: Set by `compose convert-store`: the version, format and sha256 this one was written from.
+    converted_from: dict[str, Any] | None = None
     #: A checksum of this record's own content (compose.store.signing); absent in stores made before it.
     meta_sha256: str | None = None
     #: The HMAC-SHA256 of the same content, in a signed store.

@@ -41,6 +41,7 @@ import joblib
 
 from compose.data.io import atomic_write, fsync_dir
 from compose.errors import ArtifactNotFoundError, IntegrityError, PluginError, StoreError, StoreLockedError
+from compose.store import artifacts
 from compose.store.names import RELEASE_PATTERN, VERSION_PATTERN, release_name, version_name
 from compose.store.records import (
     ARTIFACT,
@@ -209,28 +210,46 @@ class ModelStore:
         folder = self.path / kind
         return sorted(p.name for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
 
+    def live_format(self) -> str:
+        """The artifact format of the live release's heads (joblib for a new or an older store)."""
+        try:
+            live = self.release() if self.release_numbers() else None
+        except StoreError:
+            return "joblib"
+        for kind in ("groups", "features"):
+            for node, pin in (live.pins(kind) if live is not None else {}).items():
+                return self.meta(kind, node, pin.version).format
+        return "joblib"
+
     def write_version(self, kind: str, name: str, obj: Any, meta: dict[str, Any],
-                      extras: dict[str, Any] | None = None) -> tuple[int, str]:
+                      extras: dict[str, Any] | None = None, *, fmt: str | None = None) -> tuple[int, str]:
         """Store a new version of `kind/name`; return (version, sha256). Call under `lock()`.
 
         `meta` holds the kind's own fields of meta.json (see `compose.store.records`); they are
         checked against its record type before anything is written. A decision (`obj`, a mapping
         of decision parameters) is written as JSON (`decision.json`); features and heads are
-        pickled (`model.joblib`). `extras` are further objects saved beside the artifact
-        (`<key>.joblib`), each with its sha256 in meta.json under `files`.
+        pickled (`model.joblib`), or saved with skops when `fmt` is `skops` (`model.skops`; default:
+        the live release's format), which records per file the types it must trust to load
+        (`trusted_types`). `extras` are further objects saved beside the artifact (`<key>.joblib`
+        or `<key>.skops`), each with its sha256 in meta.json under `files`.
         """
+        fmt = fmt or self.live_format()
         staging = self.path / ".tmp" / f"{kind}-{name}-{uuid.uuid4().hex}"
         staging.mkdir(parents=True)
-        artifact = DECISION if kind == "decisions" else ARTIFACT
+        artifact = DECISION if kind == "decisions" else artifacts.filename("model", fmt)
         files: dict[str, str] = {}
-        for filename, content in [(artifact, obj), *((f"{k}.joblib", v) for k, v in (extras or {}).items())]:
-            with (staging / filename).open("wb") as fh:
-                if filename == DECISION:
+        trusted: dict[str, list[str]] = {}
+        for filename, content in [(artifact, obj),
+                                  *((artifacts.filename(k, fmt), v) for k, v in (extras or {}).items())]:
+            if filename == DECISION:
+                with (staging / filename).open("wb") as fh:
                     fh.write(json.dumps(content, indent=2, sort_keys=True).encode("utf-8"))
-                else:
-                    joblib.dump(content, fh, compress=3)
-                fh.flush()
-                os.fsync(fh.fileno())
+                    fh.flush()
+                    os.fsync(fh.fileno())
+            else:
+                types = artifacts.dump(content, staging / filename, fmt)
+                if types is not None:
+                    trusted[filename] = types
             files[filename] = sha256_file(staging / filename)
         digest = files.pop(artifact)
         existing = self.versions(kind, name)
@@ -239,6 +258,8 @@ class ModelStore:
                   "created": now(), **meta, "libraries": library_versions()}
         if artifact != ARTIFACT:
             record["artifact"] = artifact
+        if fmt != "joblib" and kind != "decisions":
+            record.update(format=fmt, trusted_types=trusted)
         typed = parse_record(META_TYPES[kind], json.loads(json.dumps(record, default=str)), staging / META,
                              "This is a bug in compose: the version was not written")
         sealed = seal(typed.to_json(), self.key)  # its own checksum and, with a key, its signature
@@ -323,8 +344,11 @@ class ModelStore:
         if theirs and theirs != mine:
             warnings.warn(f"{path} was made with scikit-learn {theirs} and is loaded with {mine}; "
                           "predictions may differ: retrain to be safe", stacklevel=2)
+        what = f"{kind[:-1]} {name!r}"
         try:
-            return joblib.load(path)
+            return artifacts.load(path, meta.format, meta.trusted_types.get(path.name), what=what)
+        except (IntegrityError, PluginError):  # refused by a check, or skops is not installed
+            raise
         except ImportError as exc:  # a module the pickle names is not installed: the file is not corrupt
             raise PluginError(missing_plugin_message(path, meta, exc)) from exc
         except AttributeError as exc:
@@ -339,7 +363,7 @@ class ModelStore:
     def load_extra(self, kind: str, name: str, version: int, key: str) -> Any:
         """Load an extra file of a version (for example a group's holdout), checking its sha256."""
         meta = self.meta(kind, name, version)
-        filename = f"{key}.joblib"
+        filename = artifacts.filename(key, meta.format)
         wanted = meta.files.get(filename)
         path = self.node_dir(kind, name) / version_name(version) / filename
         if wanted is None:
@@ -347,12 +371,13 @@ class ModelStore:
         if not path.is_file() or sha256_file(path) != wanted:
             raise IntegrityError(f"{path} is missing or does not match the sha256 in its meta.json; it will "
                                  f"not be used. Retrain {kind[:-1]} {name!r}")
-        return joblib.load(path)
+        return artifacts.load(path, meta.format, meta.trusted_types.get(filename), what=f"{kind[:-1]} {name!r}")
 
     def holdout(self, group: str, version: int) -> Holdout:
         """The holdout stored with a head version (checked against its meta.json)."""
         obj = self.load_extra("groups", group, version, "holdout")
-        return Holdout.from_stored(obj, self.node_dir("groups", group) / version_name(version) / "holdout.joblib")
+        filename = artifacts.filename("holdout", self.meta("groups", group, version).format)
+        return Holdout.from_stored(obj, self.node_dir("groups", group) / version_name(version) / filename)
 
     # --- releases ------------------------------------------------------------------------------
 

@@ -137,6 +137,7 @@ class TrainingRun:
     versions: dict[str, int] = field(default_factory=dict)
     xs: dict[str, Any] = field(default_factory=dict)
     heads: dict[str, Head] = field(default_factory=dict)
+    artifact_format: str | None = None  # None: the live release's format
     fit_seconds: float = 0.0
     released: dict[str, bool] = field(default_factory=dict)
 
@@ -162,6 +163,7 @@ def fit_and_release(  # noqa: PLR0913 - the lifecycle commands' options, keyword
     n_jobs: int | None = None,
     lock_timeout: float = 600.0,
     registry: Registry | None = None,
+    artifact_format: str | None = None,
 ) -> TrainReport:
     """Fit `groups` (default: every group with a column in the data) and release what passes.
 
@@ -169,8 +171,11 @@ def fit_and_release(  # noqa: PLR0913 - the lifecycle commands' options, keyword
     taken from the live release. With `gate`, each new head is released only if its holdout
     metric is not worse than the live head's on the same rows (or with `force`). `registry` builds
     the featurizers and estimators (default: `compose.registry.default_registry()`).
+    New versions are saved as `artifact_format` (`joblib` or `skops`), else the schema's
+    `store.artifact_format`, else in the format of the live release.
     """
     run = select_training_rows(schema, data, ModelStore(Path(store) / schema.name), groups, resolve(registry))
+    run.artifact_format = artifact_format or schema.store.artifact_format
     with run.store.lock(lock_timeout, on_wait=log.warning):
         read_live_release(run)
         fit_features(run, refit)
@@ -309,7 +314,8 @@ def write_feature_versions(run: TrainingRun) -> None:
                 "width": featurizer_of(schema, f, run.registry).width(run.transformers[f]),
                 "plugin": run.registry.plugin("featurizers", schema.features[f].type).to_dict(),
                 "training": schema.training.model_dump()}
-        run.versions[f], _ = run.store.write_version("features", f, run.transformers[f], meta)
+        run.versions[f], _ = run.store.write_version("features", f, run.transformers[f], meta,
+                                                     fmt=run.artifact_format)
         run.report.features[f] = run.versions[f]
 
 
@@ -349,7 +355,8 @@ def gate_and_write_head(run: TrainingRun, g: str, *, gate: bool, force: bool, no
         "fit_seconds_all_heads": round(run.fit_seconds, 3), "note": note,
         "plugin": run.registry.plugin("estimators", spec.model.estimator).to_dict(),
     }
-    version, _ = run.store.write_version("groups", g, run.heads[g], meta, extras={"holdout": holdout.to_stored()})
+    version, _ = run.store.write_version("groups", g, run.heads[g], meta, extras={"holdout": holdout.to_stored()},
+                                         fmt=run.artifact_format)
     run.released[g] = ok
     run.report.groups[g] = GroupReport(g, version, ok, len(rows.train), len(holdout), metrics, verdict)
     _log_group(schema, run.report.groups[g])
