@@ -350,3 +350,31 @@ def estimator_graph(what: str, est: Any, width: int) -> tuple[Any, str]:
     except Exception as exc:  # skl2onnx raises anything; the message names the component
         raise ExportError(f"{what}: skl2onnx cannot convert {kind} ({type(exc).__name__}: {exc})") from exc
     return model, dtype
+
+
+def stack_estimators(models: list[Any]) -> tuple[Any, list[str]]:
+    """One graph of a whole head: every estimator's graph side by side on the same input `X`.
+
+    A multilabel group has one estimator per label; one graph per group runs them in one call to
+    onnxruntime instead of one call per label. Returns the graph and each estimator's output name.
+    """
+    from onnx import compose as onnx_compose
+    from onnx import helper
+
+    nodes: list[Any] = []
+    inits: list[Any] = []
+    outputs: list[Any] = []
+    opsets: dict[str, int] = {}
+    for j, model in enumerate(models):
+        prefixed = onnx_compose.add_prefix(model, prefix=f"e{j}_")
+        graph = prefixed.graph
+        nodes.append(helper.make_node("Identity", ["X"], [graph.input[0].name]))
+        nodes.extend(graph.node)
+        inits.extend(graph.initializer)
+        outputs.append(graph.output[1])  # [label, probabilities] with zipmap off
+        for op in model.opset_import:
+            opsets[op.domain] = max(opsets.get(op.domain, 0), op.version)
+    graph = helper.make_graph(nodes, "compose_head", [models[0].graph.input[0]], outputs, inits)
+    stacked = helper.make_model(graph, opset_imports=[helper.make_opsetid(d, v) for d, v in sorted(opsets.items())],
+                                producer_name="compose", ir_version=models[0].ir_version)
+    return stacked, [o.name for o in outputs]

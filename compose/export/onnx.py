@@ -3,7 +3,7 @@
     out/
       manifest.json                  # labels, decisions, `when` gates, versions, graph files and sha256s
       features/<feature>.onnx        # inputs -> the feature's matrix
-      heads/<group>/<i>.onnx         # the head's stacked features -> probabilities (one per label if multilabel)
+      heads/<group>.onnx             # the head's stacked features -> probabilities of each of its estimators
 
 `export_onnx` converts every feature and head of a release (`compose.export.graphs`), then runs the
 runner it wrote against compose itself on each group's stored holdout rows and refuses, naming the
@@ -29,7 +29,7 @@ import numpy as np
 from compose.data.io import as_frame
 from compose.data.targets import prepare_inputs
 from compose.errors import ExportError, IntegrityError
-from compose.export.graphs import INSTALL_HINT, estimator_graph, feature_graph, require_onnx
+from compose.export.graphs import INSTALL_HINT, estimator_graph, feature_graph, require_onnx, stack_estimators
 from compose.featurize.base import join_text
 from compose.featurize.rows import prepare_row
 from compose.heads.decide import decide
@@ -121,7 +121,9 @@ def _write_graphs(composed: ComposedModel, folder: Path) -> dict[str, Any]:
     for g in composed.groups:
         head = composed.heads_[g]
         width = sum(composed.widths_[f] for f in head.features)
-        estimators = []
+        estimators: list[dict[str, Any]] = []
+        graphs: list[Any] = []
+        dtypes: set[str] = set()
         for j, est in enumerate(head.estimators_):
             what = f"group {g!r}" + (f", label {head.labels[j]!r}" if head.kind == "multilabel" else "")
             entry: dict[str, Any] = {"classes": head.classes_[j]}
@@ -129,12 +131,19 @@ def _write_graphs(composed: ComposedModel, folder: Path) -> dict[str, Any]:
                 entry["constant"] = est.value
             else:
                 proto, dtype = estimator_graph(what, est, width)
-                entry.update({"file": save(f"heads/{g}/{j}.onnx", proto), "input": dtype})
+                graphs.append(proto)
+                dtypes.add(dtype)
+                entry["output"] = len(graphs) - 1
             estimators.append(entry)
         spec = schema.groups[g]
         groups[g] = {"type": head.kind, "labels": head.labels, "features": head.features,
                      "decision": spec.decision.model_dump(mode="json", exclude_defaults=True), "when": spec.when,
                      "version": composed.version_of(g), "estimators": estimators}
+        if graphs:
+            if len(dtypes) > 1:
+                raise ExportError(f"group {g!r}: its estimators read {sorted(dtypes)} inputs; one graph needs one")
+            stacked, _ = stack_estimators(graphs)
+            groups[g].update(file=save(f"heads/{g}.onnx", stacked), input=dtypes.pop())
     pins = composed.release.to_json()  # the release record: its pins and tuned decisions (decision_version)
     from compose.store.store import library_versions
 
@@ -193,9 +202,10 @@ def check_parity(composed: ComposedModel, runner: OnnxModel, report: ExportRepor
             if diff > tolerance:
                 raise _refuse(f"feature {f!r}", diff, g, n, tolerance)
         x = np.hstack([mine[f][rows] for f in head.features])
+        probas = runner.probabilities(g, x)
         for j, est in enumerate(head.estimators_):
             what = f"group {g!r}" + (f", label {head.labels[j]!r}" if head.kind == "multilabel" else "")
-            diff = float(np.abs(est.predict_proba(x) - runner.estimator_proba(g, j, x)).max())
+            diff = float(np.abs(est.predict_proba(x) - probas[j]).max())
             report.parity[f"head {g}"] = max(report.parity.get(f"head {g}", 0.0), diff)
             if diff > tolerance:
                 raise _refuse(f"{what} ({type(est).__name__})", diff, g, n, tolerance)
@@ -222,7 +232,8 @@ def _session(path: Path) -> Any:
         raise ImportError(f"running an ONNX export needs onnxruntime: {INSTALL_HINT}") from exc
     options = ort.SessionOptions()
     options.log_severity_level = 3
-    options.intra_op_num_threads = 1
+    options.intra_op_num_threads = 1  # one row at a time is latency-bound; threads only add hand-offs
+    options.inter_op_num_threads = 1
     try:
         return ort.InferenceSession(path.read_bytes(), options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime's own error types are not importable by name
@@ -253,9 +264,8 @@ class OnnxModel:
             g: Head(g, spec["type"], list(spec["labels"]), list(spec["features"]))
             for g, spec in manifest["groups"].items()}
         self._features = {f: _session(self.path / spec["file"]) for f, spec in manifest["features"].items()}
-        self._estimators = {
-            (g, j): _session(self.path / e["file"])
-            for g, spec in manifest["groups"].items() for j, e in enumerate(spec["estimators"]) if "file" in e}
+        self._heads = {g: _session(self.path / spec["file"])
+                       for g, spec in manifest["groups"].items() if "file" in spec}
 
     def _read_manifest(self) -> dict[str, Any]:
         path = self.path / MANIFEST
@@ -317,16 +327,21 @@ class OnnxModel:
                                                    dtype=object).reshape(-1, 1)
         return np.asarray(self._features[name].run(None, feeds)[0], dtype=np.float64)
 
-    def estimator_proba(self, group: str, j: int, x: np.ndarray) -> np.ndarray:
-        """The probabilities of estimator j of `group` for the stacked features x."""
-        entry = self.manifest["groups"][group]["estimators"][j]
-        if "constant" in entry:
-            p = np.full(x.shape[0], float(entry["constant"]))
-            return np.column_stack([1.0 - p, p])
-        dtype = np.float32 if entry["input"] == "float" else np.float64
-        session = self._estimators[(group, j)]
-        out = session.run([session.get_outputs()[1].name], {"X": np.ascontiguousarray(x, dtype=dtype)})[0]
-        return np.asarray(out, dtype=np.float64)
+    def probabilities(self, group: str, x: np.ndarray) -> list[np.ndarray]:
+        """The probabilities of each estimator of `group` for the stacked features x (one onnxruntime call)."""
+        spec = self.manifest["groups"][group]
+        outs: list[Any] = []
+        if "file" in spec:
+            dtype = np.float32 if spec["input"] == "float" else np.float64
+            outs = self._heads[group].run(None, {"X": np.ascontiguousarray(x, dtype=dtype)})
+        probas = []
+        for entry in spec["estimators"]:
+            if "constant" in entry:
+                p = np.full(x.shape[0], float(entry["constant"]))
+                probas.append(np.column_stack([1.0 - p, p]))
+            else:
+                probas.append(np.asarray(outs[entry["output"]], dtype=np.float64))
+        return probas
 
     def _scores(self, group: str, x: np.ndarray) -> np.ndarray:
         head = self.heads_[group]
@@ -334,12 +349,13 @@ class OnnxModel:
         out = np.zeros((x.shape[0], len(head.labels)))
         if x.shape[0] == 0:
             return out
+        probas = self.probabilities(group, x)
         if head.kind == "multilabel":
             for j, entry in enumerate(entries):
                 classes = list(entry["classes"])
-                out[:, j] = self.estimator_proba(group, j, x)[:, classes.index(1)] if 1 in classes else 0.0
+                out[:, j] = probas[j][:, classes.index(1)] if 1 in classes else 0.0
             return out
-        out[:, entries[0]["classes"]] = self.estimator_proba(group, 0, x)
+        out[:, entries[0]["classes"]] = probas[0]
         return out
 
     # --- execution (as compose.runtime.model.ComposedModel._execute) ----------------------------
