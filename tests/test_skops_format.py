@@ -90,6 +90,8 @@ def test_a_planted_skops_artifact_with_another_type_is_refused_before_it_is_buil
     with pytest.raises(compose.IntegrityError,
                        match=r"species/v0001/model.skops holds types \['test_skops_format.Planted'\] that were not"):
         compose.load(model)
+    check = compose.verify_store(model)
+    assert any("holds types ['test_skops_format.Planted']" in p for p in check.problems)
     assert not marker.exists()
 
 

@@ -84,13 +84,8 @@ def dump(obj: Any, path: Path, fmt: str) -> list[str] | None:
     return types
 
 
-def load(path: Path, fmt: str, trusted: list[str] | None, *, what: str) -> Any:
-    """Read an artifact; a skops file is refused before any object is built if it holds a type
-    outside `trusted` (the types recorded in meta.json when it was written)."""
-    if fmt == "joblib":
-        return joblib.load(path)
-    if fmt != "skops":
-        raise IntegrityError(f"{path}: unknown artifact format {fmt!r} in its meta.json; retrain {what}")
+def check_types(path: Path, trusted: list[str] | None, *, what: str) -> bytes:
+    """The bytes of a skops file whose types are all in `trusted`; read without building any object."""
     sio = _skops()
     data = path.read_bytes()
     try:
@@ -103,4 +98,15 @@ def load(path: Path, fmt: str, trusted: list[str] | None, *, what: str) -> Any:
         raise IntegrityError(f"{path} holds types {unexpected} that were not in it when it was written "
                              f"(trusted: {sorted(allowed)}): the file was replaced; it will not be loaded. "
                              f"Retrain {what} or roll back to another version")
-    return _unplain(sio.loads(data, trusted=sorted(allowed)))
+    return data
+
+
+def load(path: Path, fmt: str, trusted: list[str] | None, *, what: str) -> Any:
+    """Read an artifact; a skops file is refused before any object is built if it holds a type
+    outside `trusted` (the types recorded in meta.json when it was written)."""
+    if fmt == "joblib":
+        return joblib.load(path)
+    if fmt != "skops":
+        raise IntegrityError(f"{path}: unknown artifact format {fmt!r} in its meta.json; retrain {what}")
+    data = check_types(path, trusted, what=what)
+    return _unplain(_skops().loads(data, trusted=sorted(trusted or [])))

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from compose.errors import ComposeError
+from compose.store.artifacts import check_types
 from compose.store.names import release_name, version_name
 from compose.store.store import KINDS, ModelStore
 
@@ -62,7 +63,11 @@ def verify_store(store: str | Path, *, model: str | None = None, key: str | byte
             for v in s.versions(kind, node):
                 check.versions += 1
                 try:
-                    s.verify_version(kind, node, v)
+                    _, meta = s.verify_version(kind, node, v)
+                    if meta.format == "skops":  # every type in each file was there when it was written
+                        for name, types in meta.trusted_types.items():
+                            check_types(s.node_dir(kind, node) / version_name(v) / name, types,
+                                        what=f"{kind[:-1]} {node!r}")
                 except ComposeError as exc:
                     check.problems.append(str(exc))
                 except (OSError, json.JSONDecodeError) as exc:
