@@ -303,7 +303,7 @@ def _one_hot_blocks(encoder: Any, columns: list[str]) -> list[np.ndarray]:
 
 
 #: Estimators exported as they are (their graph reads the head's features in double precision).
-_LINEAR = ("LogisticRegression", "SGDClassifier", "MultinomialNB", "ComplementNB", "KNeighborsClassifier")
+_LINEAR = ("LogisticRegression", "SGDClassifier", "MultinomialNB", "ComplementNB")
 #: Estimators whose graph reads float32, as scikit-learn's trees do.
 _TREES = ("RandomForestClassifier", "ExtraTreesClassifier")
 #: Wrapped in sigmoid calibration by compose when they have no predict_proba.
@@ -311,6 +311,7 @@ _CALIBRATED_BASES = ("LogisticRegression", "SGDClassifier", "LinearSVC", "RidgeC
 _REFUSED = {
     "HistGradientBoostingClassifier": "its skl2onnx converter crashes with onnx >= 1.19 (a boolean attribute) and "
                                       "is silently wrong with native categorical features",
+    "KNeighborsClassifier": "skl2onnx cannot convert neighbours fitted on sparse TF-IDF rows",
 }
 
 
