@@ -2,12 +2,12 @@
 releases that pin them.
 
     models/<schema name>/
-      features/<feature>/v0001/{model.joblib, meta.json}
+      features/<feature>/v0001/{model.joblib, meta.json}     # model.skops with artifact_format: skops
       groups/<group>/v0001/{model.joblib, holdout.joblib, meta.json}
       decisions/<group>/v0001/{decision.json, meta.json}   # a tuned decision, as data
       releases/r0001.json      # a version of every feature and group (and tuned decisions), the
                                # schema, the sha256 of each artifact and the release's own sha256
-      CURRENT                  # the name of the live release
+      CURRENT                  # the name of the live release (and its signature, in a signed store)
       .lock                    # held by the one writer; .tmp/ holds its unfinished writes
 
 A version folder is written in `.tmp/` and renamed into place; a release file and CURRENT are
