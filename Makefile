@@ -39,6 +39,7 @@ lint: $(VENV)/.installed
 bench: $(VENV)/.installed
 	$(PY) benchmarks/run.py
 	$(PY) benchmarks/samples.py
+	$(PY) benchmarks/export.py
 
 contract: $(VENV)/.installed
 	@if [ -f ../shared/contract/check.py ]; then $(PY) ../shared/contract/check.py --compose $(COMPOSE); \

@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # for type checkers and editors; at run time names load on fi
         ComposeError,
         DataError,
         EnvironmentFault,
+        ExportError,
         GateRefusedError,
         IntegrityError,
         PlanError,
@@ -40,6 +41,7 @@ if TYPE_CHECKING:  # for type checkers and editors; at run time names load on fi
     from compose.evaluation.evaluator import evaluate
     from compose.evaluation.evaluator import summary_lines as evaluation_summary
     from compose.evaluation.report import write_html
+    from compose.export.onnx import export_onnx
     from compose.plan import Plan, build_plan
     from compose.registry import Registry, default_registry
     from compose.runtime.load import load
@@ -68,6 +70,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "DataError": ("compose.errors", "DataError"),
     "EnvironmentFault": ("compose.errors", "EnvironmentFault"),
     "GcReport": ("compose.store.gc", "GcReport"),
+    "ExportError": ("compose.errors", "ExportError"),
     "GateRefusedError": ("compose.errors", "GateRefusedError"),
     "IntegrityError": ("compose.errors", "IntegrityError"),
     "ModelStore": ("compose.store.store", "ModelStore"),
@@ -98,6 +101,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "diff_releases": ("compose.store.lifecycle", "diff"),
     "evaluate": ("compose.evaluation.evaluator", "evaluate"),
     "evaluation_summary": ("compose.evaluation.evaluator", "summary_lines"),
+    "export_onnx": ("compose.export.onnx", "export_onnx"),
     "fit_and_release": ("compose.training.run", "fit_and_release"),
     "import_samples": ("compose.store.samples", "import_samples"),
     "learn": ("compose.api", "learn"),
@@ -131,6 +135,7 @@ __all__ = [
     "ComposedModel",
     "DataError",
     "EnvironmentFault",
+    "ExportError",
     "GateRefusedError",
     "GcReport",
     "IntegrityError",
@@ -163,6 +168,7 @@ __all__ = [
     "diff_releases",
     "evaluate",
     "evaluation_summary",
+    "export_onnx",
     "fit_and_release",
     "import_samples",
     "learn",

@@ -23,9 +23,11 @@ from compose.training.learn import learn as learn_groups
 from compose.training.run import TrainReport, fit_and_release
 
 
-def train_groups(schema: Schema | str | Path, data: Any, store: str | Path = "models", *,
+def train_groups(  # noqa: PLR0913 - keyword-only options of the public API
+        schema: Schema | str | Path, data: Any, store: str | Path = "models", *,
                  only: list[str] | None = None, force: bool = False, accept_new_labels: bool = False,
-                 n_jobs: int | None = None, registry: Registry | None = None) -> TrainReport:
+                 n_jobs: int | None = None, registry: Registry | None = None,
+                 artifact_format: str | None = None) -> TrainReport:
     """Add `data` to the sample store, train the groups it labels (or only the groups `only`, on
     the live features) on all their stored samples, gate each live group and release what passes.
 
@@ -33,25 +35,27 @@ def train_groups(schema: Schema | str | Path, data: Any, store: str | Path = "mo
     feature, is retrained from its stored samples). GateRefusedError (with the report) when a
     candidate is refused; `force` releases it anyway. `registry` says which featurizers and
     estimators the schema may name (default: the built-ins and installed plugins).
+    `artifact_format` (`joblib` or `skops`) overrides the schema's `store.artifact_format`.
     """
     reg = resolve(registry)
     s = schema if isinstance(schema, Schema) else load_schema(schema, registry=reg)
     report = fit_and_release(s, data, store, groups=only, refit=None if only is None else set(), gate=True,
                              force=force, accept_new_labels=accept_new_labels,
                              note="train" if only is None else f"train --only {','.join(only)}", n_jobs=n_jobs,
-                             registry=reg)
+                             registry=reg, artifact_format=artifact_format)
     _raise_if_refused(report)
     return report
 
 
-def train(schema: Schema | str | Path, data: Any, store: str | Path = "models", *, only: list[str] | None = None,
+def train(  # noqa: PLR0913 - keyword-only options of the public API
+        schema: Schema | str | Path, data: Any, store: str | Path = "models", *, only: list[str] | None = None,
           force: bool = False, accept_new_labels: bool = False, n_jobs: int | None = None,
-          registry: Registry | None = None) -> ComposedModel:
+          registry: Registry | None = None, artifact_format: str | None = None) -> ComposedModel:
     """`train_groups`, then the live ComposedModel, loaded back from the store."""
     reg = resolve(registry)
     s = schema if isinstance(schema, Schema) else load_schema(schema, registry=reg)
     train_groups(s, data, store, only=only, force=force, accept_new_labels=accept_new_labels, n_jobs=n_jobs,
-                 registry=reg)
+                 registry=reg, artifact_format=artifact_format)
     return load(Path(store) / s.name, registry=reg)
 
 

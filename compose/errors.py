@@ -107,3 +107,5 @@ class EnvironmentFault(ComposeError, OSError):  # noqa: N818 - a fault of the ma
 
     def __reduce__(self) -> tuple[type[EnvironmentFault], tuple[str, str | None, int | None]]:
         return (type(self), (self.message, self.path, self.errno))
+class ExportError(ComposeError, ValueError):
+    """A release, or one of its components, cannot be exported exactly; the message names the component."""

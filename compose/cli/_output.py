@@ -39,6 +39,11 @@ def read_schema(path: str) -> compose.Schema:
     return compose.load_schema(path)
 
 
+def key_arg(sp: argparse.ArgumentParser) -> None:
+    sp.add_argument("--key-file", help="sign what is written, and require valid signatures on what is read, with "
+                                       "the key in this file (default: the COMPOSE_SIGNING_KEY variable)")
+
+
 def store_args(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("--store", required=True, help="the store's root folder (or a model folder in it)")
     sp.add_argument("--model", help="the model's name, when the store holds more than one")
@@ -50,3 +55,4 @@ def gate_args(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("--accept-new-labels", action="store_true",
                     help="release a group whose label set changed: such a candidate cannot be compared with the "
                          "live head, so it is refused without this flag")
+    key_arg(sp)

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import compose
-from compose.cli._output import EXIT_REFUSED, Adder, emit, gate_args, read_schema, store_args, write_json
+from compose.cli._output import EXIT_REFUSED, Adder, emit, gate_args, key_arg, read_schema, store_args, write_json
 from compose.store.names import version_name
 
 
@@ -59,7 +59,7 @@ def cmd_train(a: argparse.Namespace) -> int:
     only = [g.strip() for g in a.only.split(",")] if a.only else None
     try:
         report = compose.train_groups(schema, a.data, a.store, only=only, force=a.force,
-                                      accept_new_labels=a.accept_new_labels, n_jobs=a.jobs)
+                                      accept_new_labels=a.accept_new_labels, n_jobs=a.jobs, artifact_format=a.format)
     except compose.GateRefusedError as exc:
         if exc.report is not None:
             _print_report(exc.report)
@@ -189,9 +189,13 @@ def _training_commands(add: Adder) -> None:
     sp.add_argument("schema")
     sp.add_argument("--data", required=True)
     sp.add_argument("--store", required=True)
+    key_arg(sp)
     sp.add_argument("--only", help="comma-separated groups to train alone, on the live features")
     sp.add_argument("--jobs", type=int, help="parallel fits (default: automatic)")
     gate_args(sp)
+    sp.add_argument("--format", choices=["joblib", "skops"],
+                    help="the artifact format of the new versions (default: the schema's store.artifact_format, "
+                         "else the live release's, else joblib)")
     sp = add("retrain", cmd_retrain, "retrain one group (or one feature and its heads), gated against the live version")
     sp.add_argument("schema")
     what = sp.add_mutually_exclusive_group(required=True)
@@ -199,6 +203,7 @@ def _training_commands(add: Adder) -> None:
     what.add_argument("--feature")
     sp.add_argument("--data", required=True)
     sp.add_argument("--store", required=True)
+    key_arg(sp)
     gate_args(sp)
     sp.add_argument("--jobs", type=int)
     sp = add("tune", cmd_tune, "tune a group's decision to a target on held-out rows, and release it")

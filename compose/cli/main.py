@@ -14,11 +14,13 @@ import warnings
 from collections.abc import Callable, Sequence
 
 import compose
-from compose.cli import advisor, core, gc, history, learning, quality, samples
+from compose.cli import advisor, artifacts, core, export, gc, history, learning, quality, samples
 from compose.cli._output import EXIT_ENVIRONMENT, EXIT_USER_ERROR
 
 # Errors of the user's own input (a path that does not exist, a folder given for a file): exit 2.
 _USER_ERRNOS = {errno.ENOENT, errno.EISDIR, errno.ENAMETOOLONG}
+
+ENV_KEY = "COMPOSE_SIGNING_KEY"  # compose.store.signing.ENV_KEY, without importing the store for --help
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
         sp.set_defaults(fn=fn)
         return sp
 
-    for room in (core, learning, history, samples, advisor, quality, gc):
+    for room in (core, learning, history, samples, advisor, quality, gc, export, artifacts):
         room.register(add)
     return p
 
@@ -55,7 +57,10 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: PLR0911 - one exit 
         # SIGTERM unwinds like Ctrl-C (through SystemExit), so a stopped run removes its staging files.
         with contextlib.suppress(ValueError, OSError):
             previous_sigterm = signal.signal(signal.SIGTERM, _terminate)
+    saved_key = os.environ.get(ENV_KEY)
     try:
+        if getattr(args, "key_file", None):
+            os.environ[ENV_KEY] = _key_text(args.key_file)  # every store the command opens signs and checks with it
         fn: Callable[[argparse.Namespace], int] = args.fn
         return fn(args)
     except compose.EnvironmentFault as exc:
@@ -90,8 +95,22 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: PLR0911 - one exit 
             logging.captureWarnings(False)
         if previous_sigterm is not None:
             signal.signal(signal.SIGTERM, previous_sigterm)
+        if saved_key is None:
+            os.environ.pop(ENV_KEY, None)
+        else:
+            os.environ[ENV_KEY] = saved_key
 
 
 def _terminate(signum: int, frame: object) -> None:
     sys.stderr.write("compose: terminated; the store keeps its previous release\n")
     raise SystemExit(128 + signum)
+
+
+def _key_text(path: str) -> str:
+    from compose.store.signing import read_key_file
+
+    raw = read_key_file(path)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise compose.StoreError(f"--key-file {path}: the key must be text (for example 64 hex digits)") from exc

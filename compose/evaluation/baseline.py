@@ -75,7 +75,12 @@ class MonolithicBaseline:
     def _fit_options(self, group: str) -> dict[str, Any]:
         """The group's probability calibration, when it sets one and the tag uses its estimator."""
         calibration = getattr(self.schema.groups[group], "calibration", None)
-        return {"calibration": calibration} if calibration is not None and self.estimator is None else {}
+        options: dict[str, Any] = {}
+        if self.schema.trusted_modules:  # a dotted estimator under the schema's trusted modules
+            options["trusted"] = tuple(self.schema.trusted_modules)
+        if calibration is not None and self.estimator is None:
+            options["calibration"] = calibration
+        return options
 
     def _rows_of(self, group: str, targets: dict[str, GroupTargets], rows: np.ndarray) -> np.ndarray:
         if self.missing == "negative":

@@ -12,7 +12,7 @@ from typing import Any
 
 from compose._text import did_you_mean
 from compose.errors import PluginError, RegistryError
-from compose.registry import Registry, estimator_params, parameter_problems, resolve
+from compose.registry import SAFE_PREFIXES, Registry, check_dotted_path, estimator_params, parameter_problems, resolve
 from compose.schema.document import Path_
 from compose.schema.models import DecisionSpec, label_text
 from compose.schema.policies import check_policy
@@ -65,7 +65,8 @@ def check_references(data: dict[str, Any], registry: Registry | None = None) -> 
                                     "per input and per group, so rename one of them")
             )
     for gname, gspec in groups.items():
-        problems.extend(_check_group(str(gname), _d(gspec), list(features), groups, registry))
+        problems.extend(_check_group(str(gname), _d(gspec), list(features), groups, registry,
+                                     tuple(_names(data.get("trusted_modules")))))
     problems.extend(_check_when_cycles(groups))
     return problems
 
@@ -125,7 +126,8 @@ def _kinds(accepts: frozenset[str], registry: Registry) -> str:
 
 
 def _check_group(
-    gname: str, gspec: dict[str, Any], feature_names: list[str], groups: dict[str, Any], registry: Registry
+    gname: str, gspec: dict[str, Any], feature_names: list[str], groups: dict[str, Any], registry: Registry,
+    trusted: tuple[str, ...] = (),
 ) -> list[tuple[Path_, str]]:
     problems: list[tuple[Path_, str]] = []
     gtype = gspec.get("type") if isinstance(gspec.get("type"), str) else None  # pydantic reports a bad type
@@ -180,17 +182,28 @@ def _check_group(
     if isinstance(metric, str) and gtype in _GATE_METRICS and metric not in _GATE_METRICS[str(gtype)]:
         problems.append(((*base, "gate", "metric"), f"metric {metric!r} does not apply to a {gtype} group; "
                                                      f"allowed: {sorted(_GATE_METRICS[str(gtype)])}"))
-    problems.extend(_check_model(base, _d(gspec.get("model")), registry))
+    problems.extend(_check_model(base, _d(gspec.get("model")), registry, trusted))
     problems.extend(_check_when(gname, gspec.get("when"), groups))
     return problems
 
 
-def _check_model(base: Path_, model: dict[str, Any], registry: Registry) -> list[tuple[Path_, str]]:
+def _check_model(base: Path_, model: dict[str, Any], registry: Registry,
+                 trusted: tuple[str, ...]) -> list[tuple[Path_, str]]:
+    """The estimator's name (a dotted path checked against the trusted prefixes first) and its params.
+
+    Only registered estimators and scikit-learn classes are imported here; a path under a schema's
+    `trusted_modules` is imported, and its parameters checked, when a head is trained, never while
+    validating.
+    """
     name = model.get("estimator", "logistic_regression")
     if not isinstance(name, str):
         return []
     try:
-        cls, _ = registry.estimator(name)
+        if registry.is_dotted(name):
+            check_dotted_path(name, trusted)
+            if not name.startswith(SAFE_PREFIXES):
+                return []
+        cls, _ = registry.estimator(name, trusted=trusted)
     except (RegistryError, PluginError) as exc:
         return [((*base, "model", "estimator"), str(exc))]
     allowed = estimator_params(cls)

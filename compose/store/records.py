@@ -43,10 +43,11 @@ class Record(BaseModel):
 
 
 class FeaturePin(Record):
-    """A release's pin of one feature version."""
+    """A release's pin of one feature version (and the checksum of its meta.json, since signing)."""
 
     version: int
     sha256: str | None = None
+    meta_sha256: str | None = None
 
 
 class GroupPin(Record):
@@ -54,6 +55,7 @@ class GroupPin(Record):
 
     version: int
     sha256: str | None = None
+    meta_sha256: str | None = None
     parents: dict[str, int] = Field(default_factory=dict)
 
 
@@ -62,6 +64,7 @@ class DecisionPin(Record):
 
     version: int
     sha256: str | None = None
+    meta_sha256: str | None = None
     for_group_version: int
 
 
@@ -106,6 +109,8 @@ class Release(ReleaseBody):
     release: str
     created: str
     sha256: str
+    #: The HMAC-SHA256 of the release (without `sha256` and `signature`), in a signed store.
+    signature: str | None = None
 
     @property
     def body(self) -> ReleaseBody:
@@ -177,6 +182,16 @@ class VersionMeta(Record):
     libraries: dict[str, str] = Field(default_factory=dict)
     note: str | None = None
     artifact: str = ARTIFACT
+    #: How the artifact and extra files are saved (compose.store.artifacts): `joblib` or `skops`.
+    format: Literal["joblib", "skops"] = "joblib"
+    #: skops only: per file, the types it holds that skops does not trust by default (trusted at load).
+    trusted_types: dict[str, list[str]] = Field(default_factory=dict)
+    #: Set by `compose convert-store`: the version, format and sha256 this one was written from.
+    converted_from: dict[str, Any] | None = None
+    #: A checksum of this record's own content (compose.store.signing); absent in stores made before it.
+    meta_sha256: str | None = None
+    #: The HMAC-SHA256 of the same content, in a signed store.
+    signature: str | None = None
 
     @property
     def scikit_learn(self) -> str | None:

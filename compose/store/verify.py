@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from compose.errors import ComposeError
+from compose.store.artifacts import check_types
 from compose.store.gc import leftovers, run_in_progress, version_states
 from compose.store.names import release_name, version_name
 from compose.store.store import KINDS, ModelStore
@@ -58,10 +59,11 @@ class StoreCheck:
         return out
 
 
-def verify_store(store: str | Path, *, model: str | None = None) -> StoreCheck:
+def verify_store(store: str | Path, *, model: str | None = None, key: str | bytes | None = None) -> StoreCheck:
     """Check CURRENT, every release (its own sha256, the versions it pins) and every stored version
-    (each file against the sha256 in its meta.json). Nothing is unpickled."""
-    s = ModelStore.open(store, model)
+    (each file against the sha256 in its meta.json, meta.json against its checksum). With a signing
+    `key` (default: `COMPOSE_SIGNING_KEY`) every signature too. Nothing is unpickled."""
+    s = ModelStore.open(store, model, key=key)
     check = StoreCheck(s.path)
     try:
         s.current_name()
@@ -78,7 +80,7 @@ def verify_store(store: str | Path, *, model: str | None = None) -> StoreCheck:
         for kind in KINDS:
             for node, pin in record.pins(kind).items():
                 try:
-                    s.verify_version(kind, node, pin.version, pin.sha256)
+                    s.verify_version(kind, node, pin.version, pin.sha256, pin.meta_sha256)
                 except ComposeError as exc:
                     check.problems.append(f"release {name} pins {kind[:-1]} {node!r} {version_name(pin.version)}: "
                                           f"{exc}")
@@ -87,7 +89,11 @@ def verify_store(store: str | Path, *, model: str | None = None) -> StoreCheck:
             for v in s.versions(kind, node):
                 check.versions += 1
                 try:
-                    s.verify_version(kind, node, v)
+                    _, meta = s.verify_version(kind, node, v)
+                    if meta.format == "skops":  # every type in each file was there when it was written
+                        for name, types in meta.trusted_types.items():
+                            check_types(s.node_dir(kind, node) / version_name(v) / name, types,
+                                        what=f"{kind[:-1]} {node!r}")
                 except ComposeError as exc:
                     check.problems.append(str(exc))
                 except (OSError, json.JSONDecodeError) as exc:

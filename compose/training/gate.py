@@ -74,7 +74,7 @@ def gate_verdict(schema: Schema, store: ModelStore, live: Release, group: str, m
                                                  f"two cannot be compared; {how}")
     if len(holdout) == 0:
         return verdict(False, reason="no held-out rows to compare on")
-    old_head: Head = store.load_version("groups", group, pin.version, pin.sha256)
+    old_head: Head = store.load_version("groups", group, pin.version, pin.sha256, pin.meta_sha256)
     old_transformers = []
     for f, v in old_meta.parents.items():
         fpin = live.features.get(f)

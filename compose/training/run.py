@@ -93,7 +93,7 @@ def _warn(report: TrainReport, message: str) -> None:
 def _jobs_for(schema: Schema, rows: GroupRows, x: Any, registry: Registry) -> list[tuple[Any, ...]]:
     spec = schema.groups[rows.group]
     # An unfitted template built here from the registry: workers clone it and resolve no names.
-    name = registry.build_estimator(spec.model.estimator, dict(spec.model.params))
+    name = registry.build_estimator(spec.model.estimator, dict(spec.model.params), trusted=schema.trusted_modules)
     params: dict[str, Any] = {}
     xt = x[rows.train]
     if spec.type == "multilabel":
@@ -143,6 +143,7 @@ class TrainingRun:
     versions: dict[str, int] = field(default_factory=dict)
     xs: dict[str, Any] = field(default_factory=dict)
     heads: dict[str, Head] = field(default_factory=dict)
+    artifact_format: str | None = None  # None: the live release's format
     fit_seconds: float = 0.0
     released: dict[str, bool] = field(default_factory=dict)
     samples: SampleStore | None = None  # the sample store the run reads (None: trained from the file alone)
@@ -173,6 +174,7 @@ def fit_and_release(  # noqa: PLR0913 - the lifecycle commands' options, keyword
     registry: Registry | None = None,
     accept_new_labels: bool = False,
     samples: bool = True,
+    artifact_format: str | None = None,
 ) -> TrainReport:
     """Fit `groups` and release what passes.
 
@@ -187,6 +189,8 @@ def fit_and_release(  # noqa: PLR0913 - the lifecycle commands' options, keyword
     its metric is not worse than the live head's on the same rows, none of which either was
     fitted on (or with `force`); a changed label set is released only with `accept_new_labels`.
     `registry` builds the featurizers and estimators (default: `compose.registry.default_registry()`).
+    New versions are saved as `artifact_format` (`joblib` or `skops`), else the schema's
+    `store.artifact_format`, else in the format of the live release.
     """
     if n_jobs is not None and (not isinstance(n_jobs, int) or n_jobs == 0 or n_jobs < -1):
         raise UsageError(f"--jobs (n_jobs) must be a number of parallel fits of at least 1, or -1 for every core; "
@@ -201,6 +205,7 @@ def fit_and_release(  # noqa: PLR0913 - the lifecycle commands' options, keyword
         if samples:
             run = read_samples(schema, model_store, incoming, groups, refit, reg)
         run.accept_new_labels = accept_new_labels
+        run.artifact_format = artifact_format or schema.store.artifact_format
         read_live_release(run)
         fit_features(run, refit)
         fit_heads(run, n_jobs)
@@ -355,7 +360,7 @@ def fit_features(run: TrainingRun, refit: set[str] | None) -> None:
                      featurizer_of(schema, f, run.registry).width(run.transformers[f]), time.perf_counter() - t0)
         else:
             pin = live_features[f]
-            run.transformers[f] = run.store.load_version("features", f, pin.version, pin.sha256)
+            run.transformers[f] = run.store.load_version("features", f, pin.version, pin.sha256, pin.meta_sha256)
             run.versions[f] = pin.version
 
 
@@ -395,7 +400,8 @@ def write_feature_versions(run: TrainingRun) -> None:
                 "width": featurizer_of(schema, f, run.registry).width(run.transformers[f]),
                 "plugin": run.registry.plugin("featurizers", schema.features[f].type).to_dict(),
                 "training": schema.training.model_dump()}
-        run.versions[f], _ = run.store.write_version("features", f, run.transformers[f], meta)
+        run.versions[f], _ = run.store.write_version("features", f, run.transformers[f], meta,
+                                                     fmt=run.artifact_format)
         run.report.features[f] = run.versions[f]
 
 
@@ -455,7 +461,8 @@ def gate_and_write_head(run: TrainingRun, g: str, *, gate: bool, force: bool, no
         meta["samples"] = {"revision": run.sample_set.revision, "n_train": len(rows.train)}
         meta["training"] = {**schema.training.model_dump(),
                             "rows": "the sample store's train split (fixed at first sight by the hash rule)"}
-    version, _ = run.store.write_version("groups", g, run.heads[g], meta, extras={"holdout": holdout.to_stored()})
+    version, _ = run.store.write_version("groups", g, run.heads[g], meta, extras={"holdout": holdout.to_stored()},
+                                         fmt=run.artifact_format)
     if run.samples is not None and run.sample_set is not None:  # the exact samples, for later gates and tuning
         run.samples.record_fit(g, version, run.sample_set.sids[rows.train], run.sample_set.revision)
     run.released[g] = ok
