@@ -83,3 +83,11 @@ class SampleConflictError(DataError):
 
     def __reduce__(self) -> tuple[type[SampleConflictError], tuple[str, str, str, str | None, str | None]]:
         return (type(self), (str(self), self.sample_id, self.group, self.stored, self.given))
+
+
+class MissingExtraError(ComposeError, ModuleNotFoundError):
+    """An optional extra (for example `[serve]`) is needed and not installed; the message names it."""
+
+
+class ServeError(ComposeError):
+    """The HTTP server cannot start as configured (an unsafe address without a token, a bad token file)."""

@@ -10,7 +10,7 @@ import warnings
 from collections.abc import Callable, Sequence
 
 import compose
-from compose.cli import advisor, core, history, learning, quality, samples
+from compose.cli import advisor, core, history, learning, quality, samples, serve
 from compose.cli._output import EXIT_USER_ERROR
 
 
@@ -25,7 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
         sp.set_defaults(fn=fn)
         return sp
 
-    for room in (core, learning, history, samples, advisor, quality):
+    for room in (core, learning, history, samples, advisor, quality, serve):
         room.register(add)
     return p
 
