@@ -38,6 +38,7 @@ lint: $(VENV)/.installed
 bench: $(VENV)/.installed
 	$(PY) benchmarks/run.py
 	$(PY) benchmarks/samples.py
+	$(PY) benchmarks/serve.py
 
 contract: $(VENV)/.installed
 	$(PY) ../shared/contract/check.py --compose $(COMPOSE)
