@@ -40,6 +40,7 @@ bench: $(VENV)/.installed
 	$(PY) benchmarks/run.py
 	$(PY) benchmarks/samples.py
 	$(PY) benchmarks/export.py
+	$(PY) benchmarks/serve.py
 
 contract: $(VENV)/.installed
 	@if [ -f ../shared/contract/check.py ]; then $(PY) ../shared/contract/check.py --compose $(COMPOSE); \

@@ -109,3 +109,9 @@ class EnvironmentFault(ComposeError, OSError):  # noqa: N818 - a fault of the ma
         return (type(self), (self.message, self.path, self.errno))
 class ExportError(ComposeError, ValueError):
     """A release, or one of its components, cannot be exported exactly; the message names the component."""
+class MissingExtraError(ComposeError, ModuleNotFoundError):
+    """An optional extra (for example `[serve]`) is needed and not installed; the message names it."""
+
+
+class ServeError(ComposeError):
+    """The HTTP server cannot start as configured (an unsafe address without a token, a bad token file)."""
