@@ -47,6 +47,7 @@ def key_arg(sp: argparse.ArgumentParser) -> None:
 def store_args(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("--store", required=True, help="the store's root folder (or a model folder in it)")
     sp.add_argument("--model", help="the model's name, when the store holds more than one")
+    key_arg(sp)
 
 
 def gate_args(sp: argparse.ArgumentParser) -> None:
@@ -55,4 +56,3 @@ def gate_args(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("--accept-new-labels", action="store_true",
                     help="release a group whose label set changed: such a candidate cannot be compared with the "
                          "live head, so it is refused without this flag")
-    key_arg(sp)
