@@ -37,6 +37,7 @@ lint: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(PY) benchmarks/run.py
+	$(PY) benchmarks/streaming.py
 
 contract: $(VENV)/.installed
 	$(PY) ../shared/contract/check.py --compose $(COMPOSE)

@@ -17,39 +17,60 @@ from compose.runtime.model import ComposedModel
 from compose.schema.load import load_schema
 from compose.schema.models import Schema
 from compose.store.names import version_name
+from compose.training.executor import FitExecutor
 from compose.training.run import TrainReport, fit_and_release
 
 
-def train(schema: Schema | str | Path, data: Any, store: str | Path = "models", *, only: list[str] | None = None,
-          n_jobs: int | None = None, registry: Registry | None = None) -> ComposedModel:
+def fit_executor(executor: FitExecutor | None, scheduler: Any) -> FitExecutor | None:
+    """The executor of a run: `executor`, or a DaskExecutor for `scheduler` (an address or a Client)."""
+    if executor is not None and scheduler is not None:
+        raise DataError("pass either scheduler= (a Dask cluster) or executor=, not both")
+    if scheduler is not None:
+        from compose.cluster.fits import DaskExecutor
+
+        return DaskExecutor(scheduler)
+    return executor
+
+
+def train(  # noqa: PLR0913 - keyword-only options of a lifecycle command
+        schema: Schema | str | Path, data: Any, store: str | Path = "models", *, only: list[str] | None = None,
+        n_jobs: int | None = None, registry: Registry | None = None, executor: FitExecutor | None = None,
+        scheduler: Any = None) -> ComposedModel:
     """Train every group that has a column in `data` (or only the groups `only`) and release them.
 
     Returns the live ComposedModel, loaded back from the store. `registry` says which featurizers
-    and estimators the schema may name (default: the built-ins and installed plugins).
+    and estimators the schema may name (default: the built-ins and installed plugins). `executor`
+    says where the fits run (`compose.LocalExecutor()`, `ProcessExecutor(n)`, `JoblibExecutor(n)`,
+    `DaskExecutor(address)`); `scheduler` (a Dask scheduler address or Client) sends every fit to
+    that cluster.
     """
     reg = resolve(registry)
     s = schema if isinstance(schema, Schema) else load_schema(schema, registry=reg)
     fit_and_release(s, data, store, groups=only, refit=None if only is None else set(),
                     note="train" if only is None else f"train --only {','.join(only)}", n_jobs=n_jobs,
-                    registry=reg)
+                    registry=reg, executor=fit_executor(executor, scheduler))
     return load(Path(store) / s.name, registry=reg)
 
 
-def retrain(schema: Schema | str | Path, data: Any, store: str | Path, *, group: str | None = None,
-            feature: str | None = None, force: bool = False, n_jobs: int | None = None,
-            registry: Registry | None = None) -> TrainReport:
+def retrain(  # noqa: PLR0913 - keyword-only options of a lifecycle command
+        schema: Schema | str | Path, data: Any, store: str | Path, *, group: str | None = None,
+        feature: str | None = None, force: bool = False, n_jobs: int | None = None,
+        registry: Registry | None = None, executor: FitExecutor | None = None, scheduler: Any = None) -> TrainReport:
     """Refit one group's head (on the live features) or one feature and every head that reads it, gated.
 
     A candidate whose gate metric is worse than the live version's (on the same holdout rows) is
-    kept as a version but not released, unless `force`; GateRefusedError says why.
+    kept as a version but not released, unless `force`; GateRefusedError says why. `executor` and
+    `scheduler` as in `train`.
     """
+    pool = fit_executor(executor, scheduler)
     reg = resolve(registry)
     s = schema if isinstance(schema, Schema) else load_schema(schema, registry=reg)
     if (group is None) == (feature is None):
         raise DataError("retrain needs exactly one of --group G or --feature F")
     if group is not None:
         report = fit_and_release(s, data, store, groups=[group], refit=set(), gate=True, force=force,
-                                 note=f"retrain --group {group}", n_jobs=n_jobs, registry=reg)
+                                 note=f"retrain --group {group}", n_jobs=n_jobs, registry=reg,
+                                 executor=pool)
     else:
         assert feature is not None
         if feature not in s.features:
@@ -57,7 +78,8 @@ def retrain(schema: Schema | str | Path, data: Any, store: str | Path, *, group:
         plan = build_plan(s)
         dependents = [n.split(":", 1)[1] for n in plan.dependents(feature_node(feature)) if n.startswith("head:")]
         report = fit_and_release(s, data, store, groups=dependents, refit={feature}, gate=True, force=force,
-                                 note=f"retrain --feature {feature}", n_jobs=n_jobs, registry=reg)
+                                 note=f"retrain --feature {feature}", n_jobs=n_jobs, registry=reg,
+                                 executor=pool)
     if report.refused:
         reasons = []
         for g in report.refused:

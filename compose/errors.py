@@ -63,3 +63,7 @@ class RegistryError(ComposeError, LookupError):
 
 class PluginError(ComposeError, ImportError):
     """A registered plugin (or the one an artifact was made with) cannot be imported; says what to install."""
+
+
+class ClusterError(ComposeError, ConnectionError):
+    """A Dask cluster could not be reached or used (the `[dask]` extra)."""
