@@ -32,7 +32,7 @@ def fit_executor(executor: FitExecutor | None, scheduler: Any) -> FitExecutor | 
     return executor
 
 
-def train(  # noqa: PLR0913 - keyword-only options of a lifecycle command
+def train(
         schema: Schema | str | Path, data: Any, store: str | Path = "models", *, only: list[str] | None = None,
         n_jobs: int | None = None, registry: Registry | None = None, executor: FitExecutor | None = None,
         scheduler: Any = None) -> ComposedModel:

@@ -37,7 +37,7 @@ Progress = Callable[[int, int], None]  # (fits done, fits in the run)
 
 @dataclass(frozen=True)
 class FitJob:
-    """One estimator fit: the estimator (an unfitted template, or a name) and parameters, its training matrix and targets."""
+    """One estimator fit: the estimator (an unfitted template or a name), its parameters, matrix and targets."""
 
     estimator: Any
     params: dict[str, Any]
