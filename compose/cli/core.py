@@ -11,8 +11,8 @@ from typing import Any
 
 import compose
 from compose.cli._output import EXIT_REFUSED, Adder, emit, read_schema, store_args, write_json
-from compose.store.names import version_name
 from compose.cli._progress import fit_progress, progress
+from compose.store.names import version_name
 
 
 def cmd_validate(a: argparse.Namespace) -> int:
