@@ -41,6 +41,7 @@ bench: $(VENV)/.installed
 	$(PY) benchmarks/samples.py
 	$(PY) benchmarks/export.py
 	$(PY) benchmarks/serve.py
+	$(PY) benchmarks/streaming.py
 
 contract: $(VENV)/.installed
 	@if [ -f ../shared/contract/check.py ]; then $(PY) ../shared/contract/check.py --compose $(COMPOSE); \

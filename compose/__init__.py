@@ -15,12 +15,15 @@ if TYPE_CHECKING:  # for type checkers and editors; at run time names load on fi
     from compose.advisor.draft import Suggestion
     from compose.advisor.suggest import suggest
     from compose.api import learn, retrain, train, train_groups
+    from compose.cluster.fits import DaskExecutor
+    from compose.cluster.partitions import predict_partitions
     from compose.data.check import CheckReport, check
     from compose.data.io import read_table, write_table
     from compose.data.tags import convert, to_flat
     from compose.data.targets import prepare_inputs
     from compose.errors import (
         ArtifactNotFoundError,
+        ClusterError,
         ComposeError,
         DataError,
         EnvironmentFault,
@@ -46,6 +49,8 @@ if TYPE_CHECKING:  # for type checkers and editors; at run time names load on fi
     from compose.registry import Registry, default_registry
     from compose.runtime.load import load
     from compose.runtime.model import ComposedModel
+    from compose.runtime.predictions import Predictions
+    from compose.runtime.stream import predict_file
     from compose.schema.load import load_schema, parse_schema
     from compose.schema.models import Schema
     from compose.store.gc import GcReport, collect_garbage
@@ -55,6 +60,7 @@ if TYPE_CHECKING:  # for type checkers and editors; at run time names load on fi
     from compose.store.samples import SampleStore, import_samples, open_samples
     from compose.store.store import ModelStore
     from compose.store.verify import StoreCheck, verify_store
+    from compose.training.executor import AutoExecutor, JoblibExecutor, LocalExecutor, ProcessExecutor
     from compose.training.learn import LearnReport
     from compose.training.run import TrainReport, fit_and_release
     from compose.tuning import TuneReport, tune
@@ -63,7 +69,15 @@ if TYPE_CHECKING:  # for type checkers and editors; at run time names load on fi
 #: `compose --help` load neither scikit-learn, scipy nor pandas.
 _LAZY: dict[str, tuple[str, str]] = {
     "ArtifactNotFoundError": ("compose.errors", "ArtifactNotFoundError"),
+    "AutoExecutor": ("compose.training.executor", "AutoExecutor"),
+    "DaskExecutor": ("compose.cluster.fits", "DaskExecutor"),
+    "JoblibExecutor": ("compose.training.executor", "JoblibExecutor"),
+    "LocalExecutor": ("compose.training.executor", "LocalExecutor"),
+    "ProcessExecutor": ("compose.training.executor", "ProcessExecutor"),
+    "predict_file": ("compose.runtime.stream", "predict_file"),
+    "predict_partitions": ("compose.cluster.partitions", "predict_partitions"),
     "CheckReport": ("compose.data.check", "CheckReport"),
+    "ClusterError": ("compose.errors", "ClusterError"),
     "ComposeError": ("compose.errors", "ComposeError"),
     "ComposedClassifier": ("compose.estimator", "ComposedClassifier"),
     "ComposedModel": ("compose.runtime.model", "ComposedModel"),
@@ -77,6 +91,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "LearnReport": ("compose.training.learn", "LearnReport"),
     "MonolithicBaseline": ("compose.evaluation.baseline", "MonolithicBaseline"),
     "Plan": ("compose.plan", "Plan"),
+    "Predictions": ("compose.runtime.predictions", "Predictions"),
     "PlanError": ("compose.errors", "PlanError"),
     "PluginError": ("compose.errors", "PluginError"),
     "Registry": ("compose.registry", "Registry"),
@@ -129,22 +144,29 @@ _LAZY: dict[str, tuple[str, str]] = {
 
 __all__ = [
     "ArtifactNotFoundError",
+    "AutoExecutor",
     "CheckReport",
+    "ClusterError",
     "ComposeError",
     "ComposedClassifier",
     "ComposedModel",
+    "DaskExecutor",
     "DataError",
     "EnvironmentFault",
     "ExportError",
     "GateRefusedError",
     "GcReport",
     "IntegrityError",
+    "JoblibExecutor",
     "LearnReport",
+    "LocalExecutor",
     "ModelStore",
     "MonolithicBaseline",
     "Plan",
     "PlanError",
     "PluginError",
+    "Predictions",
+    "ProcessExecutor",
     "Registry",
     "RegistryError",
     "SampleStore",
@@ -178,6 +200,8 @@ __all__ = [
     "load_schema",
     "open_samples",
     "parse_schema",
+    "predict_file",
+    "predict_partitions",
     "prepare_inputs",
     "promote",
     "read_table",

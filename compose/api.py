@@ -18,16 +18,29 @@ from compose.schema.load import load_schema, schema_from_dict
 from compose.schema.models import Schema
 from compose.store.names import version_name
 from compose.store.store import ModelStore
+from compose.training.executor import FitExecutor
 from compose.training.learn import LearnReport
 from compose.training.learn import learn as learn_groups
 from compose.training.run import TrainReport, fit_and_release
+
+
+def fit_executor(executor: FitExecutor | None, scheduler: Any) -> FitExecutor | None:
+    """The executor of a run: `executor`, or a DaskExecutor for `scheduler` (an address or a Client)."""
+    if executor is not None and scheduler is not None:
+        raise DataError("pass either scheduler= (a Dask cluster) or executor=, not both")
+    if scheduler is not None:
+        from compose.cluster.fits import DaskExecutor
+
+        return DaskExecutor(scheduler)
+    return executor
 
 
 def train_groups(  # noqa: PLR0913 - keyword-only options of the public API
         schema: Schema | str | Path, data: Any, store: str | Path = "models", *,
                  only: list[str] | None = None, force: bool = False, accept_new_labels: bool = False,
                  n_jobs: int | None = None, registry: Registry | None = None,
-                 artifact_format: str | None = None) -> TrainReport:
+                 artifact_format: str | None = None, executor: FitExecutor | None = None,
+                 scheduler: Any = None) -> TrainReport:
     """Add `data` to the sample store, train the groups it labels (or only the groups `only`, on
     the live features) on all their stored samples, gate each live group and release what passes.
 
@@ -36,13 +49,17 @@ def train_groups(  # noqa: PLR0913 - keyword-only options of the public API
     candidate is refused; `force` releases it anyway. `registry` says which featurizers and
     estimators the schema may name (default: the built-ins and installed plugins).
     `artifact_format` (`joblib` or `skops`) overrides the schema's `store.artifact_format`.
+    `executor` says where the fits run (`compose.LocalExecutor()`, `ProcessExecutor(n)`,
+    `JoblibExecutor(n)`, `DaskExecutor(address)`); `scheduler` (a Dask scheduler address or Client)
+    sends every fit to that cluster.
     """
     reg = resolve(registry)
     s = schema if isinstance(schema, Schema) else load_schema(schema, registry=reg)
     report = fit_and_release(s, data, store, groups=only, refit=None if only is None else set(), gate=True,
                              force=force, accept_new_labels=accept_new_labels,
                              note="train" if only is None else f"train --only {','.join(only)}", n_jobs=n_jobs,
-                             registry=reg, artifact_format=artifact_format)
+                             registry=reg, artifact_format=artifact_format,
+                             executor=fit_executor(executor, scheduler))
     _raise_if_refused(report)
     return report
 
@@ -50,12 +67,13 @@ def train_groups(  # noqa: PLR0913 - keyword-only options of the public API
 def train(  # noqa: PLR0913 - keyword-only options of the public API
         schema: Schema | str | Path, data: Any, store: str | Path = "models", *, only: list[str] | None = None,
           force: bool = False, accept_new_labels: bool = False, n_jobs: int | None = None,
-          registry: Registry | None = None, artifact_format: str | None = None) -> ComposedModel:
+          registry: Registry | None = None, artifact_format: str | None = None,
+          executor: FitExecutor | None = None, scheduler: Any = None) -> ComposedModel:
     """`train_groups`, then the live ComposedModel, loaded back from the store."""
     reg = resolve(registry)
     s = schema if isinstance(schema, Schema) else load_schema(schema, registry=reg)
     train_groups(s, data, store, only=only, force=force, accept_new_labels=accept_new_labels, n_jobs=n_jobs,
-                 registry=reg, artifact_format=artifact_format)
+                 registry=reg, artifact_format=artifact_format, executor=executor, scheduler=scheduler)
     return load(Path(store) / s.name, registry=reg)
 
 
@@ -94,13 +112,16 @@ def learn(store: str | Path | ComposedModel, data: Any = None, *, model: str | N
 def retrain(  # noqa: PLR0913 - the lifecycle options, keyword-only
         schema: Schema | str | Path, data: Any, store: str | Path, *, group: str | None = None,
             feature: str | None = None, force: bool = False, accept_new_labels: bool = False,
-            n_jobs: int | None = None, registry: Registry | None = None) -> TrainReport:
+            n_jobs: int | None = None, registry: Registry | None = None, executor: FitExecutor | None = None,
+            scheduler: Any = None) -> TrainReport:
     """Refit one group's head (on the live features) or one feature and every head that reads it, gated.
 
     The data's rows are added to the sample store first; the head is fitted on all the group's
     stored samples. A candidate whose gate metric is worse than the live version's (on the same
     held-out rows) is kept as a version but not released, unless `force`; GateRefusedError says why.
+    `executor` and `scheduler` as in `train_groups`.
     """
+    pool = fit_executor(executor, scheduler)
     reg = resolve(registry)
     s = schema if isinstance(schema, Schema) else load_schema(schema, registry=reg)
     if (group is None) == (feature is None):
@@ -108,7 +129,7 @@ def retrain(  # noqa: PLR0913 - the lifecycle options, keyword-only
     if group is not None:
         report = fit_and_release(s, data, store, groups=[group], refit=set(), gate=True, force=force,
                                  accept_new_labels=accept_new_labels, note=f"retrain --group {group}", n_jobs=n_jobs,
-                                 registry=reg)
+                                 registry=reg, executor=pool)
     else:
         assert feature is not None
         if feature not in s.features:
@@ -117,7 +138,7 @@ def retrain(  # noqa: PLR0913 - the lifecycle options, keyword-only
         dependents = [n.split(":", 1)[1] for n in plan.dependents(feature_node(feature)) if n.startswith("head:")]
         report = fit_and_release(s, data, store, groups=dependents, refit={feature}, gate=True, force=force,
                                  accept_new_labels=accept_new_labels, note=f"retrain --feature {feature}",
-                                 n_jobs=n_jobs, registry=reg)
+                                 n_jobs=n_jobs, registry=reg, executor=pool)
     _raise_if_refused(report)
     return report
 

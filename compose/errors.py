@@ -115,3 +115,5 @@ class MissingExtraError(ComposeError, ModuleNotFoundError):
 
 class ServeError(ComposeError):
     """The HTTP server cannot start as configured (an unsafe address without a token, a bad token file)."""
+class ClusterError(ComposeError, ConnectionError):
+    """A Dask cluster could not be reached or used (the `[dask]` extra)."""

@@ -208,8 +208,8 @@ class ComposedClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
             if info.kind == "multilabel":
                 return np.asarray(chosen, dtype=info.dtype)
             return np.asarray(self.classes_[np.asarray(chosen, dtype=np.int64)])
-        frame = self.model_.predict_frame(X)
-        return frame[self.groups_].to_numpy(dtype=object)
+        frame = self.model_.predict_frame(X)[self.groups_].astype(object)
+        return frame.where(frame.notna(), None).to_numpy(dtype=object)  # categorical NaN -> None
 
     def predict_proba(self, X: Any) -> Any:  # noqa: N803
         check_is_fitted(self, "model_")

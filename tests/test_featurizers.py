@@ -8,7 +8,7 @@ import pytest
 import scipy.sparse as sp
 
 from compose.data.targets import prepare_inputs
-from compose.featurize.base import build_featurizer, feature_width, hstack
+from compose.featurize.base import build_featurizer, feature_width, fit_transform_rows, hstack
 from compose.schema.load import parse_schema
 from compose.schema.models import Schema
 
@@ -105,3 +105,33 @@ def test_hstack_of_a_sparse_and_a_dense_block_is_sparse() -> None:
 def test_hstack_of_dense_blocks_is_dense() -> None:
     out = hstack([np.eye(2), np.ones((2, 1))])
     assert (isinstance(out, np.ndarray), out.shape) == (True, (2, 3))
+
+
+@pytest.mark.parametrize("name", ["words", "meta"])
+def test_fit_transform_rows_equals_fit_then_transform(name: str) -> None:
+    schema = parse_schema(_FIT_ROWS_SCHEMA)
+    inputs = pd.DataFrame({"title": ["red shirt", "blue pants", "red dress", "blue shirt", "green hat", "red hat"],
+                           "price": [1.0, 2.0, np.nan, 4.0, 5.0, 6.0], "brand": ["a", "b", "a", None, "b", "a"]})
+    rows = np.array([0, 2, 3, 5])
+    got = fit_transform_rows(build_featurizer(schema, name), inputs, rows)
+    want = build_featurizer(schema, name).fit(inputs.iloc[rows]).transform(inputs)
+    np.testing.assert_allclose(_dense(got), _dense(want), rtol=0, atol=1e-15)
+
+
+def _dense(m: object) -> np.ndarray:
+    return m.toarray() if sp.issparse(m) else np.asarray(m)  # type: ignore[attr-defined]
+
+
+_FIT_ROWS_SCHEMA = """\
+schema_version: 1
+name: rows
+inputs:
+  title: {type: text}
+  price: {type: number}
+  brand: {type: category}
+features:
+  words: {type: tfidf, inputs: [title]}
+  meta: {type: tabular, inputs: [price, brand]}
+groups:
+  kind: {type: multiclass, labels: [a, b]}
+"""

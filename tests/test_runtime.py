@@ -197,10 +197,10 @@ def test_a_loaded_model_pickles_and_predicts_the_same_in_a_fresh_process(
     (tmp_path / "model.pkl").write_bytes(pickle.dumps(loaded))
     pd.to_pickle(batch, tmp_path / "batch.pkl")
     code = ("import pickle, sys, json, pandas as pd; m = pickle.load(open(sys.argv[1], 'rb')); "
-            "print(json.dumps(m.predict(pd.read_pickle(sys.argv[2])), sort_keys=True))")
+            "print(json.dumps(m.predict(pd.read_pickle(sys.argv[2])).to_list(), sort_keys=True))")
     out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "model.pkl"), str(tmp_path / "batch.pkl")],
                          capture_output=True, text=True, check=True, timeout=120).stdout
-    assert json.loads(out) == json.loads(json.dumps(loaded.predict(batch)))
+    assert json.loads(out) == json.loads(json.dumps(loaded.predict(batch).to_list()))
 
 
 def test_a_penguins_model_pickles_with_its_fused_heads(tmp_path: Path, penguins_frame: pd.DataFrame,

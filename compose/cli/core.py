@@ -6,10 +6,12 @@ import argparse
 import json
 import logging
 import sys
-from pathlib import Path
+from collections.abc import Callable
+from typing import Any
 
 import compose
 from compose.cli._output import EXIT_REFUSED, Adder, emit, gate_args, key_arg, read_schema, store_args, write_json
+from compose.cli._progress import fit_progress, progress
 from compose.store.names import version_name
 
 
@@ -54,12 +56,21 @@ def _print_report(report: compose.TrainReport) -> None:
         emit(f"no new release; the live release in {report.store} is unchanged")
 
 
+def _executor(a: argparse.Namespace, on_fit: Callable[[int, int], None] | None) -> compose.AutoExecutor | Any:
+    """Where the fits run: the Dask cluster of --scheduler, else worker processes (--jobs) or this process."""
+    if getattr(a, "scheduler", None):
+        return compose.DaskExecutor(a.scheduler, on_fit=on_fit)
+    return compose.AutoExecutor(a.jobs, on_fit=on_fit)
+
+
 def cmd_train(a: argparse.Namespace) -> int:
     schema = read_schema(a.schema)
     only = [g.strip() for g in a.only.split(",")] if a.only else None
     try:
-        report = compose.train_groups(schema, a.data, a.store, only=only, force=a.force,
-                                      accept_new_labels=a.accept_new_labels, n_jobs=a.jobs, artifact_format=a.format)
+        with fit_progress(a) as on_fit:
+            report = compose.train_groups(schema, a.data, a.store, only=only, force=a.force,
+                                          accept_new_labels=a.accept_new_labels, n_jobs=a.jobs,
+                                          artifact_format=a.format, executor=_executor(a, on_fit))
     except compose.GateRefusedError as exc:
         if exc.report is not None:
             _print_report(exc.report)
@@ -72,8 +83,10 @@ def cmd_train(a: argparse.Namespace) -> int:
 def cmd_retrain(a: argparse.Namespace) -> int:
     schema = read_schema(a.schema)
     try:
-        report = compose.retrain(schema, a.data, a.store, group=a.group, feature=a.feature, force=a.force,
-                                 accept_new_labels=a.accept_new_labels, n_jobs=a.jobs)
+        with fit_progress(a) as on_fit:
+            report = compose.retrain(schema, a.data, a.store, group=a.group, feature=a.feature, force=a.force,
+                                     accept_new_labels=a.accept_new_labels, n_jobs=a.jobs,
+                                     executor=_executor(a, on_fit))
     except compose.GateRefusedError as exc:
         if exc.report is not None:
             _print_report(exc.report)
@@ -88,36 +101,22 @@ def _load(a: argparse.Namespace) -> compose.ComposedModel:
 
 
 def cmd_predict(a: argparse.Namespace) -> int:
-    from compose.data.io import atomic_path  # pandas: not on the path of `compose --help`
+    from compose.runtime.stream import output_kind, predict_file, refuse_overwriting_inputs
 
+    if not getattr(a, "scheduler", None):
+        output_kind(a.out)
+    if getattr(a, "scheduler", None):
+        rows = compose.predict_partitions(a.store, a.data, a.out, scheduler=a.scheduler, model=a.model,
+                                          release=a.release, id_column=a.id)
+        logging.getLogger("compose").info("wrote %d results to %s on the cluster at %s", rows, a.out, a.scheduler)
+        return 0
+    refuse_overwriting_inputs(a.out, [a.data])  # before loading anything
     model = _load(a)
-    out = Path(a.out)
-    suffix = out.suffix.lower()
-    if suffix not in (".jsonl", ".ndjson", ".csv", ".parquet"):
-        raise compose.DataError(f"--out {a.out}: unknown output type {suffix!r}; use .jsonl, .csv or .parquet")
-    if a.batch_size < 1:
-        raise compose.DataError(f"--batch-size must be at least 1; got {a.batch_size}")
-    # Validate every row first, so an error names its row in the whole file, then work in batches.
-    inputs = compose.prepare_inputs(compose.read_table(a.data), model.schema)
-    log = logging.getLogger("compose")
-    frames = []
-    with atomic_path(out) as tmp:
-        with tmp.open("w", encoding="utf-8") as fh:
-            for start in range(0, max(len(inputs), 1), a.batch_size):
-                batch = inputs.iloc[start:start + a.batch_size].reset_index(drop=True)
-                if suffix in (".jsonl", ".ndjson"):
-                    fh.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in model.predict(batch))
-                elif suffix == ".csv":
-                    model.predict_frame(batch).to_csv(fh, index=False, header=start == 0)
-                else:
-                    frames.append(model.predict_frame(batch))
-                if len(inputs) > a.batch_size:
-                    log.info("predicted %d of %d rows", min(start + a.batch_size, len(inputs)), len(inputs))
-        if frames:
-            import pandas as pd
+    from compose.data.io import count_rows
 
-            pd.concat(frames, ignore_index=True).to_parquet(tmp, index=False)
-    log.info("wrote %d results to %s (release %s)", len(inputs), out, model.release_name)
+    with progress(a, count_rows(a.data), "rows", "predict") as advance:
+        rows = predict_file(model, a.data, a.out, batch_size=a.batch_size, id_column=a.id, on_batch=advance)
+    logging.getLogger("compose").info("wrote %d results to %s (release %s)", rows, a.out, model.release_name)
     return 0
 
 
@@ -130,7 +129,9 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
     if a.baseline:
         logging.getLogger("compose").info("fitting the %s baseline on the training-split rows of %s", a.baseline,
                                           a.data)
-    report = compose.evaluate(model, a.data, split=a.split, baseline=a.baseline)
+    data = compose.read_table(a.data)
+    with progress(a, len(data), "rows", "evaluate") as advance:
+        report = compose.evaluate(model, data, split=a.split, baseline=a.baseline, on_rows=advance)
     if a.audit:
         from compose.audit.labels import audit_model
 
@@ -176,6 +177,11 @@ def _evaluate_args(sp: argparse.ArgumentParser) -> None:
                     help="also audit the file's annotations (extra [audit]) and add the section to the report")
 
 
+def _scheduler_arg(sp: argparse.ArgumentParser, what: str) -> None:
+    sp.add_argument("--scheduler", metavar="ADDR", help=f"a Dask scheduler address (tcp://HOST:8786): {what} "
+                                                        "(needs the dask extra)")
+
+
 def _schema_commands(add: Adder) -> None:
     sp = add("validate", cmd_validate, "check a schema file and report every problem")
     sp.add_argument("schema")
@@ -196,6 +202,7 @@ def _training_commands(add: Adder) -> None:
     sp.add_argument("--format", choices=["joblib", "skops"],
                     help="the artifact format of the new versions (default: the schema's store.artifact_format, "
                          "else the live release's, else joblib)")
+    _scheduler_arg(sp, "every estimator fit runs on that Dask cluster, whatever the data size")
     sp = add("retrain", cmd_retrain, "retrain one group (or one feature and its heads), gated against the live version")
     sp.add_argument("schema")
     what = sp.add_mutually_exclusive_group(required=True)
@@ -206,6 +213,7 @@ def _training_commands(add: Adder) -> None:
     key_arg(sp)
     gate_args(sp)
     sp.add_argument("--jobs", type=int)
+    _scheduler_arg(sp, "every estimator fit runs on that Dask cluster, whatever the data size")
     sp = add("tune", cmd_tune, "tune a group's decision to a target on held-out rows, and release it")
     store_args(sp)
     sp.add_argument("--group", required=True)
@@ -225,7 +233,11 @@ def _model_commands(add: Adder) -> None:
     store_args(sp)
     sp.add_argument("--data", required=True)
     sp.add_argument("--out", required=True, help=".jsonl (merged results) or .csv/.parquet (flat table)")
-    sp.add_argument("--batch-size", type=int, default=20_000, help="rows predicted at a time (default 20000)")
+    sp.add_argument("--batch-size", type=int, default=20_000,
+                    help="rows read, predicted and written at a time (default 20000); memory is bounded by it")
+    sp.add_argument("--id", help="an input column written first in the output, to join the results back")
+    _scheduler_arg(sp, "predict on that Dask cluster: --data is a glob ('dir/*.parquet'), --out a folder that "
+                       "gets one part per input file")
     sp.add_argument("--release", help="a release other than the live one")
     sp = add("evaluate", cmd_evaluate, "evaluate the live release on labelled data")
     store_args(sp)

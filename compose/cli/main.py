@@ -32,6 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
     def add(name: str, fn: Callable[[argparse.Namespace], int], help_: str) -> argparse.ArgumentParser:
         sp = sub.add_parser(name, help=help_, description=help_)
         sp.set_defaults(fn=fn)
+        # `-q` is accepted after the command too; SUPPRESS keeps a missing one from undoing an earlier one.
+        sp.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                        help="print only results and errors (no progress)")
         return sp
 
     for room in (core, learning, history, samples, advisor, quality, gc, export, artifacts, serve):

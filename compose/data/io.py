@@ -146,9 +146,7 @@ def _read_delimited(path: Path, sep: str) -> pd.DataFrame:
     return frame
 
 
-def read_table(path: str | Path) -> pd.DataFrame:
-    """Read a CSV, TSV, JSON Lines, JSON or Parquet file, optionally compressed. Only empty cells are
-    missing in CSV. Duplicate column names, truncated or corrupt files are a DataError naming the file."""
+def _readable(path: str | Path) -> tuple[Path, str]:
     p = Path(path)
     kind = file_kind(p)
     if p.exists() and not p.is_file():
@@ -157,6 +155,13 @@ def read_table(path: str | Path) -> pd.DataFrame:
         raise DataError(f"data file {str(p)!r} does not exist; check the path")
     if p.stat().st_size == 0:
         raise DataError(f"data file {str(p)!r} is empty; it needs a header row and at least one row of data")
+    return p, kind
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    """Read a CSV, TSV, JSON Lines, JSON or Parquet file, optionally compressed. Only empty cells are
+    missing in CSV. Duplicate column names, truncated or corrupt files are a DataError naming the file."""
+    p, kind = _readable(path)
     try:
         if kind in ("csv", "tsv"):
             df = _read_delimited(p, "," if kind == "csv" else "\t")
@@ -201,6 +206,66 @@ def _read_parquet(path: Path) -> pd.DataFrame:
         raise DataError(f"cannot read {path} as parquet: {str(exc).splitlines()[0] if str(exc) else exc!r}; "
                         "write the file again") from exc
     return frame
+
+
+def _chunks(p: Path, kind: str, batch_size: int) -> Iterator[pd.DataFrame]:
+    if kind == "parquet":
+        import pyarrow.parquet as pq
+
+        # pre_buffer=False: with it, pyarrow keeps the buffered column chunks of the whole file
+        # alive, and memory grows with the file instead of with the batch.
+        with pq.ParquetFile(p, pre_buffer=False) as pf:
+            for batch in pf.iter_batches(batch_size=batch_size):
+                yield batch.to_pandas()
+    elif kind in ("csv", "tsv"):
+        with pd.read_csv(p, sep="," if kind == "csv" else "\t", dtype=str, keep_default_na=False, na_values=[""],
+                         encoding="utf-8", chunksize=batch_size) as reader:
+            yield from reader
+    elif kind == "jsonl":
+        with pd.read_json(p, lines=True, dtype=False, chunksize=batch_size) as reader:
+            yield from reader
+    else:  # a JSON array cannot be read in parts
+        df = pd.read_json(p, dtype=False)
+        for start in range(0, len(df), batch_size):
+            yield df.iloc[start:start + batch_size].reset_index(drop=True)
+
+
+def iter_batches(path: str | Path, batch_size: int) -> Iterator[pd.DataFrame]:
+    """Read a data file in batches of at most `batch_size` rows, in bounded memory.
+
+    Parquet is read row group by row group (`iter_batches`, without pre-buffering), CSV, TSV and
+    JSON Lines in chunks. Each batch is numbered from 0 and carries the file's name in
+    `attrs["source"]` and the position of its first row in the whole file in `attrs["first_row"]`,
+    so an error names the row in the file, not in the batch.
+    """
+    if batch_size < 1:
+        raise DataError(f"batch size must be at least 1; got {batch_size}")
+    p, kind = _readable(path)
+    first = 0
+    chunks = _chunks(p, kind, batch_size)
+    while True:
+        try:
+            df = next(chunks)
+        except StopIteration:
+            return
+        except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+            raise DataError(f"cannot read {p} as {kind} after row {first}: {str(exc).splitlines()[0]}") from exc
+        df.columns = [str(c) for c in df.columns]
+        df.index = pd.RangeIndex(len(df))
+        df.attrs["source"] = str(p)
+        df.attrs["first_row"] = first
+        first += len(df)
+        yield df
+
+
+def count_rows(path: str | Path) -> int | None:
+    """The number of data rows of a file when it is cheap to know (Parquet metadata), else None."""
+    p = Path(path)
+    if file_kind(p) != "parquet":
+        return None
+    import pyarrow.parquet as pq
+
+    return int(pq.ParquetFile(p).metadata.num_rows)
 
 
 def as_frame(data: Any) -> pd.DataFrame:

@@ -35,8 +35,11 @@ def prepare_inputs(df: pd.DataFrame, schema: Schema) -> pd.DataFrame:
     """The input columns typed as the schema says: text as str, numbers as float, categories as str.
 
     A missing required column is an error that names it; a missing optional one is filled empty.
+    A bad cell is named by its row in the whole file: a batch read by `iter_batches` carries the
+    position of its first row in `df.attrs["first_row"]`.
     """
     src = source_of(df)
+    first = int(df.attrs.get("first_row", 0))
     missing = [name for name, spec in schema.inputs.items() if spec.required and name not in df.columns]
     if missing:
         spare = [c for c in df.columns if c not in schema.inputs and c not in schema.groups]
@@ -59,7 +62,7 @@ def prepare_inputs(df: pd.DataFrame, schema: Schema) -> pd.DataFrame:
             bad_mask = (numbers.isna() & ~empty) | (numbers.abs() > _FLOAT32_MAX)
             if bad_mask.any():
                 rows = np.flatnonzero(bad_mask.to_numpy())
-                cells = [f"row {r + 1}: {col.iloc[r]!r}" for r in rows[:_MAX_SHOWN]]
+                cells = [f"row {first + r + 1}: {col.iloc[r]!r}" for r in rows[:_MAX_SHOWN]]
                 raise DataError(f"{src}, column {name!r}: not a finite number in {_show(cells, len(rows))}; "
                                 "the schema declares it type: number (leave a cell empty if unknown; beyond ±3.4e38 is "
                                 "not finite here)")

@@ -10,10 +10,11 @@ labels with fewer than MIN_SUPPORT examples in the evaluated rows are listed in 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Literal, NotRequired, TypedDict
 
 import numpy as np
+import pandas as pd
 
 from compose.curves import group_curves, live_thresholds
 from compose.data.io import as_frame
@@ -78,8 +79,34 @@ MIN_SUPPORT = 10
 REPORT_VERSION = 1
 
 
-def composed_predictions(model: ComposedModel, data: Any) -> dict[str, GroupPrediction]:
-    """Each group's decisions as the merged result gives them (abstained and skipped rows empty)."""
+def composed_predictions(model: ComposedModel, data: Any, on_rows: Callable[[int], None] | None = None,
+                         batch_size: int = 20_000) -> dict[str, GroupPrediction]:
+    """Each group's decisions as the merged result gives them (abstained and skipped rows empty).
+
+    The rows are predicted `batch_size` at a time; `on_rows(n)` is called after each batch (progress).
+    """
+    df = as_frame(data)
+    if on_rows is None or len(df) <= batch_size:
+        found = _predictions(model, df)
+        if on_rows is not None:
+            on_rows(len(df))
+        return found
+    parts: list[dict[str, GroupPrediction]] = []
+    for start in range(0, len(df), batch_size):
+        batch = df.iloc[start:start + batch_size].reset_index(drop=True)
+        batch.attrs["source"], batch.attrs["first_row"] = df.attrs.get("source", "the data"), start
+        parts.append(_predictions(model, batch))
+        on_rows(len(batch))
+    return {g: GroupPrediction(_joined([p[g].indicator for p in parts]), _joined([p[g].scores for p in parts]),
+                               _joined([p[g].deliberate_empty for p in parts]), _joined([p[g].not_run for p in parts]))
+            for g in parts[0]}
+
+
+def _joined(arrays: list[Any]) -> Any:
+    return None if arrays[0] is None else np.concatenate(arrays)
+
+
+def _predictions(model: ComposedModel, data: pd.DataFrame) -> dict[str, GroupPrediction]:
     _, outputs = model.run(data)
     out: dict[str, GroupPrediction] = {}
     for group, o in outputs.items():
@@ -143,8 +170,10 @@ def rare_label_warnings(targets: dict[str, GroupTargets], scope: np.ndarray, spl
 
 
 def evaluate(model: ComposedModel, data: Any, *, split: Split | None = None, baseline: Baseline | None = None,
-             n_jobs: int | None = None) -> EvaluationReport:
+             n_jobs: int | None = None, on_rows: Callable[[int], None] | None = None) -> EvaluationReport:
     """Metrics per group and over the merged result, optionally beside a monolithic baseline.
+
+    `on_rows(n)` is called as rows are predicted (progress).
 
     `split` picks rows by the training holdout rule; it defaults to "holdout" with a baseline
     (the baseline is fitted on the file's training-split rows, so only the holdout is unseen by
@@ -161,7 +190,7 @@ def evaluate(model: ComposedModel, data: Any, *, split: Split | None = None, bas
     hold = holdout_mask(row_hashes(inputs, schema.training.seed), schema.training.holdout)
     scope = {"all": np.ones(len(df), dtype=bool), "holdout": hold, "train": ~hold}[chosen_split]
     kinds = {g: schema.groups[g].type for g in schema.groups}
-    predictions = composed_predictions(model, df)
+    predictions = composed_predictions(model, df, on_rows)
     scored = score(model.groups, kinds, targets, predictions, scope)
     for group, m in scored["groups"].items():
         m["version"] = model.version_of(group)

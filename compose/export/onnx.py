@@ -225,8 +225,8 @@ def _compare(composed: ComposedModel, runner: OnnxModel, part: Any, owners: np.n
         if not np.array_equal(np.isnan(a), np.isnan(b)):
             raise _refuse(f"the `when` gate of group {g!r}", 1.0, g, report.rows[g], tolerance)
         track(f"group {g} (merged)", float(np.nanmax(np.abs(a - b), initial=0.0)), f"group {g!r}", g)
-        if any(expected[r]["groups"][g].get("label") != got[r]["groups"][g].get("label")
-               or expected[r]["groups"][g].get("labels") != got[r]["groups"][g].get("labels") for r in rows):
+        if any(expected[int(r)]["groups"][g].get("label") != got[int(r)]["groups"][g].get("label")
+               or expected[int(r)]["groups"][g].get("labels") != got[int(r)]["groups"][g].get("labels") for r in rows):
             raise _refuse(f"the decided labels of group {g!r}", 1.0, g, report.rows[g], tolerance)
 
 

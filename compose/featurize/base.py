@@ -120,6 +120,31 @@ def build_featurizer(schema: Schema, name: str, registry: Registry | None = None
     return featurizer_of(schema, name, registry).build(schema.features[name], schema)
 
 
+def fit_transform_rows(transformer: Any, inputs: pd.DataFrame, rows: np.ndarray) -> Matrix:
+    """Fit `transformer` on `inputs.iloc[rows]` and return the features of every row of `inputs`.
+
+    The fitted rows come from `fit_transform` when the transformer has it (it computes them
+    anyway, so they are not tokenised twice) and the others from `transform`, put back in the
+    order of `inputs`.
+    """
+    n = len(inputs)
+    rows = np.asarray(rows, dtype=np.int64)
+    part = inputs.iloc[rows]
+    if hasattr(transformer, "fit_transform"):
+        fitted = transformer.fit_transform(part)
+    else:  # a plugin transformer with only fit and transform (the featurizer protocol)
+        fitted = transformer.fit(part).transform(part)
+    if len(rows) == n and np.array_equal(rows, np.arange(n)):
+        return fitted
+    rest = np.setdiff1d(np.arange(n), rows, assume_unique=True)
+    others = transformer.transform(inputs.iloc[rest]) if len(rest) else fitted[:0]
+    order = np.empty(n, dtype=np.int64)
+    order[np.concatenate([rows, rest])] = np.arange(n)
+    if sp.issparse(fitted):
+        return sp.vstack([sp.csr_matrix(fitted), sp.csr_matrix(others)], format="csr")[order]
+    return np.vstack([np.asarray(fitted), np.asarray(others)])[order]
+
+
 def feature_width(transformer: Any) -> int:
     """The number of columns a fitted transformer produces, from its (last step's) feature names."""
     last = transformer[-1] if isinstance(transformer, Pipeline) else transformer

@@ -1,4 +1,9 @@
-"""The merged result: one answer per row with a flat label list and the detail of every group."""
+"""The merged result of a few rows, built row by row: the path of `predict_one` and small batches.
+
+For one row this is cheaper than computing every group's columns (`compose.runtime.columns`);
+`Predictions` uses it up to `ROW_PATH_ROWS` rows and the columnar builder above that. A test
+checks that both give the same results.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,6 @@ import math
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from compose.heads.decide import explain
 from compose.runtime.outputs import GroupOutput, ModelView
@@ -90,35 +94,3 @@ def merged_results(model: ModelView, outputs: dict[str, GroupOutput]) -> list[di
             result["review"] = review
         results.append(result)
     return results
-
-
-def results_frame(model: ModelView, outputs: dict[str, GroupOutput]) -> pd.DataFrame:
-    """A flat table: `<group>` (label, or labels joined by '|') and `<group>_confidence` per group.
-
-    A top_k or cumulative group adds `<group>_labels` (its set joined by '|'), a zones group
-    `<group>_review` (True where the row was sent to review).
-    """
-    columns: dict[str, Any] = {}
-    for group, output in outputs.items():
-        labels = model.heads_[group].labels
-        if model.schema.groups[group].type == "multilabel":
-            columns[group] = [
-                "|".join(labels[j] for j in np.flatnonzero(row)) if ok else None
-                for row, ok in zip(output.decided.chosen, output.applied, strict=True)
-            ]
-            for j, label in enumerate(labels):
-                columns[f"{group}_score_{label}"] = np.round(output.scores[:, j], 4)
-        else:
-            columns[group] = [labels[c] if ok and c >= 0 else None
-                              for c, ok in zip(output.decided.chosen, output.applied, strict=True)]
-            columns[f"{group}_confidence"] = np.where(output.applied, np.round(output.decided.confidence, 4), np.nan)
-            if output.decided.selected is not None:
-                columns[f"{group}_labels"] = [
-                    "|".join(labels[j] for j in np.argsort(-sc, kind="stable") if row[j]) if ok else None
-                    for row, sc, ok in zip(output.decided.selected, output.scores, output.applied, strict=True)
-                ]
-            if output.decided.review is not None:
-                columns[f"{group}_review"] = output.decided.review & output.applied
-    frame = pd.DataFrame(columns)
-    frame["release"] = model.release_name
-    return frame

@@ -26,8 +26,8 @@ from compose.heads.fused import FusedHeads, fuse_heads
 from compose.heads.head import Head
 from compose.plan import Plan, build_plan
 from compose.registry import Registry, resolve
-from compose.runtime.merge import merged_results, results_frame
 from compose.runtime.outputs import GroupOutput
+from compose.runtime.predictions import Predictions
 from compose.schema.models import Schema
 from compose.store.records import Release
 from compose.store.store import ModelStore
@@ -174,20 +174,24 @@ class ComposedModel:
             applied &= ok
         return applied, reasons
 
-    def predict(self, data: Any) -> list[dict[str, Any]]:
-        """One merged result per row: flat labels, and per group label(s), confidence, scores, version."""
-        return merged_results(self, self._outputs(data))
+    def predict(self, data: Any) -> Predictions:
+        """One merged result per row: flat labels, and per group label(s), confidence, scores, version.
+
+        A `Predictions` sequence backed by per-group arrays: index it or iterate it for the merged
+        results (dicts), or export it whole with `to_frame()`, `to_arrow()`, `to_jsonl()`, `to_parquet()`.
+        """
+        return Predictions(self, self._outputs(data))
 
     def predict_one(self, row: Mapping[str, Any]) -> dict[str, Any]:
         """The merged result of a single row given as a mapping of input name to value.
 
         The same result as `predict([row])[0]`, through the row path: no pandas, one fused product.
         """
-        return merged_results(self, self._outputs([row]))[0]
+        return Predictions(self, self._outputs([row]))[0]
 
     def predict_frame(self, data: Any) -> pd.DataFrame:
-        """The merged results as a flat table: per group its label(s) and confidence."""
-        return results_frame(self, self._outputs(data))
+        """The merged results as a flat table (`predict(data).to_frame()`): per group its label(s) and confidence."""
+        return Predictions(self, self._outputs(data)).to_frame()
 
     def predict_scores(self, data: Any) -> dict[str, np.ndarray]:
         """Per group, the raw scores (n_rows, n_labels); NaN rows where a conditional head did not run."""

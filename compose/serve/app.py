@@ -151,7 +151,7 @@ def _dumps(obj: Any) -> bytes:
 
 def _predict(live: Live, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     try:
-        return live.model.predict(rows)
+        return live.model.predict(rows).to_list()
     except DataError:
         # Say it in the request's words (the rows, counted from 1), by the very rules that refused it.
         import pandas as pd

@@ -25,7 +25,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from joblib import Parallel, delayed
 
 from compose.data.io import as_frame
 from compose.data.targets import (
@@ -37,9 +36,9 @@ from compose.data.targets import (
     row_hashes,
 )
 from compose.errors import DataError, SchemaError, TrainingError, UsageError
-from compose.featurize.base import featurizer_of, hstack
+from compose.featurize.base import featurizer_of, fit_transform_rows, hstack
 from compose.heads.decide import raw_predictions
-from compose.heads.head import Head, assemble_head, fit_estimator, fit_workers
+from compose.heads.head import Head, assemble_head
 from compose.metrics import gate_metric_name, group_metrics
 from compose.plan import Plan, build_plan, feature_node
 from compose.registry import Registry, resolve
@@ -49,6 +48,7 @@ from compose.store.records import FeaturePin, GateVerdict, GroupPin, Holdout, Re
 from compose.store.sample_records import SampleSet
 from compose.store.samples import SampleStore
 from compose.store.store import ModelStore
+from compose.training.executor import AutoExecutor, FitExecutor, FitJob
 from compose.training.gate import gate_verdict, live_holdout, score_on, union
 from compose.training.splits import GroupRows, select_rows
 from compose.training.stored import Incoming, fitted_rows, groups_to_train, judged_rows, read_incoming
@@ -140,6 +140,7 @@ class TrainingRun:
     references: dict[str, Holdout | None] = field(default_factory=dict)
     to_fit: list[str] = field(default_factory=list)
     transformers: dict[str, Any] = field(default_factory=dict)
+    blocks: dict[str, Any] = field(default_factory=dict)  # every row's features, where fitting gave them
     versions: dict[str, int] = field(default_factory=dict)
     xs: dict[str, Any] = field(default_factory=dict)
     heads: dict[str, Head] = field(default_factory=dict)
@@ -175,6 +176,7 @@ def fit_and_release(  # noqa: PLR0913 - the lifecycle commands' options, keyword
     accept_new_labels: bool = False,
     samples: bool = True,
     artifact_format: str | None = None,
+    executor: FitExecutor | None = None,
 ) -> TrainReport:
     """Fit `groups` and release what passes.
 
@@ -190,7 +192,8 @@ def fit_and_release(  # noqa: PLR0913 - the lifecycle commands' options, keyword
     fitted on (or with `force`); a changed label set is released only with `accept_new_labels`.
     `registry` builds the featurizers and estimators (default: `compose.registry.default_registry()`).
     New versions are saved as `artifact_format` (`joblib` or `skops`), else the schema's
-    `store.artifact_format`, else in the format of the live release.
+    `store.artifact_format`, else in the format of the live release. `executor` says where the
+    estimator fits run (default: `AutoExecutor(n_jobs)`, `compose.training.executor`).
     """
     if n_jobs is not None and (not isinstance(n_jobs, int) or n_jobs == 0 or n_jobs < -1):
         raise UsageError(f"--jobs (n_jobs) must be a number of parallel fits of at least 1, or -1 for every core; "
@@ -208,7 +211,7 @@ def fit_and_release(  # noqa: PLR0913 - the lifecycle commands' options, keyword
         run.artifact_format = artifact_format or schema.store.artifact_format
         read_live_release(run)
         fit_features(run, refit)
-        fit_heads(run, n_jobs)
+        fit_heads(run, executor if executor is not None else AutoExecutor(n_jobs))
         write_feature_versions(run)
         for g in run.trained:
             gate_and_write_head(run, g, gate=gate, force=force, note=note)
@@ -355,7 +358,7 @@ def fit_features(run: TrainingRun, refit: set[str] | None) -> None:
     for f in needed:
         if f in run.to_fit:
             t0 = time.perf_counter()
-            run.transformers[f] = _fit_feature(schema, f, run.inputs.iloc[run.train_rows], run.registry)
+            run.transformers[f], run.blocks[f] = _fit_feature(schema, f, run.inputs, run.train_rows, run.registry)
             log.info("feature %-14s fitted on %d rows, %d columns (%.1fs)", f, len(run.train_rows),
                      featurizer_of(schema, f, run.registry).width(run.transformers[f]), time.perf_counter() - t0)
         else:
@@ -364,11 +367,11 @@ def fit_features(run: TrainingRun, refit: set[str] | None) -> None:
             run.versions[f] = pin.version
 
 
-def fit_heads(run: TrainingRun, n_jobs: int | None) -> None:
-    """Step 4: every estimator of every head, in parallel where it pays off, assembled into heads."""
+def fit_heads(run: TrainingRun, executor: FitExecutor) -> None:
+    """Step 4: every estimator of every head, run by `executor`, assembled into heads."""
     schema = run.schema
     needed = sorted({f for g in run.trained for f in schema.features_of(g)})
-    blocks = {f: run.transformers[f].transform(run.inputs) for f in needed}
+    blocks = {f: run.blocks[f] if f in run.blocks else run.transformers[f].transform(run.inputs) for f in needed}
     jobs: list[tuple[Any, ...]] = []
     owners: list[str] = []
     for g in run.trained:
@@ -376,15 +379,12 @@ def fit_heads(run: TrainingRun, n_jobs: int | None) -> None:
         new = _jobs_for(schema, run.selections[g], run.xs[g], run.registry)
         jobs.extend(new)
         owners.extend([g] * len(new))
-    workers = fit_workers(n_jobs, [j[2].shape[0] for j in jobs])
+    fits = [FitJob(*job) for job in jobs]
     n = len(run.trained)
-    log.info("fitting %d head%s (%d estimator fit%s) on %s worker%s", n, "s" * (n > 1),
-             len(jobs), "s" * (len(jobs) > 1), "all" if workers == -1 else workers, "s" * (workers != 1))
+    log.info("fitting %d head%s (%d estimator fit%s) %s", n, "s" * (n > 1),
+             len(jobs), "s" * (len(jobs) > 1), executor.describe(fits))
     t0 = time.perf_counter()
-    fitted = Parallel(n_jobs=workers, prefer="processes")(
-        delayed(fit_estimator)(name, params, x, y, what, allow_constant=allow, calibration=calibration)
-        for name, params, x, y, what, allow, calibration in jobs
-    )
+    fitted = executor.map(fits)
     run.fit_seconds = time.perf_counter() - t0
     for g in run.trained:
         ests = [e for e, o in zip(fitted, owners, strict=True) if o == g]
@@ -483,18 +483,22 @@ def hold_back_refused_features(run: TrainingRun) -> None:
                      "refused by the gate, and the live heads need the live feature")
 
 
-def _fit_feature(schema: Schema, name: str, rows: pd.DataFrame, registry: Registry) -> Any:
-    """A featurizer fitted on the training rows; a failure names the feature, its inputs and the cause."""
+def _fit_feature(schema: Schema, name: str, inputs: pd.DataFrame, rows: np.ndarray,
+                 registry: Registry) -> tuple[Any, Any]:
+    """A featurizer fitted on the training rows, and the features of every row of `inputs`.
+
+    A failure names the feature, its inputs and the cause.
+    """
     featurizer = featurizer_of(schema, name, registry)
     spec = schema.features[name]
     transformer = featurizer.build(spec, schema)
     try:
-        transformer.fit(rows)
+        block = fit_transform_rows(transformer, inputs, rows)
     except ValueError as exc:
         hint = f" {featurizer.fit_hint}" if featurizer.fit_hint else ""
         raise TrainingError(f"feature {name!r} ({spec.type} over {spec.inputs}) cannot be fitted on "
                             f"{len(rows)} training row{'s' * (len(rows) != 1)}: {exc}.{hint}") from exc
-    return transformer
+    return transformer, block
 
 
 def _refuse_stale_heads(schema: Schema, store: ModelStore, live: Release | None, trained: list[str]) -> None:

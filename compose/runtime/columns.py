@@ -1,0 +1,177 @@
+"""The columns of one group's predictions, computed once per batch with array operations.
+
+A group's merged result, its flat-table columns and its JSON Lines fragment all read the same
+`GroupColumns`: the applied mask, the outcome of every row as a code, the chosen label index (or,
+for a set of labels, a code into the distinct sets of the batch), the rounded scores and
+confidence, and the reason of every row that got no label. Nothing here loops over rows except
+the reasons, which only rows without a label have.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+
+from compose.heads.decide import explain
+from compose.runtime.outputs import GroupOutput, ModelView
+from compose.store.records import decision_version
+
+#: Outcome names, indexed by the codes in `GroupColumns.outcome`.
+OUTCOMES = ("labelled", "abstained", "review", "rejected", "below_threshold", "skipped")
+LABELLED, ABSTAINED, REVIEW, REJECTED, BELOW, SKIPPED = range(len(OUTCOMES))
+
+
+def distinct_sets(members: np.ndarray, labels: list[str], order: np.ndarray | None = None
+                  ) -> tuple[np.ndarray, list[list[str]]]:
+    """Code every row's set of labels: (codes into `sets`, `sets`), labels in `order` if given.
+
+    `members` is a 0/1 (n_rows, n_labels) matrix; with `order` (each row's label indices, best
+    first) a set lists its labels in that order, so two rows with the same labels in a different
+    order are two sets.
+    """
+    n, width = members.shape
+    if n == 0:
+        return np.zeros(0, dtype=np.int32), []
+    if order is None:
+        if width <= 62:
+            keys = members.astype(np.int64) @ (np.int64(1) << np.arange(width, dtype=np.int64))
+            uniq, codes = np.unique(keys, return_inverse=True)
+            bits = (uniq[:, None] >> np.arange(width, dtype=np.int64)[None, :]) & 1
+            return codes.astype(np.int32), [[labels[j] for j in np.flatnonzero(b)] for b in bits]
+        key = members.astype(np.int8)
+        uniq_rows, codes = np.unique(key, axis=0, return_inverse=True)
+        return codes.reshape(-1).astype(np.int32), [[labels[j] for j in np.flatnonzero(r)] for r in uniq_rows]
+    taken = np.take_along_axis(members, order, axis=1).astype(bool)
+    key = np.where(taken, order, width)
+    uniq_rows, codes = np.unique(key, axis=0, return_inverse=True)
+    return codes.reshape(-1).astype(np.int32), [[labels[j] for j in r if j < width] for r in uniq_rows]
+
+
+@dataclass
+class GroupColumns:
+    """Everything the outputs of one group read, as arrays over the batch's rows."""
+
+    group: str
+    kind: str                       # multiclass, binary or multilabel
+    labels: list[str]
+    version: int
+    decision_version: int | None
+    output: GroupOutput
+    spec: Any = field(repr=False)   # the group's GroupSpec, with the decision in force
+
+    @classmethod
+    def of(cls, model: ModelView, output: GroupOutput) -> GroupColumns:
+        group = output.group
+        spec = model.schema.groups[group]
+        return cls(group, spec.type, list(model.heads_[group].labels), model.version_of(group),
+                   decision_version(model.release, group), output, spec)
+
+    @property
+    def n(self) -> int:
+        return len(self.output.applied)
+
+    @property
+    def applied(self) -> np.ndarray:
+        return np.asarray(self.output.applied, dtype=bool)
+
+    @cached_property
+    def rounded(self) -> np.ndarray:
+        """The scores rounded to 4 places (NaN on rows the head did not run on)."""
+        return np.round(self.output.scores, 4)
+
+    @cached_property
+    def chosen(self) -> np.ndarray:
+        """Multiclass and binary: the chosen label's index per row, -1 for none (or not applied)."""
+        return np.where(self.applied, self.output.decided.chosen, -1).astype(np.int32)
+
+    @cached_property
+    def confidence(self) -> np.ndarray:
+        """Multiclass and binary: the rounded confidence, NaN where not applied or undefined."""
+        c = np.asarray(self.output.decided.confidence, dtype=np.float64)
+        return np.where(self.applied, np.round(c, 4), np.nan)
+
+    @cached_property
+    def outcome(self) -> np.ndarray:
+        """The outcome code of every row (see OUTCOMES)."""
+        d = self.output.decided
+        out = np.full(self.n, LABELLED, dtype=np.int8)
+        if self.kind == "multilabel":
+            out[~np.asarray(d.chosen, dtype=bool).any(axis=1)] = BELOW
+        else:
+            none = np.asarray(d.chosen) < 0
+            if d.review is not None:
+                out[none & np.asarray(d.review, dtype=bool)] = REVIEW
+                out[none & ~np.asarray(d.review, dtype=bool)] = REJECTED
+            elif self.spec.decision.policy_of(self.kind) == "zones":
+                out[none] = REJECTED
+            else:
+                out[none] = ABSTAINED
+        out[~self.applied] = SKIPPED
+        return out
+
+    @cached_property
+    def reasons(self) -> dict[int, str]:
+        """Row -> why it got no label, for every row that got none."""
+        out: dict[int, str] = {}
+        skipped = self.output.skipped_reason
+        for r in np.flatnonzero(self.outcome != LABELLED).tolist():
+            if self.outcome[r] == SKIPPED:
+                out[r] = f"gated off by `when`: {skipped[r]}"
+            else:
+                reason = explain(self.spec, self.labels, self.output.scores, self.output.decided, r)[1]
+                out[r] = reason or ""
+        return out
+
+    @cached_property
+    def sets(self) -> tuple[np.ndarray, list[list[str]]]:
+        """Multilabel: every row's chosen labels as a code into distinct sets (-1: not applied).
+
+        Multiclass top_k / cumulative: the chosen set, best first. Other groups: no sets.
+        """
+        d = self.output.decided
+        if self.kind == "multilabel":
+            codes, sets = distinct_sets(np.asarray(d.chosen), self.labels)
+        elif d.selected is not None:
+            scores = np.nan_to_num(self.output.scores, nan=0.0)
+            order = np.argsort(-scores, axis=1, kind="stable")
+            codes, sets = distinct_sets(np.asarray(d.selected), self.labels, order)
+        else:
+            return np.full(self.n, -1, dtype=np.int32), []
+        return np.where(self.applied, codes, -1).astype(np.int32), sets
+
+    @cached_property
+    def candidate(self) -> np.ndarray:
+        """The best label's index per row (the candidate of a row sent to review)."""
+        scores = np.nan_to_num(self.output.scores, nan=-np.inf)
+        return scores.argmax(axis=1) if self.n else np.zeros(0, dtype=np.int64)
+
+    def has_sets(self) -> bool:
+        return self.kind == "multilabel" or self.output.decided.selected is not None
+
+    def table(self) -> dict[str, Any]:
+        """The flat-table columns of this group: name -> (codes, categories) or a numpy array.
+
+        `<group>`: the label (a multilabel group: its labels joined by '|'), `<group>_confidence`
+        (multiclass, binary) or `<group>_score_<label>` (multilabel), `<group>_labels` for a set
+        policy, `<group>_review` for zones, `<group>_outcome`. Codes of -1 are missing values.
+        """
+        g = self.group
+        cols: dict[str, Any] = {}
+        if self.kind == "multilabel":
+            codes, sets = self.sets
+            cols[g] = (codes, ["|".join(s) for s in sets])
+            for j, label in enumerate(self.labels):
+                cols[f"{g}_score_{label}"] = self.rounded[:, j]
+        else:
+            cols[g] = (self.chosen, self.labels)
+            cols[f"{g}_confidence"] = self.confidence
+            if self.output.decided.selected is not None:
+                codes, sets = self.sets
+                cols[f"{g}_labels"] = (codes, ["|".join(s) for s in sets])
+            if self.output.decided.review is not None:
+                cols[f"{g}_review"] = np.asarray(self.output.decided.review, dtype=bool) & self.applied
+        cols[f"{g}_outcome"] = (self.outcome.astype(np.int32), list(OUTCOMES))
+        return cols
