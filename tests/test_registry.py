@@ -321,8 +321,8 @@ def test_an_unreadable_artifact_with_a_matching_sha256_is_still_reported_as_not_
     tmp_path: Path, films: pd.DataFrame
 ) -> None:
     from compose.errors import IntegrityError
+    from compose.store.files import sha256_file
     from compose.store.signing import checksum
-    from compose.store.store import sha256_file
 
     registry = _with_lengths()
     compose.train(parse_schema(SCHEMA, registry=registry), films, store=tmp_path, registry=registry)

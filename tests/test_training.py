@@ -142,7 +142,7 @@ def test_holdout_metrics_in_the_report_match_meta_json(trained: tuple[TrainRepor
 
 
 def test_meta_json_has_the_sha256_of_the_artifact(trained: tuple[TrainReport, Path]) -> None:
-    from compose.store.store import sha256_file
+    from compose.store.files import sha256_file
 
     _, store = trained
     assert _meta(store, "species")["sha256"] == sha256_file(store / "groups/species/v0001/model.joblib")

@@ -147,7 +147,7 @@ def _write_graphs(composed: ComposedModel, folder: Path) -> dict[str, Any]:
             stacked, _ = stack_estimators(graphs)
             groups[g].update(file=save(f"heads/{g}.onnx", stacked), input=dtypes.pop())
     pins = composed.release.to_json()  # the release record: its pins and tuned decisions (decision_version)
-    from compose.store.store import library_versions
+    from compose.store.files import library_versions
 
     return {"format": FORMAT, "model": schema.name, "release": pins, "schema": schema.to_dict(),
             "order": composed.groups, "features": features, "groups": groups, "files": files,

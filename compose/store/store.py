@@ -27,7 +27,6 @@ and `compose gc` removes. Versions without the marker (every version of older st
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import errno
 import fcntl
 import hashlib
@@ -35,15 +34,12 @@ import json
 import os
 import re
 import shutil
-import sys
 import time
 import uuid
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
-
-import joblib
 
 from compose._text import environment_fault
 from compose.data.io import atomic_write, fsync_dir
@@ -57,6 +53,7 @@ from compose.errors import (
     StoreLockedError,
 )
 from compose.store import artifacts
+from compose.store.files import library_versions, missing_plugin_message, now, sha256_file
 from compose.store.names import RELEASE_PATTERN, VERSION_PATTERN, release_name, version_name
 from compose.store.records import (
     ARTIFACT,
@@ -87,44 +84,6 @@ from compose.store.signing import (
 META = "meta.json"
 PENDING = ".pending"
 KINDS = ("features", "groups", "decisions")
-
-
-def library_versions() -> dict[str, str]:
-    import numpy
-    import scipy
-    import sklearn
-
-    from compose._version import __version__
-
-    return {"compose": __version__, "python": sys.version.split()[0], "scikit-learn": sklearn.__version__,
-            "numpy": numpy.__version__, "scipy": scipy.__version__, "joblib": joblib.__version__}
-
-
-def missing_plugin_message(path: Path, meta: VersionMeta, exc: BaseException) -> str:
-    """Why an intact artifact cannot be unpickled (a module or class it names is missing), and what
-    to install: the plugin recorded in its meta.json when there is one, else the missing module."""
-    plugin = meta.plugin if isinstance(meta, FeatureMeta | GroupMeta) else None
-    missing = getattr(exc, "name", None) or str(exc)
-    if plugin is not None:
-        made = plugin.as_plugin()
-        source = f"{made.distribution} {made.version}".strip() or "no installed distribution"
-        said = f"; it was made by {made.name!r} from module {made.module!r} ({source}); {made.install_hint()}"
-    else:
-        said = "; install the package that provides it"
-    return (f"{path} needs {missing!r} to load, which is not importable here ({type(exc).__name__}: {exc})"
-            f"{said}. The file itself is intact (its sha256 matches)")
-
-
-def now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 _TEMPORARY = re.compile(r"^\..+\.[0-9a-f]{32}\.tmp$")

@@ -1,0 +1,51 @@
+"""What the store records beside each artifact: library versions, times, file checksums, and why an
+intact artifact cannot be loaded."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import sys
+from pathlib import Path
+
+import joblib
+
+from compose.store.records import FeatureMeta, GroupMeta, VersionMeta
+
+
+def library_versions() -> dict[str, str]:
+    import numpy
+    import scipy
+    import sklearn
+
+    from compose._version import __version__
+
+    return {"compose": __version__, "python": sys.version.split()[0], "scikit-learn": sklearn.__version__,
+            "numpy": numpy.__version__, "scipy": scipy.__version__, "joblib": joblib.__version__}
+
+
+def missing_plugin_message(path: Path, meta: VersionMeta, exc: BaseException) -> str:
+    """Why an intact artifact cannot be unpickled (a module or class it names is missing), and what
+    to install: the plugin recorded in its meta.json when there is one, else the missing module."""
+    plugin = meta.plugin if isinstance(meta, FeatureMeta | GroupMeta) else None
+    missing = getattr(exc, "name", None) or str(exc)
+    if plugin is not None:
+        made = plugin.as_plugin()
+        source = f"{made.distribution} {made.version}".strip() or "no installed distribution"
+        said = f"; it was made by {made.name!r} from module {made.module!r} ({source}); {made.install_hint()}"
+    else:
+        said = "; install the package that provides it"
+    return (f"{path} needs {missing!r} to load, which is not importable here ({type(exc).__name__}: {exc})"
+            f"{said}. The file itself is intact (its sha256 matches)")
+
+
+def now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
