@@ -204,3 +204,43 @@ def test_tune_curve_prints_the_table_and_marks_the_live_threshold(
     out = capsys.readouterr().out
     assert "threshold  precision     recall  predicted" in out
     assert next(line for line in out.splitlines() if "<- live" in line).split()[0] == "0.50"
+
+
+def test_audit_reads_the_sample_store_and_a_fixed_annotation_retrains_only_that_group(
+        penguins_frame_module: pd.DataFrame, tmp_path: Path) -> None:
+    noisy, flipped = _flip(penguins_frame_module, "species", 0.08, 1)
+    root = tmp_path / "models"
+    compose.train(PENGUINS, noisy, store=root)
+    before = json.loads((root / "penguins/releases/r0001.json").read_text(encoding="utf-8"))
+    from compose.audit.labels import audit
+
+    report = audit(root, group="species")  # no file: every stored sample
+    assert report.source == "the sample store of penguins"
+    issues = {i.id: i for i in report.issues}
+    truth = dict(zip(sample_ids(penguins_frame_module, compose.prepare_inputs(penguins_frame_module,
+                                                                             compose.load_schema(PENGUINS))),
+                     penguins_frame_module["species"], strict=True))
+    hits = [i for i in issues.values() if truth[i.id] != i.given]
+    assert len(hits) >= 0.8 * len(flipped)  # the flips are found by their sample ids
+    from compose.audit.labels import stored_rows
+
+    stored = stored_rows(root, None).set_index("id")
+    fixed = stored.loc[[i.id for i in hits], list(compose.load_schema(PENGUINS).inputs)].reset_index()
+    fixed["species"] = [truth[i] for i in fixed["id"]]  # the annotator's fixes, fed back as rows
+    learned = compose.learn(root, fixed, force=True)
+    assert learned.changed == ["species"] and list(learned.groups) == ["species"]
+    after = json.loads((root / f"penguins/releases/{learned.release}.json").read_text(encoding="utf-8"))
+    assert {g: after["groups"][g]["version"] for g in ("island", "sex")} == {
+        g: before["groups"][g]["version"] for g in ("island", "sex")}
+    assert after["groups"]["species"]["version"] == before["groups"]["species"]["version"] + 1
+
+
+def test_the_queue_reads_the_unannotated_samples_of_the_store(penguins_frame_module: pd.DataFrame,
+                                                               tmp_path: Path) -> None:
+    root = tmp_path / "models"
+    compose.train(PENGUINS, penguins_frame_module, store=root)
+    from compose.audit.queue import queue
+
+    q = queue(root, "sex", n=50)
+    assert 0 < len(q.frame) <= int(penguins_frame_module["sex"].isna().sum())
+    assert q.frame["sex"].eq("").all() and q.source == "the sample store of penguins"

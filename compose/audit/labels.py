@@ -21,12 +21,14 @@ import pandas as pd
 from sklearn.model_selection import KFold, StratifiedKFold
 
 from compose.data.io import as_frame, atomic_write, source_of
-from compose.data.targets import GroupTargets, outside_when, parse_targets, prepare_inputs
+from compose.data.targets import GroupTargets, outside_when, parse_targets, prepare_inputs, row_hashes
 from compose.errors import ComposeError, DataError
 from compose.featurize.base import hstack
 from compose.heads.head import assemble_head, fit_estimator
 from compose.runtime.load import load
 from compose.runtime.model import ComposedModel
+from compose.store.sample_rows import row_ids
+from compose.store.samples import open_samples
 
 DEFAULT_FOLDS = 5
 _INSTALL = ("the annotation audit needs cleanlab (>= 2.8, Apache-2.0); install it with "
@@ -108,13 +110,22 @@ def _cleanlab() -> Any:
     return find_label_issues
 
 
-def sample_ids(df: pd.DataFrame, inputs: pd.DataFrame) -> list[str]:
-    """The id of each row: the data's `id` column when it has one, else a hash of its inputs."""
-    if "id" in df.columns:
-        return [str(v) for v in df["id"].tolist()]
-    from compose.data.targets import row_hashes
+def sample_ids(df: pd.DataFrame, inputs: pd.DataFrame, seed: int = 0) -> list[str]:
+    """The sample id of each row, by the sample store's rule: the data's `id` column when it has
+    one, else a hash of its inputs (salted with the schema's `training.seed`)."""
+    return row_ids(df, row_hashes(inputs, seed), source_of(df))
 
-    return [f"{h:016x}" for h in row_hashes(inputs, 0)]
+
+def stored_rows(store: str | Path, model: str | None, groups: Sequence[str] | None = None) -> pd.DataFrame:
+    """The model's stored samples as a table (`id`, inputs, one column per group), for the audit and
+    the queue when no file is given."""
+    samples, schema = open_samples(store, model=model)
+    try:
+        frame = samples.frame(schema, groups=groups)
+    finally:
+        samples.close()
+    frame.attrs["source"] = f"the sample store of {schema.name}"
+    return frame
 
 
 def group_rows(model: ComposedModel, group: str, targets: dict[str, GroupTargets]) -> np.ndarray:
@@ -203,7 +214,7 @@ def audit_model(model: ComposedModel, data: Any, *, groups: Sequence[str] | None
     inputs = prepare_inputs(df, schema)
     needed = sorted({g for w in wanted for g in [w, *(schema.groups[w].when or {})]} & set(df.columns))
     targets = parse_targets(df, schema, needed)
-    ids = sample_ids(df, inputs)
+    ids = sample_ids(df, inputs, schema.training.seed)
     out: dict[str, GroupAudit] = {}
     for group in wanted:
         if group not in targets:
@@ -226,10 +237,14 @@ def audit_model(model: ComposedModel, data: Any, *, groups: Sequence[str] | None
     return AuditReport(schema.name, model.release_name, source_of(df), out)
 
 
-def audit(store: str | Path, *, data: Any, group: str | None = None, model: str | None = None,
+def audit(store: str | Path, *, data: Any = None, group: str | None = None, model: str | None = None,
           folds: int = DEFAULT_FOLDS, seed: int = 0) -> AuditReport:
-    """Audit the annotations of `data` against the live release of the model in `store`."""
-    return audit_model(load(store, model=model), data, groups=[group] if group else None, folds=folds, seed=seed)
+    """Audit the annotations of `data` (default: every sample the model's sample store holds) against
+    the live release of the model in `store`. Fix what it flags and feed the rows to `compose learn`."""
+    live = load(store, model=model)
+    if data is None:
+        data = stored_rows(store, model, [group] if group else None)
+    return audit_model(live, data, groups=[group] if group else None, folds=folds, seed=seed)
 
 
 def write_audit(report: AuditReport, path: str | Path) -> Path:

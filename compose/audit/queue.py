@@ -24,7 +24,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from compose.audit.labels import sample_ids
+from compose.audit.labels import sample_ids, stored_rows
 from compose.data.io import as_frame, source_of
 from compose.data.targets import parse_targets, prepare_inputs
 from compose.errors import DataError
@@ -91,7 +91,7 @@ def queue_model(model: ComposedModel, group: str, data: Any, *, n: int = 100, st
     unlabelled = np.ones(len(df), dtype=bool)
     if group in df.columns:
         unlabelled = ~parse_targets(df, schema, [group])[group].labelled
-    ids = sample_ids(df, inputs)
+    ids = sample_ids(df, inputs, schema.training.seed)
     if exclude:
         unlabelled &= ~np.isin(np.asarray(ids, dtype=object), list(exclude))
     rows = np.flatnonzero(unlabelled)
@@ -112,7 +112,12 @@ def queue_model(model: ComposedModel, group: str, data: Any, *, n: int = 100, st
     return Queue(group, strategy, len(rows), source_of(df), frame, u[order])
 
 
-def queue(store: str | Path, group: str, *, data: Any, n: int = 100, strategy: str = "margin",
+def queue(store: str | Path, group: str, *, data: Any = None, n: int = 100, strategy: str = "margin",
           model: str | None = None) -> Queue:
-    """The rows to label next for `group` of the live release in `store`."""
-    return queue_model(load(store, model=model), group, data, n=n, strategy=strategy)
+    """The rows to label next for `group` of the live release in `store`: from `data`, or by
+    default from the samples the sample store holds without an annotation for `group` (rows added
+    by `compose learn`, `POST /v1/samples` and invocations captured by `compose serve --capture`)."""
+    live = load(store, model=model)
+    if data is None:
+        data = stored_rows(store, model)
+    return queue_model(live, group, data, n=n, strategy=strategy)

@@ -35,7 +35,7 @@ def cmd_queue(a: argparse.Namespace) -> int:
 def register(add: Adder) -> None:
     sp = add("audit", cmd_audit, "find annotations that look wrong, per group (out-of-fold scores, confident learning)")
     store_args(sp)
-    sp.add_argument("--data", required=True, help="labelled rows to audit")
+    sp.add_argument("--data", help="labelled rows to audit (default: every sample of the model's sample store)")
     sp.add_argument("--group", help="audit only this group (default: every group with a column in the data)")
     sp.add_argument("--out", help="write every flagged annotation: .csv/.parquet/.jsonl, or .json (the report)")
     sp.add_argument("--folds", type=int, default=5, help="cross-validation folds (default 5)")
@@ -44,7 +44,8 @@ def register(add: Adder) -> None:
     sp = add("queue", cmd_queue, "rows to label next for a group, most informative first, as a file to fill in")
     store_args(sp)
     sp.add_argument("--group", required=True)
-    sp.add_argument("--data", required=True, help="candidate rows (those not annotated for the group are ranked)")
+    sp.add_argument("--data", help="candidate rows; those not annotated for the group are ranked (default: the "
+                                   "unannotated samples of the sample store, captured invocations included)")
     sp.add_argument("--n", type=int, default=100, help="rows to pick (default 100)")
     sp.add_argument("--strategy", choices=["margin", "entropy", "least"], default="margin")
     sp.add_argument("--out", required=True, help="the file to write (.csv, .parquet, .jsonl)")
