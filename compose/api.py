@@ -21,23 +21,24 @@ from compose.training.run import TrainReport, fit_and_release
 
 
 def train(schema: Schema | str | Path, data: Any, store: str | Path = "models", *, only: list[str] | None = None,
-          n_jobs: int | None = None, registry: Registry | None = None) -> ComposedModel:
+          n_jobs: int | None = None, registry: Registry | None = None, budget_s: float | None = None) -> ComposedModel:
     """Train every group that has a column in `data` (or only the groups `only`) and release them.
 
     Returns the live ComposedModel, loaded back from the store. `registry` says which featurizers
-    and estimators the schema may name (default: the built-ins and installed plugins).
+    and estimators the schema may name (default: the built-ins and installed plugins). `budget_s`
+    overrides the search budget of every `model: auto` group.
     """
     reg = resolve(registry)
     s = schema if isinstance(schema, Schema) else load_schema(schema, registry=reg)
     fit_and_release(s, data, store, groups=only, refit=None if only is None else set(),
                     note="train" if only is None else f"train --only {','.join(only)}", n_jobs=n_jobs,
-                    registry=reg)
+                    registry=reg, budget_s=budget_s)
     return load(Path(store) / s.name, registry=reg)
 
 
-def retrain(schema: Schema | str | Path, data: Any, store: str | Path, *, group: str | None = None,
+def retrain(schema: Schema | str | Path, data: Any, store: str | Path, *, group: str | None = None,  # noqa: PLR0913
             feature: str | None = None, force: bool = False, n_jobs: int | None = None,
-            registry: Registry | None = None) -> TrainReport:
+            registry: Registry | None = None, budget_s: float | None = None) -> TrainReport:
     """Refit one group's head (on the live features) or one feature and every head that reads it, gated.
 
     A candidate whose gate metric is worse than the live version's (on the same holdout rows) is
@@ -49,7 +50,7 @@ def retrain(schema: Schema | str | Path, data: Any, store: str | Path, *, group:
         raise DataError("retrain needs exactly one of --group G or --feature F")
     if group is not None:
         report = fit_and_release(s, data, store, groups=[group], refit=set(), gate=True, force=force,
-                                 note=f"retrain --group {group}", n_jobs=n_jobs, registry=reg)
+                                 note=f"retrain --group {group}", n_jobs=n_jobs, registry=reg, budget_s=budget_s)
     else:
         assert feature is not None
         if feature not in s.features:
@@ -57,7 +58,8 @@ def retrain(schema: Schema | str | Path, data: Any, store: str | Path, *, group:
         plan = build_plan(s)
         dependents = [n.split(":", 1)[1] for n in plan.dependents(feature_node(feature)) if n.startswith("head:")]
         report = fit_and_release(s, data, store, groups=dependents, refit={feature}, gate=True, force=force,
-                                 note=f"retrain --feature {feature}", n_jobs=n_jobs, registry=reg)
+                                 note=f"retrain --feature {feature}", n_jobs=n_jobs, registry=reg,
+                                 budget_s=budget_s)
     if report.refused:
         reasons = []
         for g in report.refused:

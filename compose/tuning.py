@@ -35,6 +35,7 @@ from compose.data.targets import (
     parse_targets,
     prepare_inputs,
     row_hashes,
+    split_hashes,
 )
 from compose.errors import DataError, StoreError
 from compose.featurize.base import hstack
@@ -290,7 +291,7 @@ def _tuning_rows(model: ComposedModel, group: str, data: Any | None,
     targets = parse_targets(df, schema, [group, *(spec.when or {})])
     if group not in targets:
         raise DataError(f"{source_of(df)}: no column {group!r}; tuning needs the group's labels")
-    hashes = row_hashes(inputs, training.seed)
+    hashes = split_hashes(df, inputs, schema, training.seed)
     mask = targets[group].labelled & holdout_mask(hashes, training.holdout)
     mask &= ~outside_when(spec.when, targets, len(mask))  # rows the head is not meant for
     rows = np.flatnonzero(mask)

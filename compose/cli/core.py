@@ -38,6 +38,8 @@ def _print_report(report: compose.TrainReport) -> None:
         metric = next((k for k in ("accuracy", "micro_f1") if k in r.metrics), None)
         value = f"{metric} {r.metrics[metric]:.4f}" if metric else "no holdout rows"
         state = "released" if r.released else "kept, NOT released"
+        if r.search is not None:
+            value += f"; auto chose {r.search['estimator']} in {r.search['seconds']:.1f}s"
         gate = ""
         if r.gate is not None and r.gate.live is not None:
             gate = (f"; live {version_name(r.gate.against)} scored {r.gate.live:.4f} on the same "
@@ -55,7 +57,7 @@ def cmd_train(a: argparse.Namespace) -> int:
     only = [g.strip() for g in a.only.split(",")] if a.only else None
     report = compose.fit_and_release(
         schema, a.data, a.store, groups=only, refit=None if only is None else set(), n_jobs=a.jobs,
-        note="train" if only is None else f"train --only {a.only}")
+        note="train" if only is None else f"train --only {a.only}", budget_s=a.budget)
     _print_report(report)
     return 0
 
@@ -64,7 +66,7 @@ def cmd_retrain(a: argparse.Namespace) -> int:
     schema = read_schema(a.schema)
     try:
         report = compose.retrain(schema, a.data, a.store, group=a.group, feature=a.feature, force=a.force,
-                                 n_jobs=a.jobs)
+                                 n_jobs=a.jobs, budget_s=a.budget)
     except compose.GateRefusedError as exc:
         if exc.report is not None:
             _print_report(exc.report)
@@ -175,6 +177,19 @@ def _schema_commands(add: Adder) -> None:
     sp.add_argument("--format", choices=["text", "json", "dot"], default="text")
 
 
+_BUDGET_HELP = "search seconds of every `model: auto` group (overrides its budget_s)"
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"--budget takes a positive number of seconds; got {text!r}")
+    return value
+
+
 def _training_commands(add: Adder) -> None:
     sp = add("train", cmd_train, "train every group with a column in the data, and release")
     sp.add_argument("schema")
@@ -182,6 +197,7 @@ def _training_commands(add: Adder) -> None:
     sp.add_argument("--store", required=True)
     sp.add_argument("--only", help="comma-separated groups to train alone, on the live features")
     sp.add_argument("--jobs", type=int, help="parallel fits (default: automatic)")
+    sp.add_argument("--budget", type=_seconds, metavar="SECONDS", help=_BUDGET_HELP)
     sp = add("retrain", cmd_retrain, "retrain one group (or one feature and its heads), gated against the live version")
     sp.add_argument("schema")
     what = sp.add_mutually_exclusive_group(required=True)
@@ -191,6 +207,7 @@ def _training_commands(add: Adder) -> None:
     sp.add_argument("--store", required=True)
     sp.add_argument("--force", action="store_true", help="release even if the gate refuses")
     sp.add_argument("--jobs", type=int)
+    sp.add_argument("--budget", type=_seconds, metavar="SECONDS", help=_BUDGET_HELP)
     sp = add("tune", cmd_tune, "tune a group's decision to a target on held-out rows, and release it")
     store_args(sp)
     sp.add_argument("--group", required=True)

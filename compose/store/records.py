@@ -135,6 +135,7 @@ class TrainingRule(Record):
     holdout: float
     seed: int
     rows: str | None = None
+    group_by: str | None = None  # `training.group_by`: the column hashed for the holdout
 
 
 class GateVerdict(Record):
@@ -219,6 +220,7 @@ class GroupMeta(VersionMeta):
     training: TrainingRule
     fit_seconds_all_heads: float | None = None
     plugin: PluginRecord | None = None
+    search: dict[str, Any] | None = None  # `model: auto`: the search (compose.heads.auto.SearchResult)
 
 
 class DecisionMeta(VersionMeta):

@@ -34,10 +34,11 @@ from compose.data.targets import (
     holdout_mask,
     parse_targets,
     prepare_inputs,
-    row_hashes,
+    split_hashes,
 )
 from compose.errors import DataError, SchemaError, TrainingError
 from compose.featurize.base import featurizer_of, hstack
+from compose.heads.auto import AUTO, SearchResult, search
 from compose.heads.decide import raw_predictions
 from compose.heads.head import Head, assemble_head, fit_estimator, fit_workers
 from compose.metrics import gate_metric_name, group_metrics
@@ -64,6 +65,7 @@ class GroupReport:
     n_holdout: int
     metrics: dict[str, Any]
     gate: GateVerdict | None = None
+    search: dict[str, Any] | None = None  # `model: auto`: the search record (as in meta.json)
 
 
 @dataclass
@@ -86,10 +88,14 @@ def _warn(report: TrainReport, message: str) -> None:
     log.warning(message)
 
 
-def _jobs_for(schema: Schema, rows: GroupRows, x: Any, registry: Registry) -> list[tuple[Any, ...]]:
+def _jobs_for(schema: Schema, rows: GroupRows, x: Any, registry: Registry,
+              chosen: SearchResult | None = None) -> list[tuple[Any, ...]]:
     spec = schema.groups[rows.group]
+    estimator, model_params = spec.model.estimator, dict(spec.model.params)
+    if chosen is not None:  # `model: auto`: the search's winner
+        estimator, model_params = chosen.estimator, dict(chosen.params)
     # An unfitted template built here from the registry: workers clone it and resolve no names.
-    name = registry.build_estimator(spec.model.estimator, dict(spec.model.params))
+    name = registry.build_estimator(estimator, model_params)
     params: dict[str, Any] = {}
     xt = x[rows.train]
     if spec.type == "multilabel":
@@ -139,6 +145,7 @@ class TrainingRun:
     heads: dict[str, Head] = field(default_factory=dict)
     fit_seconds: float = 0.0
     released: dict[str, bool] = field(default_factory=dict)
+    searches: dict[str, SearchResult] = field(default_factory=dict)  # `model: auto` groups
 
     @property
     def train_rows(self) -> np.ndarray:
@@ -162,19 +169,21 @@ def fit_and_release(  # noqa: PLR0913 - the lifecycle commands' options, keyword
     n_jobs: int | None = None,
     lock_timeout: float = 600.0,
     registry: Registry | None = None,
+    budget_s: float | None = None,
 ) -> TrainReport:
     """Fit `groups` (default: every group with a column in the data) and release what passes.
 
     `refit` names the features to fit anew (None: every feature the groups read); the others are
     taken from the live release. With `gate`, each new head is released only if its holdout
     metric is not worse than the live head's on the same rows (or with `force`). `registry` builds
-    the featurizers and estimators (default: `compose.registry.default_registry()`).
+    the featurizers and estimators (default: `compose.registry.default_registry()`). `budget_s`
+    overrides the search budget of every `model: auto` group.
     """
     run = select_training_rows(schema, data, ModelStore(Path(store) / schema.name), groups, resolve(registry))
     with run.store.lock(lock_timeout, on_wait=log.warning):
         read_live_release(run)
         fit_features(run, refit)
-        fit_heads(run, n_jobs)
+        fit_heads(run, n_jobs, budget_s)
         write_feature_versions(run)
         for g in run.trained:
             gate_and_write_head(run, g, gate=gate, force=force, note=note)
@@ -217,7 +226,7 @@ def select_training_rows(schema: Schema, data: Any, store: ModelStore, groups: l
     report = TrainReport(store.path, None)
     plan = build_plan(schema)
     trained, targets = _groups_to_train(schema, plan, df, groups, report)
-    hashes = row_hashes(inputs, schema.training.seed)
+    hashes = split_hashes(df, inputs, schema)
     hold = holdout_mask(hashes, schema.training.holdout)
     selections: dict[str, GroupRows] = {}
     for g in list(trained):
@@ -273,8 +282,12 @@ def fit_features(run: TrainingRun, refit: set[str] | None) -> None:
             run.versions[f] = pin.version
 
 
-def fit_heads(run: TrainingRun, n_jobs: int | None) -> None:
-    """Step 4: every estimator of every head, in parallel where it pays off, assembled into heads."""
+def fit_heads(run: TrainingRun, n_jobs: int | None, budget_s: float | None = None) -> None:
+    """Step 4: every estimator of every head, in parallel where it pays off, assembled into heads.
+
+    A `model: auto` group is searched first (cross-validated on its training rows only, within
+    `budget_s` or its own budget); its winner is then fitted like any estimator.
+    """
     schema = run.schema
     needed = sorted({f for g in run.trained for f in schema.features_of(g)})
     blocks = {f: run.transformers[f].transform(run.inputs) for f in needed}
@@ -282,7 +295,13 @@ def fit_heads(run: TrainingRun, n_jobs: int | None) -> None:
     owners: list[str] = []
     for g in run.trained:
         run.xs[g] = hstack([blocks[f] for f in schema.features_of(g)])
-        new = _jobs_for(schema, run.selections[g], run.xs[g], run.registry)
+        if schema.groups[g].model.estimator == AUTO:
+            rows = run.selections[g]
+            run.searches[g] = search(g, schema.groups[g], schema.labels_of(g), run.xs[g][rows.train],
+                                     rows.y[rows.train], budget_s=budget_s, seed=schema.training.seed,
+                                     registry=run.registry)
+            log.info("group %r: %s", g, run.searches[g].summary())
+        new = _jobs_for(schema, run.selections[g], run.xs[g], run.registry, run.searches.get(g))
         jobs.extend(new)
         owners.extend([g] * len(new))
     workers = fit_workers(n_jobs, [j[2].shape[0] for j in jobs])
@@ -347,11 +366,15 @@ def gate_and_write_head(run: TrainingRun, g: str, *, gate: bool, force: bool, no
         "gate": None if verdict is None else verdict.to_json(), "excluded_by_when": rows.excluded_by_when,
         "training": {**schema.training.model_dump(), "rows": "hash(inputs) >= holdout"},
         "fit_seconds_all_heads": round(run.fit_seconds, 3), "note": note,
-        "plugin": run.registry.plugin("estimators", spec.model.estimator).to_dict(),
+        "plugin": run.registry.plugin("estimators", run.searches[g].estimator if g in run.searches
+                                      else spec.model.estimator).to_dict(),
     }
+    if g in run.searches:
+        meta["search"] = run.searches[g].to_dict()
     version, _ = run.store.write_version("groups", g, run.heads[g], meta, extras={"holdout": holdout.to_stored()})
     run.released[g] = ok
-    run.report.groups[g] = GroupReport(g, version, ok, len(rows.train), len(holdout), metrics, verdict)
+    run.report.groups[g] = GroupReport(g, version, ok, len(rows.train), len(holdout), metrics, verdict,
+                                       run.searches[g].to_dict() if g in run.searches else None)
     _log_group(schema, run.report.groups[g])
 
 
