@@ -14,7 +14,7 @@ from compose._version import __version__
 if TYPE_CHECKING:  # for type checkers and editors; at run time names load on first use
     from compose.advisor.draft import Suggestion
     from compose.advisor.suggest import suggest
-    from compose.api import retrain, train
+    from compose.api import learn, retrain, train, train_groups
     from compose.data.check import CheckReport, check
     from compose.data.io import read_table, write_table
     from compose.data.tags import convert, to_flat
@@ -23,6 +23,8 @@ if TYPE_CHECKING:  # for type checkers and editors; at run time names load on fi
         ArtifactNotFoundError,
         ComposeError,
         DataError,
+        EnvironmentFault,
+        ExportError,
         GateRefusedError,
         IntegrityError,
         PlanError,
@@ -32,22 +34,28 @@ if TYPE_CHECKING:  # for type checkers and editors; at run time names load on fi
         StoreError,
         StoreLockedError,
         TrainingError,
+        UsageError,
     )
     from compose.estimator import ComposedClassifier
     from compose.evaluation.baseline import MonolithicBaseline
     from compose.evaluation.evaluator import evaluate
     from compose.evaluation.evaluator import summary_lines as evaluation_summary
     from compose.evaluation.report import write_html
+    from compose.export.onnx import export_onnx
     from compose.plan import Plan, build_plan
     from compose.registry import Registry, default_registry
     from compose.runtime.load import load
     from compose.runtime.model import ComposedModel
     from compose.schema.load import load_schema, parse_schema
     from compose.schema.models import Schema
+    from compose.store.gc import GcReport, collect_garbage
     from compose.store.lifecycle import diff as diff_releases
     from compose.store.lifecycle import list_releases, list_versions, promote, rollback, set_release
+    from compose.store.sample_records import describe_counts as describe_samples
+    from compose.store.samples import SampleStore, import_samples, open_samples
     from compose.store.store import ModelStore
     from compose.store.verify import StoreCheck, verify_store
+    from compose.training.learn import LearnReport
     from compose.training.run import TrainReport, fit_and_release
     from compose.tuning import TuneReport, tune
 
@@ -60,9 +68,13 @@ _LAZY: dict[str, tuple[str, str]] = {
     "ComposedClassifier": ("compose.estimator", "ComposedClassifier"),
     "ComposedModel": ("compose.runtime.model", "ComposedModel"),
     "DataError": ("compose.errors", "DataError"),
+    "EnvironmentFault": ("compose.errors", "EnvironmentFault"),
+    "GcReport": ("compose.store.gc", "GcReport"),
+    "ExportError": ("compose.errors", "ExportError"),
     "GateRefusedError": ("compose.errors", "GateRefusedError"),
     "IntegrityError": ("compose.errors", "IntegrityError"),
     "ModelStore": ("compose.store.store", "ModelStore"),
+    "LearnReport": ("compose.training.learn", "LearnReport"),
     "MonolithicBaseline": ("compose.evaluation.baseline", "MonolithicBaseline"),
     "Plan": ("compose.plan", "Plan"),
     "PlanError": ("compose.errors", "PlanError"),
@@ -71,6 +83,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "RegistryError": ("compose.errors", "RegistryError"),
     "Schema": ("compose.schema.models", "Schema"),
     "SchemaError": ("compose.errors", "SchemaError"),
+    "SampleStore": ("compose.store.samples", "SampleStore"),
     "StoreCheck": ("compose.store.verify", "StoreCheck"),
     "StoreError": ("compose.errors", "StoreError"),
     "StoreLockedError": ("compose.errors", "StoreLockedError"),
@@ -78,18 +91,25 @@ _LAZY: dict[str, tuple[str, str]] = {
     "TrainReport": ("compose.training.run", "TrainReport"),
     "TrainingError": ("compose.errors", "TrainingError"),
     "TuneReport": ("compose.tuning", "TuneReport"),
+    "UsageError": ("compose.errors", "UsageError"),
     "build_plan": ("compose.plan", "build_plan"),
     "check": ("compose.data.check", "check"),
+    "collect_garbage": ("compose.store.gc", "collect_garbage"),
     "convert": ("compose.data.tags", "convert"),
     "default_registry": ("compose.registry", "default_registry"),
+    "describe_samples": ("compose.store.sample_records", "describe_counts"),
     "diff_releases": ("compose.store.lifecycle", "diff"),
     "evaluate": ("compose.evaluation.evaluator", "evaluate"),
     "evaluation_summary": ("compose.evaluation.evaluator", "summary_lines"),
+    "export_onnx": ("compose.export.onnx", "export_onnx"),
     "fit_and_release": ("compose.training.run", "fit_and_release"),
+    "import_samples": ("compose.store.samples", "import_samples"),
+    "learn": ("compose.api", "learn"),
     "list_releases": ("compose.store.lifecycle", "list_releases"),
     "list_versions": ("compose.store.lifecycle", "list_versions"),
     "load": ("compose.runtime.load", "load"),
     "load_schema": ("compose.schema.load", "load_schema"),
+    "open_samples": ("compose.store.samples", "open_samples"),
     "parse_schema": ("compose.schema.load", "parse_schema"),
     "prepare_inputs": ("compose.data.targets", "prepare_inputs"),
     "promote": ("compose.store.lifecycle", "promote"),
@@ -100,6 +120,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "suggest": ("compose.advisor.suggest", "suggest"),
     "to_flat": ("compose.data.tags", "to_flat"),
     "train": ("compose.api", "train"),
+    "train_groups": ("compose.api", "train_groups"),
     "tune": ("compose.tuning", "tune"),
     "verify_store": ("compose.store.verify", "verify_store"),
     "write_table": ("compose.data.io", "write_table"),
@@ -113,8 +134,12 @@ __all__ = [
     "ComposedClassifier",
     "ComposedModel",
     "DataError",
+    "EnvironmentFault",
+    "ExportError",
     "GateRefusedError",
+    "GcReport",
     "IntegrityError",
+    "LearnReport",
     "ModelStore",
     "MonolithicBaseline",
     "Plan",
@@ -122,6 +147,7 @@ __all__ = [
     "PluginError",
     "Registry",
     "RegistryError",
+    "SampleStore",
     "Schema",
     "SchemaError",
     "StoreCheck",
@@ -131,19 +157,26 @@ __all__ = [
     "TrainReport",
     "TrainingError",
     "TuneReport",
+    "UsageError",
     "__version__",
     "build_plan",
     "check",
+    "collect_garbage",
     "convert",
     "default_registry",
+    "describe_samples",
     "diff_releases",
     "evaluate",
     "evaluation_summary",
+    "export_onnx",
     "fit_and_release",
+    "import_samples",
+    "learn",
     "list_releases",
     "list_versions",
     "load",
     "load_schema",
+    "open_samples",
     "parse_schema",
     "prepare_inputs",
     "promote",
@@ -154,6 +187,7 @@ __all__ = [
     "suggest",
     "to_flat",
     "train",
+    "train_groups",
     "tune",
     "verify_store",
     "write_html",

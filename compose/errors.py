@@ -63,3 +63,55 @@ class RegistryError(ComposeError, LookupError):
 
 class PluginError(ComposeError, ImportError):
     """A registered plugin (or the one an artifact was made with) cannot be imported; says what to install."""
+
+
+class SampleNotFoundError(ArtifactNotFoundError):
+    """A sample id that was asked for is not in the model's sample store."""
+
+
+class SampleConflictError(DataError):
+    """A labelled row disagrees with the annotation the sample store holds, and conflicts were refused.
+
+    `sample_id`, `group`, `stored` and `given` name the sample, the group and the two values (the
+    HTTP server answers 409 with them).
+    """
+
+    def __init__(self, message: str, sample_id: str = "", group: str = "", stored: str | None = None,
+                 given: str | None = None) -> None:
+        super().__init__(message)
+        self.sample_id, self.group, self.stored, self.given = sample_id, group, stored, given
+
+    def __reduce__(self) -> tuple[type[SampleConflictError], tuple[str, str, str, str | None, str | None]]:
+        return (type(self), (str(self), self.sample_id, self.group, self.stored, self.given))
+
+
+class UsageError(ComposeError, ValueError):
+    """An argument of a call or a command is out of its range (for example `--jobs 0`)."""
+
+
+class EnvironmentFault(ComposeError, OSError):  # noqa: N818 - a fault of the machine, named as the issue asks
+    """The machine, not the input, stopped the work: the disk is full, read-only or not writable,
+    or a path that must be a folder is a file. The message names the path and the cause.
+
+    `path` is the file or folder concerned; `errno` is the operating system's error number.
+    """
+
+    def __init__(self, message: str, path: str | None = None, errno_: int | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+        self.errno = errno_
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+    def __reduce__(self) -> tuple[type[EnvironmentFault], tuple[str, str | None, int | None]]:
+        return (type(self), (self.message, self.path, self.errno))
+class ExportError(ComposeError, ValueError):
+    """A release, or one of its components, cannot be exported exactly; the message names the component."""
+class MissingExtraError(ComposeError, ModuleNotFoundError):
+    """An optional extra (for example `[serve]`) is needed and not installed; the message names it."""
+
+
+class ServeError(ComposeError):
+    """The HTTP server cannot start as configured (an unsafe address without a token, a bad token file)."""

@@ -142,7 +142,7 @@ class ComposedClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         root = Path(self.store) if self.store is not None else Path(tempfile.mkdtemp(prefix="compose-"))
         try:
             fit_and_release(schema, frame, root, n_jobs=self.n_jobs, note="ComposedClassifier.fit",
-                            registry=self.registry)
+                            registry=self.registry, samples=False)
             return load(root / schema.name, registry=self.registry)
         finally:
             if self.store is None:

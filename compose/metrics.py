@@ -134,17 +134,21 @@ def single_label_metrics(
 
 
 def multilabel_metrics(y_true: np.ndarray, y_pred: np.ndarray, labels: list[str], *,
-                       scores: np.ndarray | None = None) -> dict[str, Any]:
+                       scores: np.ndarray | None = None, known: np.ndarray | None = None) -> dict[str, Any]:
     """Per-label precision/recall/F1, micro and macro F1, Hamming loss, subset accuracy, Jaccard.
 
     Jaccard is the mean over rows of |true & predicted| / |true | predicted| (1 when both are empty).
     Macro F1 averages the labels that occur in `y_true`. With `scores`, the macro ROC-AUC and
     average precision of the labels that occur (and do not cover every row) are added.
+    `known` (n_rows, n_labels) marks the cells whose truth is known (per-label truth cells): every
+    figure counts only those, so an unknown label is neither a hit nor a miss; None: all known.
     """
     n = len(y_true)
     if n == 0:
         return {"n": 0}
     truth, pred = np.asarray(y_true, dtype=np.int8), np.asarray(y_pred, dtype=np.int8)
+    mask = np.ones(truth.shape, dtype=bool) if known is None else np.asarray(known, dtype=bool)
+    truth, pred = truth & mask, pred & mask
     per_label = per_label_table(truth, pred, labels)
     tp, n_pred, n_true = int((truth & pred).sum()), int(pred.sum()), int(truth.sum())
     p, r = _div(tp, n_pred), _div(tp, n_true)
@@ -156,14 +160,18 @@ def multilabel_metrics(y_true: np.ndarray, y_pred: np.ndarray, labels: list[str]
         "micro_recall": _r(r),
         "micro_f1": _r(_div(2 * p * r, p + r)),
         "macro_f1": _r(np.mean([per_label[x]["f1"] for x in supported])) if supported else None,
-        "hamming_loss": _r((truth != pred).mean()),
+        "hamming_loss": _r(_div(float((truth != pred).sum()), float(mask.sum()))),
         "subset_accuracy": _r((truth == pred).all(axis=1).mean()),
         "jaccard": _r(np.where(union > 0, inter / np.maximum(union, 1), 1.0).mean()),
         "labels_per_row": {"true": _r(truth.sum(axis=1).mean()), "predicted": _r(pred.sum(axis=1).mean())},
         "per_label": per_label,
     }
+    if known is not None:
+        out["known_cells"] = int(mask.sum())
+        for j, label in enumerate(labels):
+            per_label[label]["known"] = int(mask[:, j].sum())
     if scores is not None:
-        ranks = [_rank_metrics(truth[:, j], scores[:, j]) for j in range(len(labels))]
+        ranks = [_rank_metrics(truth[mask[:, j], j], scores[mask[:, j], j]) for j in range(len(labels))]
         auc = [x["roc_auc"] for x in ranks if x["roc_auc"] is not None]
         ap = [x["average_precision"] for x in ranks if x["average_precision"] is not None]
         out["macro_roc_auc"] = _r(float(np.mean(auc))) if auc else None
@@ -173,24 +181,27 @@ def multilabel_metrics(y_true: np.ndarray, y_pred: np.ndarray, labels: list[str]
 
 def group_metrics(
     kind: str, y_true: np.ndarray, y_pred: np.ndarray, labels: list[str], *,
-    scores: np.ndarray | None = None, deliberate_empty: np.ndarray | None = None,
+    scores: np.ndarray | None = None, deliberate_empty: np.ndarray | None = None, known: np.ndarray | None = None,
 ) -> dict[str, Any]:
-    """The metrics of one group's labelled rows; `y_pred` as label indices or an indicator matrix."""
+    """The metrics of one group's labelled rows; `y_pred` as label indices or an indicator matrix.
+    `known`: a multilabel group's known cells (see `multilabel_metrics`)."""
     if kind == "multilabel":
-        return multilabel_metrics(y_true, y_pred, labels, scores=scores)
+        return multilabel_metrics(y_true, y_pred, labels, scores=scores, known=known)
     return single_label_metrics(y_true, y_pred, labels, scores=scores, deliberate_empty=deliberate_empty,
                                 binary=kind == "binary")
 
 
 def merged_metrics(truths: dict[str, np.ndarray], predictions: dict[str, GroupPrediction],
-                   masks: dict[str, np.ndarray], kinds: Mapping[str, str]) -> dict[str, Any]:
+                   masks: dict[str, np.ndarray], kinds: Mapping[str, str],
+                   known: Mapping[str, np.ndarray] | None = None) -> dict[str, Any]:
     """Figures over the merged result, each row counting only the groups labelled in it.
 
     `truths[g]` is group g's indicator matrix, `masks[g]` its labelled rows in scope. Subset
     accuracy: every labelled group of the row exactly right. Hamming loss: wrong 0/1 cells over
     all labels of the labelled groups. Abstain rate: (row, single-label group) cells left empty
     by decision. Invalid-combination rate: rows where some labelled multiclass or binary group got
-    several labels, or none without deciding to abstain.
+    several labels, or none without deciding to abstain. `known[g]` (multilabel groups with
+    per-label truth) limits group g's cells to the known ones.
     """
     n = len(next(iter(masks.values()))) if masks else 0
     wrong_cells, total_cells = np.zeros(n), np.zeros(n)
@@ -198,9 +209,10 @@ def merged_metrics(truths: dict[str, np.ndarray], predictions: dict[str, GroupPr
     abstained = single_cells = 0
     for g, mask in masks.items():
         pred = predictions[g]
-        wrong = (truths[g] != pred.indicator).sum(axis=1)
+        cells = np.ones(truths[g].shape, dtype=bool) if known is None or g not in known else known[g]
+        wrong = ((truths[g] != pred.indicator) & cells).sum(axis=1)
         wrong_cells += np.where(mask, wrong, 0)
-        total_cells += np.where(mask, truths[g].shape[1], 0)
+        total_cells += np.where(mask, cells.sum(axis=1), 0)
         right &= ~mask | (wrong == 0)
         labelled |= mask
         if kinds[g] != "multilabel":

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -65,6 +65,24 @@ BUILTIN_ESTIMATORS: dict[str, dict[str, Any]] = {
 #: `model: auto` searches these (compose.heads.auto holds their grids); `candidates` picks among them.
 AUTO = "auto"
 AUTO_CANDIDATES = ("logistic_regression", "complement_nb", "linear_svc", "hist_gradient_boosting", "random_forest")
+
+
+#: A dotted estimator path that is not a registered name is imported only under these prefixes and
+#: those of a schema's `trusted_modules`: importing a module runs its code.
+SAFE_PREFIXES = ("sklearn.",)
+
+
+def check_dotted_path(name: str, trusted: Sequence[str] = ()) -> None:
+    """Refuse a dotted estimator path outside `sklearn.` and the `trusted` prefixes, WITHOUT importing it.
+
+    A prefix is a module boundary: `mylib` allows `mylib.models.X`, not `mylib_evil.X`.
+    """
+    allowed = (*SAFE_PREFIXES, *(f"{m.rstrip('.')}." for m in trusted))
+    if not name.startswith(allowed):
+        raise RegistryError(
+            f"estimator {name!r} is outside the trusted modules {list(allowed)}: compose imports a dotted path "
+            "only under 'sklearn.' or a module listed in the schema's `trusted_modules`, because importing a "
+            f"module runs its code. Add {name.rpartition('.')[0]!r} to trusted_modules only if you trust it")
 
 
 @dataclass(frozen=True)
@@ -244,13 +262,20 @@ class Registry:
                               "plugin or upgrade it")
         return found
 
-    def estimator(self, name: str) -> tuple[type[Any], dict[str, Any]]:
+    def is_dotted(self, name: str) -> bool:
+        """Whether estimator `name` is a dotted path rather than a registered name."""
+        return "." in name and not self.has("estimators", name)
+
+    def estimator(self, name: str, *, trusted: Sequence[str] = ()) -> tuple[type[Any], dict[str, Any]]:
         """The class and default parameters for a registered short name or a dotted path.
 
-        Raises RegistryError when the name is unknown or not a scikit-learn classifier, and
-        PluginError when its module cannot be imported.
+        A dotted path is imported only under `sklearn.` or a `trusted` prefix (a schema's
+        `trusted_modules`), checked before anything is imported. Raises RegistryError when the name
+        is unknown, untrusted or not a scikit-learn classifier, and PluginError when its module
+        cannot be imported.
         """
-        if not self.has("estimators", name) and "." in name:
+        if self.is_dotted(name):
+            check_dotted_path(name, trusted)
             entry = _Entry(name, name, err=f"install the package that provides {name.rpartition('.')[0]!r}")
         else:
             entry = self._entry("estimators", name,
@@ -265,9 +290,9 @@ class Registry:
                                 "(it must subclass ClassifierMixin)")
         return cls, dict(entry.defaults)
 
-    def build_estimator(self, name: str, params: Mapping[str, Any]) -> Any:
+    def build_estimator(self, name: str, params: Mapping[str, Any], *, trusted: Sequence[str] = ()) -> Any:
         """A new, unfitted estimator: the entry's defaults overridden by the schema's params."""
-        cls, defaults = self.estimator(name)
+        cls, defaults = self.estimator(name, trusted=trusted)
         merged = {**defaults, **params}
         for key, value in list(merged.items()):
             if isinstance(value, list):
@@ -348,9 +373,10 @@ def default_registry() -> Registry:
     return Registry()
 
 
-def resolve_estimator(name: str, registry: Registry | None = None) -> tuple[type[Any], dict[str, Any]]:
+def resolve_estimator(name: str, registry: Registry | None = None, *,
+                      trusted: Sequence[str] = ()) -> tuple[type[Any], dict[str, Any]]:
     """The class and default parameters of estimator `name` in `registry` (default: a new default one)."""
-    return resolve(registry).estimator(name)
+    return resolve(registry).estimator(name, trusted=trusted)
 
 
 def estimator_params(cls: type[Any]) -> list[str]:
@@ -362,3 +388,25 @@ def resolve(registry: Registry | None) -> Registry:
     """`registry`, or a new default one when None (the `registry=None` default of every entry point)."""
     return registry if registry is not None else default_registry()
 
+
+def parameter_problems(cls: type[Any], params: dict[str, Any]) -> dict[str, str]:
+    """Every parameter value of `params` that `cls` rejects by scikit-learn's own constraints
+    (`cls._parameter_constraints`), as {parameter: scikit-learn's sentence}. Unknown names and classes
+    without constraints are not judged here. Lists are checked as the tuples they become."""
+    constraints = getattr(cls, "_parameter_constraints", None)
+    if not isinstance(constraints, dict):
+        return {}
+    from sklearn.utils._param_validation import InvalidParameterError, validate_parameter_constraints
+
+    out: dict[str, str] = {}
+    for key, value in params.items():
+        if key not in constraints:
+            continue
+        given = tuple(value) if isinstance(value, list) else value
+        try:
+            validate_parameter_constraints({key: constraints[key]}, {key: given}, caller_name=cls.__name__)
+        except InvalidParameterError as exc:
+            out[key] = str(exc)
+        except Exception as exc:
+            out[key] = f"the {key!r} parameter of {cls.__name__} cannot take {given!r} ({type(exc).__name__}: {exc})"
+    return out

@@ -1,8 +1,10 @@
 """Tuning a group's decision to a target: `compose tune --group G --target precision=0.95`.
 
-Thresholds are chosen on rows the model was never fitted on: the rows of `data` that the seeded
-row hash puts in the holdout (the rule training used for this head version), or, without `data`,
-the holdout stored with the head version. Binary and multilabel groups get a threshold per label,
+Thresholds are chosen on rows the model was never fitted on: every labelled row of `data` that the
+head version was not fitted on, by the sample store's record of its training samples (rows of a
+file never trained on all count); for a version trained before compose kept samples, the rows of
+`data` that the seeded row hash puts in the holdout; without `data`, the holdout stored with the
+head version. Binary and multilabel groups get a threshold per label,
 multiclass groups a `min_confidence` (abstain below it).
 
 For each label the scores of the tuning rows give the candidate thresholds; a threshold between
@@ -44,6 +46,8 @@ from compose.registry import Registry
 from compose.runtime.load import with_decisions
 from compose.store.names import version_name
 from compose.store.records import DecisionPin, TrainingRule
+from compose.store.sample_db import sample_store_path
+from compose.store.samples import SampleStore
 from compose.store.store import ModelStore, next_release
 
 if TYPE_CHECKING:
@@ -229,16 +233,17 @@ def _binary(labels: list[str], scores: np.ndarray, y: np.ndarray, target: Target
 
 
 def _multilabel(labels: list[str], scores: np.ndarray, y: np.ndarray, target: Target,
-                decision: dict[str, Any]) -> tuple[list[LabelTuning], dict[str, Any]]:
+                decision: dict[str, Any], known: np.ndarray | None = None) -> tuple[list[LabelTuning], dict[str, Any]]:
     base = float(decision.get("threshold", DEFAULT_THRESHOLD))
     thresholds = dict(decision.get("thresholds", {}))
     rows = []
     for j, label in enumerate(labels):
-        truth = y[:, j] == 1
-        th, met, note = choose_threshold(scores[:, j], truth, target, float(thresholds.get(label, base)))
+        on = slice(None) if known is None else known[:, j]  # per-label truth: the rows where it is known
+        truth = y[on, j] == 1
+        th, met, note = choose_threshold(scores[on, j], truth, target, float(thresholds.get(label, base)))
         if met:
             thresholds[label] = th
-        p, r, n = _at(scores[:, j], truth, th, int(truth.sum()))
+        p, r, n = _at(scores[on, j], truth, th, int(truth.sum()))
         rows.append(LabelTuning(label, th, p, r, int(truth.sum()), n, met, note))
     return rows, {**decision, "thresholds": thresholds}
 
@@ -276,28 +281,52 @@ def _multiclass(labels: list[str], scores: np.ndarray, y: np.ndarray, target: Ta
 # Rows and scores, then the new version and release
 
 
+def _never_fitted(model: ComposedModel, group: str, df: pd.DataFrame) -> np.ndarray | None:
+    """Which rows of `df` the live version of `group` was never fitted on, from the sample store's
+    record of its training samples; None when the store does not know them (an older version)."""
+    if model.store is None or not sample_store_path(model.store.path).is_file():
+        return None
+    with SampleStore.open(model.store.path, create=False) as samples:
+        fit = samples.fitted(group, model.version_of(group))
+        if fit is None:
+            return None
+        keys = samples.keys(samples.ids_of(df, model.schema))
+    return np.asarray(~np.isin(keys, fit[0]))
+
+
 def _tuning_rows(model: ComposedModel, group: str, data: Any | None,
-                 training: TrainingRule) -> tuple[pd.DataFrame, np.ndarray, str]:
-    """The prepared inputs and labels of the rows to tune on, and where they come from."""
+                 training: TrainingRule) -> tuple[pd.DataFrame, np.ndarray, np.ndarray | None, str]:
+    """The prepared inputs, labels and (per-label truth) known cells of the rows to tune on, and
+    where they come from: every labelled row of `data` the live version was never fitted on (by
+    the sample store's record), else the rows the hash rule holds out; without `data`, the
+    holdout stored with the version."""
     schema = model.schema
     if data is None:
         pin = model.version_of(group)
         assert model.store is not None
         held = model.store.holdout(group, pin)
-        return held.inputs, held.y, f"the holdout stored with {group} {version_name(pin)}"
+        return held.inputs, held.y, held.known, f"the holdout stored with {group} {version_name(pin)}"
     df = as_frame(data)
     inputs = prepare_inputs(df, schema)
     spec = schema.groups[group]
     targets = parse_targets(df, schema, [group, *(spec.when or {})])
     if group not in targets:
         raise DataError(f"{source_of(df)}: no column {group!r}; tuning needs the group's labels")
-    hashes = split_hashes(df, inputs, schema, training.seed)
-    mask = targets[group].labelled & holdout_mask(hashes, training.holdout)
-    mask &= ~outside_when(spec.when, targets, len(mask))  # rows the head is not meant for
-    rows = np.flatnonzero(mask)
-    where = f"{len(rows)} of {len(df)} rows of {source_of(df)} are in the holdout (hash rule, seed " \
-            f"{training.seed}) and labelled for {group}"
-    return inputs.iloc[rows].reset_index(drop=True), targets[group].y[rows], where
+    fresh = _never_fitted(model, group, df)
+    labelled = targets[group].labelled & ~outside_when(spec.when, targets, len(df))  # rows the head is meant for
+    if fresh is not None:
+        rows = np.flatnonzero(labelled & fresh)
+        where = (f"{len(rows)} of {len(df)} rows of {source_of(df)}: labelled for {group} and never fitted on by "
+                 f"{group} {version_name(model.version_of(group))} (the sample store's record; "
+                 f"{int((labelled & ~fresh).sum())} labelled rows were)")
+    else:
+        hashes = split_hashes(df, inputs, schema, training.seed)
+        rows = np.flatnonzero(labelled & holdout_mask(hashes, training.holdout))
+        where = (f"{len(rows)} of {len(df)} rows of {source_of(df)} are in the holdout (hash rule, seed "
+                 f"{training.seed}) and labelled for {group}; the version's training rows are not recorded")
+    known = targets[group].known
+    return (inputs.iloc[rows].reset_index(drop=True), targets[group].y[rows],
+            None if known is None else known[rows], where)
 
 
 def tuning_curves(store: str | Path, group: str, *, data: Any | None = None,
@@ -311,7 +340,7 @@ def tuning_curves(store: str | Path, group: str, *, data: Any | None = None,
         raise DataError(f"unknown group {group!r}; the live release {composed.release_name} has {composed.groups}")
     spec, head = composed.schema.groups[group], composed.heads_[group]
     training = s.group_meta(group, composed.version_of(group)).training
-    inputs, y, source = _tuning_rows(composed, group, data, training)
+    inputs, y, _, source = _tuning_rows(composed, group, data, training)
     blocks = composed.transform_features(inputs, head.features)
     scores = head.scores(hstack([blocks[f] for f in head.features]))
     live = live_thresholds(spec.type, head.labels, spec.decision, DEFAULT_THRESHOLD)
@@ -336,7 +365,7 @@ def tune(store: str | Path, group: str, target: Target | str, *, data: Any | Non
     head = composed.heads_[group]
     version = composed.version_of(group)
     training = s.group_meta(group, version).training
-    inputs, y, source = _tuning_rows(composed, group, data, training)
+    inputs, y, known, source = _tuning_rows(composed, group, data, training)
     if len(y) == 0:
         raise DataError(f"no rows to tune {group!r} on: {source}. Pass a file with labelled rows that were held out "
                         "from training, or leave out --data to use the stored holdout")
@@ -347,7 +376,7 @@ def tune(store: str | Path, group: str, target: Target | str, *, data: Any | Non
     if spec.type == "binary":
         rows, decision = _binary(head.labels, scores, y, goal, previous)
     elif spec.type == "multilabel":
-        rows, decision = _multilabel(head.labels, scores, y, goal, previous)
+        rows, decision = _multilabel(head.labels, scores, y, goal, previous, known)
     else:
         overall, rows, decision = _multiclass(head.labels, scores, y, goal, previous)
     report = TuneReport(group, spec.type, str(goal), version, len(y), source, rows, decision, previous, overall)

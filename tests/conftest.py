@@ -9,6 +9,8 @@ import pandas as pd
 import pytest
 from hypothesis import settings
 
+import compose
+
 # In CI the property tests run derandomized (a fixed seed), so a red build is always reproducible;
 # locally every run explores new examples.
 settings.register_profile("ci", derandomize=True)
@@ -48,3 +50,22 @@ def movies_csv() -> Path:
 @pytest.fixture(scope="session")
 def movies_schema_path() -> Path:
     return SCHEMAS / "movies.yaml"
+
+
+@pytest.fixture(scope="session")
+def linear_penguins_schema(tmp_path_factory: pytest.TempPathFactory, penguins_schema_path: Path) -> Path:
+    """schemas/penguins.yaml with every head linear (island's random forest costs ~10 ms a call)."""
+    text = penguins_schema_path.read_text(encoding="utf-8")
+    lines = [line for line in text.splitlines() if "random_forest" not in line]
+    path = tmp_path_factory.mktemp("schema") / "penguins.yaml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def linear_penguins_store(tmp_path_factory: pytest.TempPathFactory, linear_penguins_schema: Path,
+                          penguins_csv: Path) -> Path:
+    """A store trained once on the real penguins; tests that change a store copy it first."""
+    root = tmp_path_factory.mktemp("serve") / "store"
+    compose.train(linear_penguins_schema, penguins_csv, store=root, n_jobs=1)
+    return root

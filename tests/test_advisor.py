@@ -143,7 +143,7 @@ def test_free_tags_become_one_multilabel_group(penguins_frame: pd.DataFrame) -> 
     assert same_partition(exclusive_sets(s), truth(penguins_frame, PENGUIN_GROUPS))
     (free,) = [g for g in s.groups if g.type == "multilabel"]
     assert set(free.labels) == {"measured", "photographed"}
-    assert free.name == "tags"
+    assert free.name == "tags_labels"  # never the tag column's own name, which the schema's `tags` key holds
 
 
 def test_a_sparse_exclusive_set_gets_a_none_label_and_yaml_keeps_no_and_yes(penguins_frame: pd.DataFrame) -> None:

@@ -18,11 +18,13 @@ INPUTS = ["bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g"]
 
 
 def _files(model_dir: Path, skip_group: str | None = None) -> dict[str, str]:
-    """sha256 of every artifact file, except releases, CURRENT, the lock and one group's folder."""
+    """sha256 of every artifact file, except releases, CURRENT, the lock, the sample store (it
+    records each fit) and one group's folder."""
     out = {}
     for f in sorted(model_dir.rglob("*")):
         rel = f.relative_to(model_dir)
-        if not f.is_file() or rel.parts[0] in ("releases", ".tmp") or f.name in ("CURRENT", ".lock"):
+        if not f.is_file() or rel.parts[0] in ("releases", ".tmp") or f.name in ("CURRENT", ".lock") \
+                or f.name.startswith("samples.sqlite"):
             continue
         if skip_group and rel.parts[:2] == ("groups", skip_group):
             continue

@@ -323,6 +323,7 @@ def test_an_unreadable_artifact_with_a_matching_sha256_is_still_reported_as_not_
     tmp_path: Path, films: pd.DataFrame
 ) -> None:
     from compose.errors import IntegrityError
+    from compose.store.signing import checksum
     from compose.store.store import sha256_file
 
     registry = _with_lengths()
@@ -331,6 +332,7 @@ def test_an_unreadable_artifact_with_a_matching_sha256_is_still_reported_as_not_
     (folder / "model.joblib").write_bytes(b"not a pickle at all")
     meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
     meta["sha256"] = sha256_file(folder / "model.joblib")
+    meta["meta_sha256"] = checksum(meta)  # a writer who also recomputes meta.json's own checksum
     (folder / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
     with pytest.raises(IntegrityError, match=r"model\.joblib cannot be loaded"):
         ModelStore(tmp_path / "films").load_version("features", "shape", 1)

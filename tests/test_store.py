@@ -47,6 +47,7 @@ def test_the_layout_is_the_one_of_the_design(trained: Path) -> None:
         "penguins/groups/species/v0001/holdout.joblib", "penguins/groups/species/v0001/meta.json",
         "penguins/groups/species/v0001/model.joblib",
         "penguins/releases/r0001.json",
+        "penguins/samples.sqlite",
     ]
 
 

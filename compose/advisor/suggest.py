@@ -46,6 +46,7 @@ _SIGNIFICANCE = 0.01
 _MIN_COVERAGE = 0.5
 _CLOUD_COVERAGE = 0.9
 _MIN_OUTSIDE = 0.1
+_STRICT = 0.01  # a set whose labels share at most this fraction of the rows chance would give is exclusive by rule
 
 
 def suggest(data: Any, tags: str = "tags", *, tolerance: float = DEFAULT_TOLERANCE,
@@ -67,10 +68,10 @@ def suggest(data: Any, tags: str = "tags", *, tolerance: float = DEFAULT_TOLERAN
     graph = _graph(stats, tolerance)
     colours, lower, optimal = _colour(graph)
     classes = _refine(colours, graph, stats)
-    groups = _classify(classes, stats, tags, set(inputs))
+    groups = _classify(classes, stats, tags, {*inputs, tags})
     _measure(groups, tagged)
     _propose_when(groups, tagged, tolerance, min_support, implication)
-    groups = _merge_tag_cloud(groups, graph, stats, tagged, set(inputs))
+    groups = _merge_tag_cloud(groups, graph, stats, tagged, {*inputs, tags}, tags)
     _add_none_labels(groups, tagged)
     imps = _implications(stats, min_support, implication)
     return Suggestion(source_of(df), tags, len(df), len(tagged), tolerance, groups, imps, graph,
@@ -168,12 +169,18 @@ def _classify(classes: list[set[str]], stats: _Counts, column: str, taken: set[s
     out = list(exclusive)
     if loose:
         labels = stats.by_frequency(loose)
-        name = _safe_name(column, taken)
+        name = _cloud_name(column, taken)
         observed = sum(stats.pair(a, b) for a, b in itertools.combinations(labels, 2))
         out.append(GroupProposal(
             name, "multilabel", labels, {x: counts[x] for x in labels}, 0, n, observed, 0.0,
             "labels that share rows freely (or too rare to tell) -> one multilabel group"))
     return out
+
+
+def _cloud_name(column: str, taken: set[str]) -> str:
+    """The multilabel group's name: `<column>_labels`, never the tag column's own name (the schema's `tags`
+    key names that column, and a group may not share it)."""
+    return _safe_name(f"{column}_labels", taken | {column})
 
 
 def _safe_name(column: str, taken: set[str]) -> str:
@@ -242,7 +249,7 @@ def _measure(groups: list[GroupProposal], rows: list[list[str]]) -> None:
 
 
 def _merge_tag_cloud(groups: list[GroupProposal], graph: nx.Graph, stats: _Counts, rows: list[list[str]],
-                     taken: set[str]) -> list[GroupProposal]:
+                     taken: set[str], column: str) -> list[GroupProposal]:
     """Fold sparse exclusive sets that co-occur with the free tags (or with each other) into the multilabel group.
 
     A set of labels that merely happen not to meet (Drama and Documentary among film genres) labels
@@ -252,19 +259,26 @@ def _merge_tag_cloud(groups: list[GroupProposal], graph: nx.Graph, stats: _Count
     cloud = next((g for g in groups if g.type == "multilabel"), None)
     gates = {gate for g in groups for gate in (g.when or {})}
     sparse = [g for g in groups if g.type == "multiclass" and not g.when and g.name not in gates
-              and g.coverage < _CLOUD_COVERAGE]
+              and g.coverage < _CLOUD_COVERAGE and not _strict(g)]
     pool = (set(cloud.labels) if cloud else set()) | {label for g in sparse for label in g.labels}
     joining = [g for g in sparse if any(graph.has_edge(a, b) for a in g.labels for b in pool - set(g.labels))]
     if not joining:
         return _rename(groups, taken)
     labels = stats.by_frequency((set(cloud.labels) if cloud else set()) | {x for g in joining for x in g.labels})
     merged = GroupProposal(
-        cloud.name if cloud else "tags", "multilabel", labels, {x: stats.counts[x] for x in labels}, 0, 0,
+        cloud.name if cloud else _cloud_name(column, taken), "multilabel", labels,
+        {x: stats.counts[x] for x in labels}, 0, 0,
         sum(stats.pair(a, b) for a, b in itertools.combinations(labels, 2)), 0.0,
         "labels that share rows freely, or sparse sets that only happen not to meet -> one multilabel group")
     kept = [g for g in groups if g not in joining and g is not cloud]
     _measure([merged], rows)
     return _rename([*kept, merged], taken)
+
+
+def _strict(g: GroupProposal) -> bool:
+    """Exclusive by rule, not by chance: its labels (almost) never meet though chance would have them
+    meet often (MPAA ratings on the 15% of films that have one), so missing cells do not make it a tag cloud."""
+    return g.violations <= _STRICT * g.expected and poisson.cdf(g.violations, g.expected) < _SIGNIFICANCE
 
 
 def _rename(groups: list[GroupProposal], taken: set[str]) -> list[GroupProposal]:

@@ -16,6 +16,9 @@ EXIT_USER_ERROR = 2
 EXIT_REFUSED = 3
 
 
+EXIT_ENVIRONMENT = 4  # the machine stopped the work: disk full, read-only, no permission, a file for a folder
+
+
 Adder = Callable[[str, Callable[[argparse.Namespace], int], str], argparse.ArgumentParser]
 
 
@@ -36,6 +39,35 @@ def read_schema(path: str) -> compose.Schema:
     return compose.load_schema(path)
 
 
+def key_arg(sp: argparse.ArgumentParser) -> None:
+    sp.add_argument("--key-file", help="sign what is written, and require valid signatures on what is read, with "
+                                       "the key in this file (default: the COMPOSE_SIGNING_KEY variable)")
+
+
 def store_args(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("--store", required=True, help="the store's root folder (or a model folder in it)")
     sp.add_argument("--model", help="the model's name, when the store holds more than one")
+    key_arg(sp)
+
+
+def gate_args(sp: argparse.ArgumentParser) -> None:
+    """`--force` and `--accept-new-labels`, for the commands that gate a candidate against the live head."""
+    sp.add_argument("--force", action="store_true", help="release even if the gate refuses")
+    sp.add_argument("--accept-new-labels", action="store_true",
+                    help="release a group whose label set changed: such a candidate cannot be compared with the "
+                         "live head, so it is refused without this flag")
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"--budget takes a positive number of seconds; got {text!r}")
+    return value
+
+
+def budget_arg(sp: argparse.ArgumentParser) -> None:
+    sp.add_argument("--budget", type=_seconds, metavar="SECONDS",
+                    help="search seconds of every `model: auto` group (overrides its budget_s)")

@@ -9,7 +9,17 @@ import sys
 from pathlib import Path
 
 import compose
-from compose.cli._output import EXIT_REFUSED, Adder, emit, read_schema, store_args, write_json
+from compose.cli._output import (
+    EXIT_REFUSED,
+    Adder,
+    budget_arg,
+    emit,
+    gate_args,
+    key_arg,
+    read_schema,
+    store_args,
+    write_json,
+)
 from compose.store.names import version_name
 
 
@@ -46,6 +56,10 @@ def _print_report(report: compose.TrainReport) -> None:
                     f"{r.gate.n_holdout} rows")
         emit(f"  {g:<18} {version_name(r.version)}  {r.n_train:>6} train / {r.n_holdout:>5} holdout rows  "
                f"holdout {value}{gate}  [{state}]")
+        if r.gate is not None and r.gate.reason:
+            emit(f"  {'':<18} gate: {r.gate.reason}")
+    for line in report.notes:
+        emit(f"  {line}")
     if report.release:
         emit(f"release {report.release} is live in {report.store}")
     else:
@@ -55,9 +69,15 @@ def _print_report(report: compose.TrainReport) -> None:
 def cmd_train(a: argparse.Namespace) -> int:
     schema = read_schema(a.schema)
     only = [g.strip() for g in a.only.split(",")] if a.only else None
-    report = compose.fit_and_release(
-        schema, a.data, a.store, groups=only, refit=None if only is None else set(), n_jobs=a.jobs,
-        note="train" if only is None else f"train --only {a.only}", budget_s=a.budget)
+    try:
+        report = compose.train_groups(schema, a.data, a.store, only=only, force=a.force,
+                                      accept_new_labels=a.accept_new_labels, n_jobs=a.jobs, artifact_format=a.format,
+                                      budget_s=a.budget)
+    except compose.GateRefusedError as exc:
+        if exc.report is not None:
+            _print_report(exc.report)
+        sys.stderr.write(f"compose: {exc}\n")
+        return EXIT_REFUSED
     _print_report(report)
     return 0
 
@@ -66,7 +86,7 @@ def cmd_retrain(a: argparse.Namespace) -> int:
     schema = read_schema(a.schema)
     try:
         report = compose.retrain(schema, a.data, a.store, group=a.group, feature=a.feature, force=a.force,
-                                 n_jobs=a.jobs, budget_s=a.budget)
+                                 accept_new_labels=a.accept_new_labels, n_jobs=a.jobs, budget_s=a.budget)
     except compose.GateRefusedError as exc:
         if exc.report is not None:
             _print_report(exc.report)
@@ -177,27 +197,19 @@ def _schema_commands(add: Adder) -> None:
     sp.add_argument("--format", choices=["text", "json", "dot"], default="text")
 
 
-_BUDGET_HELP = "search seconds of every `model: auto` group (overrides its budget_s)"
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"--budget takes a positive number of seconds; got {text!r}")
-    return value
-
-
 def _training_commands(add: Adder) -> None:
     sp = add("train", cmd_train, "train every group with a column in the data, and release")
     sp.add_argument("schema")
     sp.add_argument("--data", required=True)
     sp.add_argument("--store", required=True)
+    key_arg(sp)
     sp.add_argument("--only", help="comma-separated groups to train alone, on the live features")
     sp.add_argument("--jobs", type=int, help="parallel fits (default: automatic)")
-    sp.add_argument("--budget", type=_seconds, metavar="SECONDS", help=_BUDGET_HELP)
+    budget_arg(sp)
+    gate_args(sp)
+    sp.add_argument("--format", choices=["joblib", "skops"],
+                    help="the artifact format of the new versions (default: the schema's store.artifact_format, "
+                         "else the live release's, else joblib)")
     sp = add("retrain", cmd_retrain, "retrain one group (or one feature and its heads), gated against the live version")
     sp.add_argument("schema")
     what = sp.add_mutually_exclusive_group(required=True)
@@ -205,9 +217,10 @@ def _training_commands(add: Adder) -> None:
     what.add_argument("--feature")
     sp.add_argument("--data", required=True)
     sp.add_argument("--store", required=True)
-    sp.add_argument("--force", action="store_true", help="release even if the gate refuses")
+    key_arg(sp)
+    gate_args(sp)
     sp.add_argument("--jobs", type=int)
-    sp.add_argument("--budget", type=_seconds, metavar="SECONDS", help=_BUDGET_HELP)
+    budget_arg(sp)
     sp = add("tune", cmd_tune, "tune a group's decision to a target on held-out rows, and release it")
     store_args(sp)
     sp.add_argument("--group", required=True)

@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
 import logging
 import os
+import signal
 import sys
+import threading
 import warnings
 from collections.abc import Callable, Sequence
 
 import compose
-from compose.cli import advisor, core, history, quality
-from compose.cli._output import EXIT_USER_ERROR
+from compose.cli import advisor, artifacts, core, export, gc, history, learning, quality, samples, serve
+from compose.cli._output import EXIT_ENVIRONMENT, EXIT_USER_ERROR
+
+# Errors of the user's own input (a path that does not exist, a folder given for a file): exit 2.
+_USER_ERRNOS = {errno.ENOENT, errno.EISDIR, errno.ENAMETOOLONG}
+
+ENV_KEY = "COMPOSE_SIGNING_KEY"  # compose.store.signing.ENV_KEY, without importing the store for --help
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,14 +34,14 @@ def build_parser() -> argparse.ArgumentParser:
         sp.set_defaults(fn=fn)
         return sp
 
-    for room in (core, history, advisor, quality):
+    for room in (core, learning, history, samples, advisor, quality, gc, export, artifacts, serve):
         room.register(add)
     return p
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:  # noqa: PLR0911 - one exit code per kind of error
     """Run one command; the logging state it changes (a handler and the level of the `compose`
-    logger, warnings captured into logging) is put back as it was before it returns."""
+    logger, warnings captured into logging) and its SIGTERM handler are put back as they were before it returns."""
     args = build_parser().parse_args(argv)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(message)s"))
@@ -43,17 +52,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     logger.setLevel(logging.WARNING if args.quiet else logging.INFO)
     logging.captureWarnings(True)
     captured_here = warnings.showwarning is not showwarning  # False when warnings were captured already
+    previous_sigterm = None
+    if threading.current_thread() is threading.main_thread():
+        # SIGTERM unwinds like Ctrl-C (through SystemExit), so a stopped run removes its staging files.
+        with contextlib.suppress(ValueError, OSError):
+            previous_sigterm = signal.signal(signal.SIGTERM, _terminate)
+    saved_key = os.environ.get(ENV_KEY)
     try:
+        if getattr(args, "key_file", None):
+            os.environ[ENV_KEY] = _key_text(args.key_file)  # every store the command opens signs and checks with it
         fn: Callable[[argparse.Namespace], int] = args.fn
         return fn(args)
+    except compose.EnvironmentFault as exc:
+        sys.stderr.write(f"compose: error: {exc}\n")
+        return EXIT_ENVIRONMENT
     except compose.ComposeError as exc:
         sys.stderr.write(f"compose: error: {exc}\n")
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         sys.stderr.write("compose: interrupted; the store keeps its previous release\n")
         return 130
-    except (FileNotFoundError, PermissionError, IsADirectoryError) as exc:
-        sys.stderr.write(f"compose: error: {exc.strerror or exc}: {exc.filename}\n")
+    except OSError as exc:
+        from compose._text import describe_os_error
+
+        path = str(exc.filename) if exc.filename else None
+        sys.stderr.write(f"compose: error: {describe_os_error(exc, path, 'reading or writing')}\n")
+        return EXIT_USER_ERROR if exc.errno in _USER_ERRNOS else EXIT_ENVIRONMENT
+    except RecursionError:
+        sys.stderr.write("compose: error: the input is nested too deeply to read (thousands of brackets or "
+                         "levels); flatten it\n")
         return EXIT_USER_ERROR
     except Exception as exc:
         if os.environ.get("COMPOSE_DEBUG"):
@@ -66,3 +93,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         logger.setLevel(level)
         if captured_here:
             logging.captureWarnings(False)
+        if previous_sigterm is not None:
+            signal.signal(signal.SIGTERM, previous_sigterm)
+        if saved_key is None:
+            os.environ.pop(ENV_KEY, None)
+        else:
+            os.environ[ENV_KEY] = saved_key
+
+
+def _terminate(signum: int, frame: object) -> None:
+    sys.stderr.write("compose: terminated; the store keeps its previous release\n")
+    raise SystemExit(128 + signum)
+
+
+def _key_text(path: str) -> str:
+    from compose.store.signing import read_key_file
+
+    raw = read_key_file(path)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise compose.StoreError(f"--key-file {path}: the key must be text (for example 64 hex digits)") from exc

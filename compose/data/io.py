@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import bz2
 import contextlib
+import errno
+import gzip
+import importlib
+import io
+import json
+import lzma
 import os
 import uuid
+import zipfile
+import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import pandas as pd
 
@@ -31,31 +40,167 @@ def file_kind(path: Path) -> str:
     return kind
 
 
+_TOOLS = {".gz": "gzip", ".bz2": "bzip2", ".xz": "xz", ".zst": "zstd", ".zip": "unzip"}
+_MODULES = {".zst": "zstandard"}
+_MACHINE_ERRNOS = {errno.EACCES, errno.EPERM, errno.EIO, errno.ENOENT, errno.ENOSPC, errno.EMFILE, errno.ENOMEM}
+
+
+def _compression(path: Path) -> str | None:
+    suffix = path.suffix.lower()
+    return suffix if suffix in COMPRESSIONS else None
+
+
+def _open_text(path: Path) -> IO[str]:
+    """`path` opened as UTF-8 text, decompressed by its suffix (a .zip must hold one file)."""
+    suffix = _compression(path)
+    if suffix is None:
+        return path.open("r", encoding="utf-8")
+    if suffix == ".gz":
+        return gzip.open(path, "rt", encoding="utf-8")
+    if suffix == ".bz2":
+        return bz2.open(path, "rt", encoding="utf-8")
+    if suffix == ".xz":
+        return lzma.open(path, "rt", encoding="utf-8")
+    if suffix == ".zip":
+        archive = zipfile.ZipFile(path)
+        members = [n for n in archive.namelist() if not n.endswith("/")]
+        if len(members) != 1:
+            raise DataError(f"{path}: a .zip data file must hold exactly one file; it holds {len(members)} "
+                            f"({members[:5]}); zip one file or unpack it")
+        return io.TextIOWrapper(archive.open(members[0]), encoding="utf-8")
+    zstandard = importlib.import_module("zstandard")  # optional; read_table names it when it is missing
+    stream: IO[bytes] = zstandard.open(path, "rb")
+    return io.TextIOWrapper(stream, encoding="utf-8")
+
+
+def _corrupt(path: Path, exc: BaseException) -> DataError:
+    suffix = _compression(path)
+    cause = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if suffix is None:
+        return DataError(f"cannot read {path}: {cause}; check that it is a whole, uncorrupted file")
+    return DataError(f"{path}: the {suffix} compressed data is truncated or corrupt ({cause}); write or copy the "
+                     f"file again (`{_TOOLS[suffix]} -t {path}` tests it)")
+
+
+def _check_columns(path: Path, names: list[str]) -> None:
+    seen: dict[str, int] = {}
+    for i, name in enumerate(names):
+        if name in seen:
+            raise DataError(f"{path}: column {name!r} appears twice (columns {seen[name] + 1} and {i + 1}); "
+                            "every column needs its own name: rename or remove one")
+        seen[name] = i
+
+
+def _object_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"key {key!r} appears twice in one object")
+        out[key] = value
+    return out
+
+
+def _read_jsonl(path: Path) -> pd.DataFrame:
+    rows: list[dict[str, Any]] = []
+    with _open_text(path) as fh:
+        for number, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line, object_pairs_hook=_object_pairs)
+            except RecursionError:
+                raise DataError(f"{path}, line {number}: the JSON is nested too deeply to read; flatten it") from None
+            except ValueError as exc:
+                raise DataError(f"{path}, line {number}: not valid JSON ({str(exc).splitlines()[0]}); every line "
+                                'must be one JSON object such as {"title": "Alien", "runtime": 117}') from exc
+            if not isinstance(row, dict):
+                raise DataError(f"{path}, line {number}: expected one JSON object per line, got "
+                                f"{type(row).__name__} {line.strip()[:40]!r}; write each row as "
+                                '{"column": value, ...}')
+            rows.append(row)
+    return pd.DataFrame.from_records(rows) if rows else pd.DataFrame()
+
+
+def _read_json(path: Path) -> pd.DataFrame:
+    with _open_text(path) as fh:
+        try:
+            data = json.load(fh, object_pairs_hook=_object_pairs)
+        except RecursionError:
+            raise DataError(f"{path}: the JSON is nested too deeply to read; flatten it") from None
+        except ValueError as exc:
+            raise DataError(f"{path}: not valid JSON ({str(exc).splitlines()[0]}); write a list of row objects "
+                            "(orient=records)") from exc
+    if isinstance(data, list) and all(isinstance(r, dict) for r in data):
+        return pd.DataFrame.from_records(data) if data else pd.DataFrame()
+    raise DataError(f"{path}: expected a JSON list of row objects such as [{{\"title\": \"Alien\"}}], got "
+                    f"{type(data).__name__}{' with items that are not objects' if isinstance(data, list) else ''}; "
+                    "write one object per row")
+
+
+def _read_delimited(path: Path, sep: str) -> pd.DataFrame:
+    options: dict[str, Any] = {"sep": sep, "dtype": str, "keep_default_na": False, "na_values": [""],
+                               "encoding": "utf-8"}
+    header = pd.read_csv(path, header=None, nrows=1, **options)
+    _check_columns(path, ["" if pd.isna(v) else str(v) for v in header.iloc[0]] if len(header) else [])
+    frame: pd.DataFrame = pd.read_csv(path, **options)
+    return frame
+
+
 def read_table(path: str | Path) -> pd.DataFrame:
-    """Read a CSV, TSV, JSON Lines or Parquet file. Only empty cells are missing in CSV."""
+    """Read a CSV, TSV, JSON Lines, JSON or Parquet file, optionally compressed. Only empty cells are
+    missing in CSV. Duplicate column names, truncated or corrupt files are a DataError naming the file."""
     p = Path(path)
     kind = file_kind(p)
+    if p.exists() and not p.is_file():
+        raise DataError(f"data file {str(p)!r} is a folder, not a file; give the path of a data file")
     if not p.is_file():
         raise DataError(f"data file {str(p)!r} does not exist; check the path")
     if p.stat().st_size == 0:
         raise DataError(f"data file {str(p)!r} is empty; it needs a header row and at least one row of data")
     try:
         if kind in ("csv", "tsv"):
-            df = pd.read_csv(p, sep="," if kind == "csv" else "\t", dtype=str, keep_default_na=False,
-                             na_values=[""], encoding="utf-8")
+            df = _read_delimited(p, "," if kind == "csv" else "\t")
         elif kind == "jsonl":
-            df = pd.read_json(p, lines=True, dtype=False)
+            df = _read_jsonl(p)
         elif kind == "json":
-            df = pd.read_json(p, dtype=False)
+            df = _read_json(p)
         else:
-            df = pd.read_parquet(p)
-    except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
-        raise DataError(f"cannot read {p} as {kind}: {str(exc).splitlines()[0]}") from exc
+            df = _read_parquet(p)
+    except DataError:
+        raise
     except ImportError as exc:
-        raise DataError(f"reading {p} needs an optional package: {exc}; pip install pyarrow") from exc
+        module = _MODULES.get(_compression(p) or "", getattr(exc, "name", None) or "pyarrow")
+        raise DataError(f"reading {p} needs the optional package {module!r}: pip install {module}") from exc
+    except (EOFError, zlib.error, zipfile.BadZipFile, lzma.LZMAError) as exc:
+        raise _corrupt(p, exc) from exc
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{p} is not UTF-8 text (byte {exc.start}: {exc.reason}); save it as UTF-8") from exc
+    except pd.errors.EmptyDataError as exc:
+        raise DataError(f"data file {str(p)!r} holds no header row; it needs a header row and rows of data") from exc
+    except (ValueError, pd.errors.ParserError) as exc:
+        raise DataError(f"cannot read {p} as {kind}: {str(exc).splitlines()[0] if str(exc) else exc!r}; fix the "
+                        "file (a CSV needs the same number of cells on every row)") from exc
+    except OSError as exc:
+        if exc.errno in _MACHINE_ERRNOS:  # the disk or its permissions, not the bytes
+            raise
+        raise _corrupt(p, exc) from exc  # gzip.BadGzipFile, bz2 data errors, a zip's bad offsets (EINVAL)
     df.columns = [str(c) for c in df.columns]
+    _check_columns(p, list(df.columns))
     df.attrs["source"] = str(p)
     return df
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    import pyarrow
+
+    try:
+        frame: pd.DataFrame = pd.read_parquet(path)
+    except pyarrow.lib.ArrowException as exc:
+        if isinstance(exc, OSError) and exc.errno is not None:
+            raise
+        raise DataError(f"cannot read {path} as parquet: {str(exc).splitlines()[0] if str(exc) else exc!r}; "
+                        "write the file again") from exc
+    return frame
 
 
 def as_frame(data: Any) -> pd.DataFrame:

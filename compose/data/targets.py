@@ -1,7 +1,8 @@
 """Turning the cells of a table into inputs and per-group targets.
 
 An EMPTY cell means "not annotated for this group": the row is left out of that group. In a
-multilabel cell, `[]` means "none of these labels"; labels are a JSON list or `red|blue`.
+multilabel cell, `[]` means "none of these labels"; labels are a JSON list or `red|blue`; a JSON
+object `{"red": true, "blue": false}` gives per-label truth, the labels it does not name unknown.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from compose.data.cells import single_label, split_multilabel
+from compose.data.cells import multilabel_cell, single_label
 from compose.data.images import base_folder, image_digest, resolve_images
 from compose.data.io import source_of
 from compose.data.tags import convert
@@ -23,6 +24,7 @@ from compose.errors import DataError
 from compose.schema.models import Schema
 
 _MAX_SHOWN = 5
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def _show(cells: list[str], total: int) -> str:
@@ -53,13 +55,19 @@ def prepare_inputs(df: pd.DataFrame, schema: Schema) -> pd.DataFrame:
         text = col.astype("string")  # vectorised: None, NaN and NA become <NA>
         empty = (text.isna() | (text.str.strip() == "")).to_numpy(dtype=bool)
         if spec.type == "number":
-            numbers = pd.to_numeric(col, errors="coerce").astype(float)
-            bad_mask = (numbers.isna() & ~empty) | np.isinf(numbers)
+            if isinstance(col.dtype, pd.DatetimeTZDtype) or col.dtype.kind in "mM":
+                raise DataError(f"{src}, column {name!r}: holds dates or times ({col.dtype}), but the schema declares "
+                                "it type: number; convert it to a number first (for example the year) or declare "
+                                "it type: category")
+            numbers = _numbers(col)
+            # beyond float32's range is refused too: scikit-learn's trees compute in float32
+            bad_mask = (numbers.isna() & ~empty) | (numbers.abs() > _FLOAT32_MAX)
             if bad_mask.any():
                 rows = np.flatnonzero(bad_mask.to_numpy())
                 cells = [f"row {r + 1}: {col.iloc[r]!r}" for r in rows[:_MAX_SHOWN]]
                 raise DataError(f"{src}, column {name!r}: not a finite number in {_show(cells, len(rows))}; "
-                                "the schema declares it type: number (leave a cell empty if unknown)")
+                                "the schema declares it type: number (leave a cell empty if unknown; beyond ±3.4e38 is "
+                                "not finite here)")
             out[name] = numbers.astype(float).to_numpy()
         else:
             values = text.to_numpy(dtype=object)
@@ -68,22 +76,54 @@ def prepare_inputs(df: pd.DataFrame, schema: Schema) -> pd.DataFrame:
     return pd.DataFrame(out, index=pd.RangeIndex(len(df)))
 
 
+def _numbers(col: pd.Series) -> pd.Series:
+    """`col` as floats; a cell that is no number (a list, a date, a word) becomes NaN, to be reported."""
+    try:
+        return pd.to_numeric(col, errors="coerce").astype(float)
+    except (TypeError, ValueError, OverflowError):
+        def one(value: Any) -> float:
+            if isinstance(value, (bool, int, float, np.integer, np.floating, str)):
+                try:
+                    return float(value)
+                except (TypeError, ValueError, OverflowError):
+                    return float("nan")
+            return float("nan")
+
+        return pd.Series([one(v) for v in col], index=col.index, dtype=float)
+
+
 @dataclass(frozen=True)
 class GroupTargets:
     """The labels of one group: `labelled[i]` says whether row i is annotated for the group.
 
     For multiclass and binary groups `y[i]` is a label index; for multilabel groups `y` is an
     (n_rows, n_labels) 0/1 matrix. Rows that are not labelled hold -1 or zeros.
+
+    `known` (multilabel groups only) is the (n_rows, n_labels) mask of the cells whose truth is
+    known: a per-label cell (`{"red": true}`) leaves the labels it does not name unknown, and each
+    label is trained and evaluated only on the rows where it is known. None means every label of
+    every labelled row is known (cells written as lists or `a|b`).
     """
 
     group: str
     labels: list[str]
     labelled: np.ndarray
     y: np.ndarray
+    known: np.ndarray | None = None
 
     @property
     def n_labelled(self) -> int:
         return int(self.labelled.sum())
+
+    def known_cells(self) -> np.ndarray:
+        """The (n_rows, n_labels) mask of known cells of a multilabel group (labelled rows, named labels)."""
+        if self.known is not None:
+            return self.known
+        return np.repeat(self.labelled[:, None], len(self.labels), axis=1)
+
+    def label_rows(self, j: int) -> np.ndarray:
+        """The rows where label `j` of a multilabel group is known (present or absent)."""
+        return self.labelled if self.known is None else self.labelled & self.known[:, j]
 
 
 def in_when(labels: Sequence[str], index: np.ndarray, wanted: Sequence[str]) -> np.ndarray:
@@ -118,6 +158,12 @@ def split_tags(df: pd.DataFrame, schema: Schema) -> pd.DataFrame:
     return convert(schema, df, tags=schema.tags)
 
 
+def _what(bad: list[str]) -> str:
+    """How to call the bad cells of a group column: unreadable ones are not merely undeclared labels."""
+    return "that cannot be read or hold" if any(" looks like a JSON list" in b or " is not a list" in b
+                                                for b in bad) else "with"
+
+
 def parse_targets(df: pd.DataFrame, schema: Schema, groups: Iterable[str] | None = None) -> dict[str, GroupTargets]:
     """The targets of every group whose column is in `df`; an undeclared label is an error."""
     df = split_tags(df, schema)
@@ -129,54 +175,99 @@ def parse_targets(df: pd.DataFrame, schema: Schema, groups: Iterable[str] | None
             continue
         spec = schema.groups[group]
         labels = schema.labels_of(group)
-        index = {label: i for i, label in enumerate(labels)}
-        col = df[group].tolist()
-        n = len(col)
-        labelled = np.zeros(n, dtype=bool)
+        codes, cells = _distinct(df[group])
+        # parse each distinct cell once, then spread the result over the rows holding it
+        u_labelled = np.zeros(len(cells), dtype=bool)
+        bad: dict[int, str] = {}
         y: np.ndarray[Any, Any]
-        bad: list[str] = []
-        n_bad = 0
+        known: np.ndarray | None = None
         if spec.type == "multilabel":
-            y = np.zeros((n, len(labels)), dtype=np.int8)
-            for r, value in enumerate(col):
-                try:
-                    parts = split_multilabel(value)
-                except ValueError as exc:
-                    n_bad += 1
-                    if len(bad) < _MAX_SHOWN:
-                        bad.append(f"row {r + 1}: {exc}")
-                    continue
-                if parts is None:
-                    continue
-                labelled[r] = True
-                for part in parts:
-                    if part in index:
-                        y[r, index[part]] = 1
-                    else:
-                        n_bad += 1
-                        if len(bad) < _MAX_SHOWN:
-                            bad.append(f"row {r + 1}: {part!r}{_near(part, labels)}")
+            u_y, u_known = _multilabel(cells, labels, u_labelled, bad)
+            y = _spread(u_y, codes, 0)
+            known = None if u_known is None else _spread(u_known, codes, False)
         else:
-            y = np.full(n, -1, dtype=np.int64)
-            binary_default = spec.type == "binary" and spec.labels is None
-            for r, value in enumerate(col):
-                label = single_label(value, labels, binary_default)
-                if label is None:
-                    continue
-                if label in index:
-                    labelled[r] = True
-                    y[r] = index[label]
-                else:
-                    n_bad += 1
-                    if len(bad) < _MAX_SHOWN:
-                        bad.append(f"row {r + 1}: {label!r}{_near(label, labels)}")
-        if n_bad:
-            raise DataError(f"{src}, column {group!r}: {n_bad} cell{'s' if n_bad > 1 else ''} with a label the "
-                            f"schema does not declare: {_show(bad, n_bad)}. Declared labels: {labels}. "
+            u_y = _single(cells, labels, spec.type == "binary" and spec.labels is None, u_labelled, bad)
+            y = _spread(u_y, codes, -1)
+        labelled = _spread(u_labelled, codes, False)
+        if bad:
+            rows = np.flatnonzero(np.isin(codes, list(bad)))
+            shown = [f"row {r + 1}: {bad[int(codes[r])]}" for r in rows[:_MAX_SHOWN]]
+            what = _what(list(bad.values()))
+            raise DataError(f"{src}, column {group!r}: {len(rows)} cell{'s' if len(rows) > 1 else ''} {what} a label "
+                            f"the schema does not declare: {_show(shown, len(rows))}. Declared labels: {labels}. "
                             f"Fix the cells, or add the label to the schema's groups.{group}.labels "
                             "(rows count from 1 after the header)")
-        out[group] = GroupTargets(group, labels, labelled, y)
+        if known is not None and bool(known[labelled].all()):
+            known = None  # every label of every labelled row is known after all
+        out[group] = GroupTargets(group, labels, labelled, y, known)
     return out
+
+
+def _distinct(column: pd.Series) -> tuple[np.ndarray, list[Any]]:
+    """Codes (-1: an empty cell) and the distinct cells of a column; every cell its own code when
+    the cells cannot be hashed (lists or mappings read from JSON Lines or Parquet)."""
+    try:
+        codes, uniques = pd.factorize(column, use_na_sentinel=True)
+        return np.asarray(codes), list(uniques)
+    except TypeError:
+        values = column.tolist()
+        return np.arange(len(values)), values
+
+
+def _spread(values: np.ndarray, codes: np.ndarray, empty: Any) -> np.ndarray:
+    """Per-row values from per-distinct-cell values (`empty` where the code is -1)."""
+    pad = np.full((1, *values.shape[1:]), empty, dtype=values.dtype)
+    spread: np.ndarray = np.concatenate([values, pad])[codes]
+    return spread
+
+
+def _single(cells: list[Any], labels: list[str], binary_default: bool, labelled: np.ndarray,
+            bad: dict[int, str]) -> np.ndarray:
+    index = {label: i for i, label in enumerate(labels)}
+    y = np.full(len(cells), -1, dtype=np.int64)
+    for u, value in enumerate(cells):
+        label = single_label(value, labels, binary_default)
+        if label is None:
+            continue
+        if label in index:
+            labelled[u] = True
+            y[u] = index[label]
+        else:
+            bad[u] = f"{label!r}{_near(label, labels)}"
+    return y
+
+
+def _multilabel(cells: list[Any], labels: list[str], labelled: np.ndarray,
+                bad: dict[int, str]) -> tuple[np.ndarray, np.ndarray | None]:
+    """The 0/1 matrix and known-cell mask of distinct multilabel cells; fills `labelled` and `bad`."""
+    index = {label: i for i, label in enumerate(labels)}
+    y = np.zeros((len(cells), len(labels)), dtype=np.int8)
+    known: np.ndarray | None = None
+    for u, value in enumerate(cells):
+        try:
+            cell = multilabel_cell(value)
+        except ValueError as exc:
+            bad[u] = str(exc)
+            continue
+        if cell is None:
+            continue
+        if isinstance(cell, dict):
+            if known is None:
+                known = np.repeat(labelled[:, None], len(labels), axis=1)
+            known[u] = False
+            if not cell:
+                continue  # `{}` names no label: nothing is known about this row
+        elif known is not None:
+            known[u] = True
+        labelled[u] = True
+        for part in cell:
+            if part in index:
+                y[u, index[part]] = int(cell[part]) if isinstance(cell, dict) else 1
+                if known is not None:
+                    known[u, index[part]] = True
+            elif u not in bad:
+                bad[u] = f"{part!r}{_near(part, labels)}"
+    return y, known
 
 
 def _near(value: str, labels: list[str]) -> str:

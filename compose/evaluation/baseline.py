@@ -77,7 +77,12 @@ class MonolithicBaseline:
     def _fit_options(self, group: str) -> dict[str, Any]:
         """The group's probability calibration, when it sets one and the tag uses its estimator."""
         calibration = getattr(self.schema.groups[group], "calibration", None)
-        return {"calibration": calibration} if calibration is not None and self.estimator is None else {}
+        options: dict[str, Any] = {}
+        if self.schema.trusted_modules:  # a dotted estimator under the schema's trusted modules
+            options["trusted"] = tuple(self.schema.trusted_modules)
+        if calibration is not None and self.estimator is None:
+            options["calibration"] = calibration
+        return options
 
     def _rows_of(self, group: str, targets: dict[str, GroupTargets], rows: np.ndarray) -> np.ndarray:
         if self.missing == "negative":
@@ -105,8 +110,9 @@ class MonolithicBaseline:
             self.train_rows_per_group_[g] = len(sel)
             name, params = self._spec_of(g)
             for j, label in enumerate(t.labels):
-                y = t.y[sel, j] if t.y.ndim == 2 else (t.y[sel] == j)
-                jobs.append((name, params, x[sel], y.astype(np.int64), f"baseline tag {g}={label!r}",
+                rows_j = sel if t.known is None else sel[t.known[sel, j]]  # per-label truth: known rows only
+                y = t.y[rows_j, j] if t.y.ndim == 2 else (t.y[rows_j] == j)
+                jobs.append((name, params, x[rows_j], y.astype(np.int64), f"baseline tag {g}={label!r}",
                              self._fit_options(g)))
                 self.columns_.append((g, label))
         workers = fit_workers(self.n_jobs, [j[2].shape[0] for j in jobs])

@@ -31,7 +31,8 @@ def _pairs(kind: str, y_true: np.ndarray, scores: np.ndarray) -> tuple[np.ndarra
     if kind == "binary":
         return scores[:, 1], (y == 1).astype(np.float64)
     if kind == "multilabel":
-        return scores.ravel(), y.astype(np.float64).ravel()
+        ok = ~np.isnan(scores.ravel())
+        return scores.ravel()[ok], y.astype(np.float64).ravel()[ok]
     best = scores.argmax(axis=1)
     return scores[np.arange(len(y)), best], (best == y).astype(np.float64)
 
@@ -47,8 +48,8 @@ def brier_score(kind: str, y_true: np.ndarray, scores: np.ndarray) -> float | No
     y = np.asarray(y_true)
     if kind == "binary":
         return float(np.mean((scores[:, 1] - (y == 1)) ** 2))
-    if kind == "multilabel":
-        return float(np.mean((scores - y) ** 2))
+    if kind == "multilabel":  # unknown cells (NaN scores) are left out
+        return float(np.nanmean((scores - y) ** 2))
     truth = np.zeros_like(scores)
     truth[np.arange(len(y)), y] = 1.0
     return float(np.mean(np.sum((scores - truth) ** 2, axis=1)))
@@ -80,10 +81,20 @@ def expected_calibration_error(kind: str, y_true: np.ndarray, scores: np.ndarray
 
 
 def calibration_metrics(kind: str, y_true: np.ndarray, scores: np.ndarray,
-                        n_bins: int = DEFAULT_BINS) -> dict[str, Any]:
-    """Brier score, ECE and the reliability bins of one group, on the rows whose scores are not NaN."""
+                        n_bins: int = DEFAULT_BINS, known: np.ndarray | None = None) -> dict[str, Any]:
+    """Brier score, ECE and the reliability bins of one group, on the rows whose scores are not NaN.
+
+    `known` (multilabel groups with per-label truth): the cells whose truth is unknown are left out
+    (their score is treated as not run)."""
     scores = np.asarray(scores, dtype=np.float64)
-    ran = ~np.isnan(scores).any(axis=1) if scores.ndim == 2 else np.zeros(0, dtype=bool)
+    if known is not None and kind == "multilabel":
+        scores = np.where(known, scores, np.nan)
+    if scores.ndim != 2:
+        ran = np.zeros(0, dtype=bool)
+    elif kind == "multilabel" and known is not None:
+        ran = ~np.isnan(scores).all(axis=1)  # unknown cells are NaN; a row counts with its known cells
+    else:
+        ran = ~np.isnan(scores).any(axis=1)
     y, s = np.asarray(y_true)[ran], scores[ran]
     ece = expected_calibration_error(kind, y, s, n_bins)
     brier = brier_score(kind, y, s)

@@ -111,12 +111,13 @@ def score(model_groups: list[str], kinds: Mapping[str, str], targets: dict[str, 
         rows = np.flatnonzero(mask)
         y_true = t.y[rows]
         scores = None if p.scores is None else p.scores[rows]
+        known = None if t.known is None else t.known[rows]
         m = group_metrics(kind, y_true, p.indicator[rows], t.labels, scores=scores,
-                          deliberate_empty=p.deliberate_empty[rows])
+                          deliberate_empty=p.deliberate_empty[rows], known=known)
         m["kind"] = kind
         m["coverage"] = round(float(mask.sum() / max(scope.sum(), 1)), 4)
         if scores is not None and len(rows):
-            calibration = calibration_metrics(kind, y_true, scores)
+            calibration = calibration_metrics(kind, y_true, scores, known=known)
             m["brier"], m["ece"] = calibration["brier"], calibration["ece"]
             m["reliability"] = calibration["reliability"]
         if p.not_run is not None:
@@ -124,7 +125,8 @@ def score(model_groups: list[str], kinds: Mapping[str, str], targets: dict[str, 
         groups[group] = m
         masks[group] = mask
     truths = {g: _truth(kinds[g], targets[g]) for g in masks}
-    return {"groups": groups, "merged": merged_metrics(truths, predictions, masks, kinds)}
+    known_cells = {g: k for g in masks if (k := targets[g].known) is not None}
+    return {"groups": groups, "merged": merged_metrics(truths, predictions, masks, kinds, known_cells)}
 
 
 def rare_label_warnings(targets: dict[str, GroupTargets], scope: np.ndarray, split: str) -> list[str]:

@@ -48,7 +48,7 @@ def _dense_if_needed(estimator: Any, X: Matrix) -> Matrix:  # noqa: N803
 
 
 def make_estimator(estimator: str | Any, params: dict[str, Any], y: np.ndarray, calibration: str | None = None,
-                   *, registry: Registry | None = None) -> Any:
+                   *, registry: Registry | None = None, trusted: tuple[str, ...] = ()) -> Any:
     """A new estimator for one fit: `estimator` is a registered name or dotted path (built by
     `registry`), or an unfitted estimator (a template: cloned, then `params` set).
 
@@ -58,7 +58,7 @@ def make_estimator(estimator: str | Any, params: dict[str, Any], y: np.ndarray, 
     leaves no folds to calibrate on: the estimator is then used as it is.
     """
     if isinstance(estimator, str):
-        est = resolve(registry).build_estimator(estimator, params)
+        est = resolve(registry).build_estimator(estimator, params, trusted=trusted)
     else:
         est = clone(estimator).set_params(**params) if params else clone(estimator)
     if calibration is None and hasattr(est, "predict_proba"):
@@ -69,9 +69,10 @@ def make_estimator(estimator: str | Any, params: dict[str, Any], y: np.ndarray, 
     return est  # decision_function, squashed in `probabilities`
 
 
-def fit_estimator(
+def fit_estimator(  # noqa: PLR0913 - the unit of parallel work takes every option of one fit
     estimator: str | Any, params: dict[str, Any], X: Matrix, y: np.ndarray, what: str, *,  # noqa: N803
     allow_constant: bool = False, calibration: str | None = None, registry: Registry | None = None,
+    trusted: tuple[str, ...] = (),
 ) -> Any:
     """Fit one estimator on (X, y) with one BLAS thread; the unit that runs in parallel.
 
@@ -85,7 +86,7 @@ def fit_estimator(
             return ConstantProbability(float(classes[0]) if len(classes) else 0.0)
         raise TrainingError(f"{what}: all {len(y)} labelled training rows have the same label; a head "
                             "needs at least two labels among its rows. Label more rows for the other labels")
-    est = make_estimator(estimator, params, y, calibration, registry=registry)
+    est = make_estimator(estimator, params, y, calibration, registry=registry, trusted=trusted)
     with threadpool_limits(limits=1):
         try:
             est.fit(_dense_if_needed(est, X), y)

@@ -34,7 +34,8 @@ def apply_released_decisions(schema: Schema, release: Release, store: ModelStore
         return schema
     decisions: dict[str, dict[str, Any]] = {}
     for group, version in active.items():
-        decision = store.load_version("decisions", group, version, release.decisions[group].sha256)
+        pin = release.decisions[group]
+        decision = store.load_version("decisions", group, version, pin.sha256, pin.meta_sha256)
         if not isinstance(decision, dict):
             raise IntegrityError(f"decision {group!r} {version_name(version)} in {store.path} is not a mapping; "
                                  f"tune the group again: compose tune --group {group} ...")
@@ -54,7 +55,7 @@ def _features(store: ModelStore, schema: Schema, record: Release) -> dict[str, A
         if meta.spec_hash != schema.feature_fingerprint(name):
             raise StoreError(f"feature {name!r} {version_name(pin.version)} was fitted for another definition of "
                              f"the feature; retrain it: compose retrain SCHEMA --feature {name} ...")
-        features[name] = store.load_version("features", name, pin.version, pin.sha256)
+        features[name] = store.load_version("features", name, pin.version, pin.sha256, pin.meta_sha256)
     return features
 
 
@@ -74,20 +75,22 @@ def _heads(store: ModelStore, schema: Schema, record: Release) -> dict[str, Head
                 raise IntegrityError(f"group {group!r} {version_name(pin.version)} reads feature {f!r} "
                                      f"{version_name(v)}, but release {record.release} pins another version; "
                                      "retrain the group")
-        heads[group] = store.load_version("groups", group, pin.version, pin.sha256)
+        heads[group] = store.load_version("groups", group, pin.version, pin.sha256, pin.meta_sha256)
     return heads
 
 
 def load(path: str | Path, *, model: str | None = None, release: str | None = None,
-         registry: Registry | None = None) -> ComposedModel:
+         registry: Registry | None = None, key: str | bytes | None = None) -> ComposedModel:
     """Load the live release (or `release`) of a model folder, or of the only model under a store root.
 
     Every artifact's sha256 is checked against its meta.json and the release before it is loaded.
     `registry` must know the featurizers the release was trained with (default: the built-ins and
     installed plugins); an artifact whose plugin is not installed raises PluginError naming it.
+    With a signing `key` (default: `COMPOSE_SIGNING_KEY`), CURRENT, the release and every meta.json
+    must carry a valid signature, checked before anything is unpickled.
     """
     registry = resolve(registry)
-    store = ModelStore.open(path, model)
+    store = ModelStore.open(path, model, key=key)
     record = store.release(release)
     _check_plugins(store, record, registry)
     schema = schema_from_dict(record.schema_document, source=f"{store.path}/releases/{record.release}.json",

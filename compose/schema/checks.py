@@ -12,7 +12,16 @@ from typing import Any
 
 from compose._text import did_you_mean
 from compose.errors import PluginError, RegistryError
-from compose.registry import AUTO, AUTO_CANDIDATES, Registry, estimator_params, resolve
+from compose.registry import (
+    AUTO,
+    AUTO_CANDIDATES,
+    SAFE_PREFIXES,
+    Registry,
+    check_dotted_path,
+    estimator_params,
+    parameter_problems,
+    resolve,
+)
 from compose.schema.document import Path_
 from compose.schema.models import DecisionSpec, label_text
 from compose.schema.policies import check_policy
@@ -65,7 +74,8 @@ def check_references(data: dict[str, Any], registry: Registry | None = None) -> 
                                     "per input and per group, so rename one of them")
             )
     for gname, gspec in groups.items():
-        problems.extend(_check_group(str(gname), _d(gspec), list(features), groups, registry))
+        problems.extend(_check_group(str(gname), _d(gspec), list(features), groups, registry,
+                                     tuple(_names(data.get("trusted_modules")))))
     problems.extend(_check_when_cycles(groups))
     return problems
 
@@ -106,6 +116,12 @@ def _check_feature(
     check = getattr(info, "check_params", None)
     if callable(check):
         problems.extend((("features", fname, "params"), str(m)) for m in check(_d(fspec.get("params"))))
+    if ftype == "tfidf" and allowed is not None:  # the built-in text featurizer: TfidfVectorizer's own constraints
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        known = {k: v for k, v in _d(fspec.get("params")).items() if k in allowed}
+        for key, message in parameter_problems(TfidfVectorizer, known).items():
+            problems.append((("features", fname, "params", key), f"{message.rstrip('.')}; fix the value"))
     return problems
 
 
@@ -123,7 +139,8 @@ def _kinds(accepts: frozenset[str], registry: Registry) -> str:
 
 
 def _check_group(
-    gname: str, gspec: dict[str, Any], feature_names: list[str], groups: dict[str, Any], registry: Registry
+    gname: str, gspec: dict[str, Any], feature_names: list[str], groups: dict[str, Any], registry: Registry,
+    trusted: tuple[str, ...] = (),
 ) -> list[tuple[Path_, str]]:
     problems: list[tuple[Path_, str]] = []
     gtype = gspec.get("type") if isinstance(gspec.get("type"), str) else None  # pydantic reports a bad type
@@ -178,12 +195,19 @@ def _check_group(
     if isinstance(metric, str) and gtype in _GATE_METRICS and metric not in _GATE_METRICS[str(gtype)]:
         problems.append(((*base, "gate", "metric"), f"metric {metric!r} does not apply to a {gtype} group; "
                                                      f"allowed: {sorted(_GATE_METRICS[str(gtype)])}"))
-    problems.extend(_check_model(base, gspec.get("model"), registry))
+    problems.extend(_check_model(base, gspec.get("model"), registry, trusted))
     problems.extend(_check_when(gname, gspec.get("when"), groups))
     return problems
 
 
-def _check_model(base: Path_, model: Any, registry: Registry) -> list[tuple[Path_, str]]:
+def _check_model(base: Path_, model: Any, registry: Registry,
+                 trusted: tuple[str, ...]) -> list[tuple[Path_, str]]:
+    """The estimator's name (a dotted path checked against the trusted prefixes first) and its params.
+
+    Only registered estimators and scikit-learn classes are imported here; a path under a schema's
+    `trusted_modules` is imported, and its parameters checked, when a head is trained, never while
+    validating.
+    """
     model = {"estimator": model} if isinstance(model, str) else _d(model)
     name = model.get("estimator", "logistic_regression")
     if not isinstance(name, str):
@@ -203,16 +227,24 @@ def _check_model(base: Path_, model: Any, registry: Registry) -> list[tuple[Path
                                          "`estimator: auto`")
                 for key in ("budget_s", "candidates", "max_trials") if key in model]
     try:
-        cls, _ = registry.estimator(name)
+        if registry.is_dotted(name):
+            check_dotted_path(name, trusted)
+            if not name.startswith(SAFE_PREFIXES):
+                return []
+        cls, _ = registry.estimator(name, trusted=trusted)
     except (RegistryError, PluginError) as exc:
         return [((*base, "model", "estimator"), str(exc))]
     allowed = estimator_params(cls)
-    return problems + [
+    params = _d(model.get("params"))
+    problems += [
         ((*base, "model", "params", key),
          f"{cls.__name__} has no parameter {key!r}.{did_you_mean(str(key), allowed)} Allowed: {allowed}.")
-        for key in _d(model.get("params"))
+        for key in params
         if key not in allowed
     ]
+    for key, message in parameter_problems(cls, {k: v for k, v in params.items() if k in allowed}).items():
+        problems.append(((*base, "model", "params", key), f"{message.rstrip('.')}; fix the value"))
+    return problems
 
 
 def _check_when(gname: str, when: Any, groups: dict[str, Any]) -> list[tuple[Path_, str]]:

@@ -38,12 +38,19 @@ def parse_schema(text: str, source: str = "<string>", *, registry: Registry | No
     """Validate schema text; raise SchemaError listing every problem with its line."""
     try:
         doc = parse_yaml(text, source)
+    except RecursionError:
+        raise SchemaError(f"{source}: the YAML is nested too deeply to read (thousands of brackets or levels); a "
+                          "schema is a few levels deep: fix the brackets") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{source}:{mark.line + 1}" if mark is not None else source
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise SchemaError(f"{where}: invalid YAML: {problem}; fix the syntax at that line") from exc
-    return schema_from_document(doc, registry=registry)
+    try:
+        return schema_from_document(doc, registry=registry)
+    except RecursionError:
+        raise SchemaError(f"{source}: the schema is nested too deeply to check; a schema is a few levels deep: "
+                          "fix the brackets") from None
 
 
 def schema_from_dict(data: dict[str, Any], source: str = "<dict>", *, registry: Registry | None = None) -> Schema:

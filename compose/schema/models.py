@@ -17,6 +17,7 @@ NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$"
 Name = Annotated[str, Field(pattern=NAME_PATTERN, max_length=100)]
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 GroupType = Literal["multiclass", "binary", "multilabel"]
+ModuleName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$", max_length=200)]
 
 
 class _Strict(BaseModel):
@@ -153,6 +154,14 @@ class TrainingSpec(_Strict):
     group_by: str | None = None
 
 
+class StoreSpec(_Strict):
+    """How the store saves this schema's artifacts."""
+
+    #: `joblib` (pickles, the default) or `skops` (types checked before loading); unset: new versions
+    #: keep the format of the live release (joblib for a new store).
+    artifact_format: Literal["joblib", "skops"] | None = None
+
+
 class Schema(_Strict):
     """A whole schema file (`schema_version: 1`)."""
 
@@ -163,9 +172,13 @@ class Schema(_Strict):
     features: dict[Name, FeatureSpec] = Field(min_length=1)
     groups: dict[Name, GroupSpec] = Field(min_length=1)
     training: TrainingSpec = Field(default_factory=TrainingSpec)
+    store: StoreSpec = Field(default_factory=StoreSpec)
     #: A flat tag column (`red|shirt|adults`): a data file that has it and no group column is split
     #: into one column per group by the declared labels, as `compose convert` does.
     tags: str | None = None
+    #: Module prefixes (beside `sklearn.`) under which a dotted `model.estimator` path may be imported
+    #: when training; validating a schema imports none of them.
+    trusted_modules: list[ModuleName] = Field(default_factory=list)
 
     def labels_of(self, group: str) -> list[str]:
         """The declared labels of a group, with the binary default `[not_<group>, <group>]`."""

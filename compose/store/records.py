@@ -43,10 +43,11 @@ class Record(BaseModel):
 
 
 class FeaturePin(Record):
-    """A release's pin of one feature version."""
+    """A release's pin of one feature version (and the checksum of its meta.json, since signing)."""
 
     version: int
     sha256: str | None = None
+    meta_sha256: str | None = None
 
 
 class GroupPin(Record):
@@ -54,6 +55,7 @@ class GroupPin(Record):
 
     version: int
     sha256: str | None = None
+    meta_sha256: str | None = None
     parents: dict[str, int] = Field(default_factory=dict)
 
 
@@ -62,6 +64,7 @@ class DecisionPin(Record):
 
     version: int
     sha256: str | None = None
+    meta_sha256: str | None = None
     for_group_version: int
 
 
@@ -106,6 +109,8 @@ class Release(ReleaseBody):
     release: str
     created: str
     sha256: str
+    #: The HMAC-SHA256 of the release (without `sha256` and `signature`), in a signed store.
+    signature: str | None = None
 
     @property
     def body(self) -> ReleaseBody:
@@ -178,6 +183,16 @@ class VersionMeta(Record):
     libraries: dict[str, str] = Field(default_factory=dict)
     note: str | None = None
     artifact: str = ARTIFACT
+    #: How the artifact and extra files are saved (compose.store.artifacts): `joblib` or `skops`.
+    format: Literal["joblib", "skops"] = "joblib"
+    #: skops only: per file, the types it holds that skops does not trust by default (trusted at load).
+    trusted_types: dict[str, list[str]] = Field(default_factory=dict)
+    #: Set by `compose convert-store`: the version, format and sha256 this one was written from.
+    converted_from: dict[str, Any] | None = None
+    #: A checksum of this record's own content (compose.store.signing); absent in stores made before it.
+    meta_sha256: str | None = None
+    #: The HMAC-SHA256 of the same content, in a signed store.
+    signature: str | None = None
 
     @property
     def scikit_learn(self) -> str | None:
@@ -196,6 +211,14 @@ class FeatureMeta(VersionMeta):
     width: int
     training: TrainingRule
     plugin: PluginRecord | None = None
+
+
+class SamplesUsed(Record):
+    """Which stored samples a head version was fitted on: the sample store's revision it read (the
+    exact sample keys are in the store's `fits` table) and how many rows that was."""
+
+    revision: int
+    n_train: int
 
 
 class GroupMeta(VersionMeta):
@@ -221,6 +244,7 @@ class GroupMeta(VersionMeta):
     fit_seconds_all_heads: float | None = None
     plugin: PluginRecord | None = None
     search: dict[str, Any] | None = None  # `model: auto`: the search (compose.heads.auto.SearchResult)
+    samples: SamplesUsed | None = None  # None: trained from a file, before compose kept samples
 
 
 class DecisionMeta(VersionMeta):
@@ -253,12 +277,20 @@ class Holdout:
     inputs: pd.DataFrame
     y: np.ndarray
     hashes: np.ndarray
+    known: np.ndarray | None = None  # multilabel per-label truth: the known cells (None: all known)
 
     def __len__(self) -> int:
         return len(self.y)
 
+    def known_cells(self) -> np.ndarray:
+        """The (n_rows, n_labels) mask of known cells of a multilabel holdout."""
+        return np.ones(self.y.shape, dtype=bool) if self.known is None else self.known
+
     def to_stored(self) -> dict[str, Any]:
-        return {"inputs": self.inputs, "y": self.y, "hashes": self.hashes}
+        stored = {"inputs": self.inputs, "y": self.y, "hashes": self.hashes}
+        if self.known is not None:
+            stored["known"] = self.known
+        return stored
 
     @classmethod
     def from_stored(cls, obj: Any, path: Path) -> Holdout:
@@ -269,7 +301,8 @@ class Holdout:
                                  "retrain the group")
         if not len(obj["inputs"]) == len(obj["y"]) == len(obj["hashes"]):
             raise IntegrityError(f"{path}: inputs, y and hashes have different lengths; retrain the group")
-        return cls(obj["inputs"], obj["y"], obj["hashes"])
+        known = obj.get("known")
+        return cls(obj["inputs"], obj["y"], obj["hashes"], None if known is None else np.asarray(known, dtype=bool))
 
 
 # --------------------------------------------------------------------------------------------------

@@ -2,12 +2,12 @@
 releases that pin them.
 
     models/<schema name>/
-      features/<feature>/v0001/{model.joblib, meta.json}
+      features/<feature>/v0001/{model.joblib, meta.json}     # model.skops with artifact_format: skops
       groups/<group>/v0001/{model.joblib, holdout.joblib, meta.json}
       decisions/<group>/v0001/{decision.json, meta.json}   # a tuned decision, as data
       releases/r0001.json      # a version of every feature and group (and tuned decisions), the
                                # schema, the sha256 of each artifact and the release's own sha256
-      CURRENT                  # the name of the live release
+      CURRENT                  # the name of the live release (and its signature, in a signed store)
       .lock                    # held by the one writer; .tmp/ holds its unfinished writes
 
 A version folder is written in `.tmp/` and renamed into place; a release file and CURRENT are
@@ -17,17 +17,22 @@ Reading an artifact checks its sha256 against both its meta.json and the release
 meta.json and release files are parsed into the types of `compose.store.records` here, where
 they are read; a decision pickled by compose 0.1.0 (`decisions/<group>/vNNNN/model.joblib`)
 still loads.
+
+A version is written with a `.pending` marker, removed when its run ends (released or kept by the
+gate). A run that fails removes its staging files and its unreleased versions; one that is killed
+leaves versions still marked pending, which `compose verify` names as leftovers of an aborted run
+and `compose gc` removes. Versions without the marker (every version of older stores) are whole.
 """
 
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import errno
 import fcntl
 import hashlib
 import json
 import os
+import re
 import shutil
 import sys
 import time
@@ -39,9 +44,20 @@ from typing import Any
 
 import joblib
 
+from compose._text import environment_fault
 from compose.data.io import atomic_write, fsync_dir
-from compose.errors import ArtifactNotFoundError, IntegrityError, PluginError, StoreError, StoreLockedError
+from compose.errors import (
+    ArtifactNotFoundError,
+    ComposeError,
+    EnvironmentFault,
+    IntegrityError,
+    PluginError,
+    StoreError,
+    StoreLockedError,
+)
+from compose.store import artifacts
 from compose.store.names import RELEASE_PATTERN, VERSION_PATTERN, release_name, version_name
+from compose.store.provenance import missing_plugin_message, now
 from compose.store.records import (
     ARTIFACT,
     DECISION,
@@ -58,8 +74,18 @@ from compose.store.records import (
     kept_decisions,
     parse_record,
 )
+from compose.store.signing import (
+    check_record,
+    check_signature,
+    current_text,
+    read_current,
+    seal,
+    sign_bytes,
+    signing_key,
+)
 
 META = "meta.json"
+PENDING = ".pending"
 KINDS = ("features", "groups", "decisions")
 
 
@@ -74,25 +100,6 @@ def library_versions() -> dict[str, str]:
             "numpy": numpy.__version__, "scipy": scipy.__version__, "joblib": joblib.__version__}
 
 
-def missing_plugin_message(path: Path, meta: VersionMeta, exc: BaseException) -> str:
-    """Why an intact artifact cannot be unpickled (a module or class it names is missing), and what
-    to install: the plugin recorded in its meta.json when there is one, else the missing module."""
-    plugin = meta.plugin if isinstance(meta, FeatureMeta | GroupMeta) else None
-    missing = getattr(exc, "name", None) or str(exc)
-    if plugin is not None:
-        made = plugin.as_plugin()
-        source = f"{made.distribution} {made.version}".strip() or "no installed distribution"
-        said = f"; it was made by {made.name!r} from module {made.module!r} ({source}); {made.install_hint()}"
-    else:
-        said = "; install the package that provides it"
-    return (f"{path} needs {missing!r} to load, which is not importable here ({type(exc).__name__}: {exc})"
-            f"{said}. The file itself is intact (its sha256 matches)")
-
-
-def now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-
-
 def sha256_file(path: Path) -> str:
     h = hashlib.sha256()
     with path.open("rb") as fh:
@@ -101,24 +108,45 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-class ModelStore:
-    """The folder of one model (one schema name) inside a store root."""
+_TEMPORARY = re.compile(r"^\..+\.[0-9a-f]{32}\.tmp$")
 
-    def __init__(self, path: str | Path) -> None:
+
+def temporaries(folder: Path) -> list[Path]:
+    """The staging files of `compose.data.io.atomic_path` (`.NAME.<hex>.tmp`) in `folder`, left by a killed process."""
+    try:
+        return sorted(p for p in folder.iterdir() if _TEMPORARY.match(p.name) and p.is_file())
+    except OSError:
+        return []
+
+
+class ModelStore:
+    """The folder of one model (one schema name) inside a store root.
+
+    `key` signs what this store writes and is required of what it reads (see compose.store.signing);
+    by default it is `COMPOSE_SIGNING_KEY`, and without one records carry only their checksums.
+    """
+
+    def __init__(self, path: str | Path, *, key: str | bytes | None = None) -> None:
         self.path = Path(path)
+        self._session: list[Path] | None = None  # versions written under the lock held now
+        self.key = signing_key(key)
 
     @classmethod
-    def open(cls, root: str | Path, model: str | None = None, *, create: bool = False) -> ModelStore:
+    def open(cls, root: str | Path, model: str | None = None, *, create: bool = False,
+             key: str | bytes | None = None) -> ModelStore:
         """The model folder `root/model`; `root` itself if it is a model folder; else its only model."""
         root = Path(root)
+        if root.exists() and not root.is_dir():
+            raise EnvironmentFault(f"store {str(root)!r} is a file, not a folder; --store must name the store's "
+                                   "folder (move the file away or choose another path)", str(root))
         if model is not None:
             path = root / model
             if not create and not (path / "releases").is_dir():
                 known = list_models(root)
                 raise ArtifactNotFoundError(f"store {str(root)!r} has no model {model!r}; models here: {known}")
-            return cls(path)
+            return cls(path, key=key)
         if (root / "releases").is_dir() or (root / "CURRENT").exists():
-            return cls(root)
+            return cls(root, key=key)
         if not root.is_dir():
             raise ArtifactNotFoundError(f"store {str(root)!r} does not exist; train a model first "
                                         f"(compose train SCHEMA --data FILE --store {root})")
@@ -129,7 +157,7 @@ class ModelStore:
         if len(models) > 1:
             raise ArtifactNotFoundError(f"store {str(root)!r} holds several models {models}; "
                                         "pick one with --model NAME")
-        return cls(root / models[0])
+        return cls(root / models[0], key=key)
 
     @property
     def name(self) -> str:
@@ -138,11 +166,21 @@ class ModelStore:
     # --- locking -------------------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def lock(self, timeout: float = 600.0, on_wait: Callable[[str], None] | None = None) -> Iterator[None]:
-        """Hold the store's write lock; wait up to `timeout` seconds for another writer."""
-        self.path.mkdir(parents=True, exist_ok=True)
-        lock_path = self.path / ".lock"
-        fh = lock_path.open("a+")
+    def lock(self, timeout: float = 600.0, on_wait: Callable[[str], None] | None = None, *,
+             clean_staging: bool = True) -> Iterator[None]:
+        """Hold the store's write lock; wait up to `timeout` seconds for another writer.
+
+        Leaving normally settles the versions written meanwhile (they lose their `.pending` marker);
+        leaving on an error (or Ctrl-C, or SIGTERM through SystemExit) removes the staging files and
+        the versions written meanwhile that no release pins. An operating-system error (disk full,
+        read-only, no permission) comes out as an EnvironmentFault naming the path.
+        """
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            lock_path = self.path / ".lock"
+            fh = lock_path.open("a+b", buffering=0)  # unbuffered: a full disk cannot fail the close
+        except OSError as exc:
+            raise environment_fault(exc, str(self.path), "opening the store") from exc
         try:
             deadline = time.monotonic() + timeout
             told = False
@@ -162,17 +200,50 @@ class ModelStore:
                         on_wait(f"waiting for the store lock held by {holder} ...")
                         told = True
                     time.sleep(0.2)
-            fh.seek(0)
-            fh.truncate()
-            fh.write(f"pid {os.getpid()} since {now()}")
-            fh.flush()
-            self._clean_temporaries()
-            yield
+            with contextlib.suppress(OSError):  # the holder's note is a courtesy; a full disk must not stop us
+                fh.seek(0)
+                fh.truncate()
+                fh.write(f"pid {os.getpid()} since {now()}".encode())
+            if clean_staging:
+                self._clean_temporaries()
+            self._session = []
+            try:
+                yield
+            except BaseException as exc:
+                self._abort_session()
+                if isinstance(exc, OSError) and exc.errno is not None and not isinstance(exc, ComposeError):
+                    raise environment_fault(exc, str(exc.filename) if exc.filename else str(self.path)) from exc
+                raise
+            self.settle()
         finally:
+            self._session = None
             with contextlib.suppress(OSError):
                 fh.seek(0)
                 fh.truncate()
             fh.close()  # closing releases the flock
+
+    def settle(self) -> None:
+        """Mark the versions written under the lock as whole (call before writing the release)."""
+        for target in self._session or []:
+            with contextlib.suppress(FileNotFoundError):
+                (target / PENDING).unlink()
+
+    def _abort_session(self) -> None:
+        """After a failed run: remove its staging files and the versions it wrote that no release pins."""
+        self._clean_temporaries()
+        for p in [*temporaries(self.path), *temporaries(self.path / "releases")]:
+            with contextlib.suppress(OSError):
+                p.unlink()
+        pinned = pinned_paths(self)
+        for target in self._session or []:
+            if target not in pinned:
+                shutil.rmtree(target, ignore_errors=True)
+                with contextlib.suppress(OSError):  # a node folder this run created and left empty
+                    target.parent.rmdir()
+                    target.parent.parent.rmdir()
+            else:
+                with contextlib.suppress(OSError):
+                    (target / PENDING).unlink()
 
     def _clean_temporaries(self) -> None:
         tmp = self.path / ".tmp"
@@ -194,28 +265,55 @@ class ModelStore:
         folder = self.path / kind
         return sorted(p.name for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
 
+    def live_format(self) -> str:
+        """The artifact format of the live release's heads (joblib for a new or an older store)."""
+        try:
+            live = self.release() if self.release_numbers() else None
+        except StoreError:
+            return "joblib"
+        for kind in ("groups", "features"):
+            for node, pin in (live.pins(kind) if live is not None else {}).items():
+                return self.meta(kind, node, pin.version).format
+        return "joblib"
+
     def write_version(self, kind: str, name: str, obj: Any, meta: dict[str, Any],
-                      extras: dict[str, Any] | None = None) -> tuple[int, str]:
+                      extras: dict[str, Any] | None = None, *, fmt: str | None = None) -> tuple[int, str]:
         """Store a new version of `kind/name`; return (version, sha256). Call under `lock()`.
 
         `meta` holds the kind's own fields of meta.json (see `compose.store.records`); they are
         checked against its record type before anything is written. A decision (`obj`, a mapping
         of decision parameters) is written as JSON (`decision.json`); features and heads are
-        pickled (`model.joblib`). `extras` are further objects saved beside the artifact
-        (`<key>.joblib`), each with its sha256 in meta.json under `files`.
+        pickled (`model.joblib`), or saved with skops when `fmt` is `skops` (`model.skops`; default:
+        the live release's format), which records per file the types it must trust to load
+        (`trusted_types`). `extras` are further objects saved beside the artifact (`<key>.joblib`
+        or `<key>.skops`), each with its sha256 in meta.json under `files`.
         """
+        fmt = fmt or self.live_format()
         staging = self.path / ".tmp" / f"{kind}-{name}-{uuid.uuid4().hex}"
+        try:
+            return self._write_staged(staging, kind, name, obj, meta, extras, fmt)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+
+    def _write_staged(self, staging: Path, kind: str, name: str, obj: Any, meta: dict[str, Any],
+                      extras: dict[str, Any] | None, fmt: str) -> tuple[int, str]:
         staging.mkdir(parents=True)
-        artifact = DECISION if kind == "decisions" else ARTIFACT
+        artifact = DECISION if kind == "decisions" else artifacts.filename("model", fmt)
+        (staging / PENDING).write_text("written by a run that has not finished\n", encoding="utf-8")
         files: dict[str, str] = {}
-        for filename, content in [(artifact, obj), *((f"{k}.joblib", v) for k, v in (extras or {}).items())]:
-            with (staging / filename).open("wb") as fh:
-                if filename == DECISION:
+        trusted: dict[str, list[str]] = {}
+        for filename, content in [(artifact, obj),
+                                  *((artifacts.filename(k, fmt), v) for k, v in (extras or {}).items())]:
+            if filename == DECISION:
+                with (staging / filename).open("wb") as fh:
                     fh.write(json.dumps(content, indent=2, sort_keys=True).encode("utf-8"))
-                else:
-                    joblib.dump(content, fh, compress=3)
-                fh.flush()
-                os.fsync(fh.fileno())
+                    fh.flush()
+                    os.fsync(fh.fileno())
+            else:
+                types = artifacts.dump(content, staging / filename, fmt)
+                if types is not None:
+                    trusted[filename] = types
             files[filename] = sha256_file(staging / filename)
         digest = files.pop(artifact)
         existing = self.versions(kind, name)
@@ -224,12 +322,17 @@ class ModelStore:
                   "created": now(), **meta, "libraries": library_versions()}
         if artifact != ARTIFACT:
             record["artifact"] = artifact
+        if fmt != "joblib" and kind != "decisions":
+            record.update(format=fmt, trusted_types=trusted)
         typed = parse_record(META_TYPES[kind], json.loads(json.dumps(record, default=str)), staging / META,
                              "This is a bug in compose: the version was not written")
-        (staging / META).write_text(json.dumps(typed.to_json(), indent=2), encoding="utf-8")
+        sealed = seal(typed.to_json(), self.key)  # its own checksum and, with a key, its signature
+        (staging / META).write_text(json.dumps(sealed, indent=2), encoding="utf-8")
         target = self.node_dir(kind, name) / version_name(version)
         target.parent.mkdir(parents=True, exist_ok=True)
         os.rename(staging, target)
+        if self._session is not None:
+            self._session.append(target)
         fsync_dir(target.parent)
         return version, digest
 
@@ -243,6 +346,7 @@ class ModelStore:
                                         f"{version_name(version)}; list them with `compose versions`")
         fix = f"Roll back to another version or retrain {kind[:-1]} {name!r}"
         data = read_json(path, fix)
+        check_record(path, data, self.key)
         meta = parse_record(META_TYPES[kind], data, path, fix)
         if (meta.name, meta.version) != (name, version):
             raise IntegrityError(f"{path} describes {meta.kind} {meta.name!r} {version_name(meta.version)}, not "
@@ -264,12 +368,17 @@ class ModelStore:
         assert isinstance(meta, DecisionMeta)  # META_TYPES parses decisions as DecisionMeta
         return meta
 
-    def verify_version(self, kind: str, name: str, version: int,
-                       expected_sha256: str | None = None) -> tuple[Path, VersionMeta]:
-        """Check every file of a version against meta.json (and the release's sha256, if given),
-        without unpickling anything; return the artifact's path and the meta. Raise IntegrityError."""
+    def verify_version(self, kind: str, name: str, version: int, expected_sha256: str | None = None,
+                       expected_meta: str | None = None) -> tuple[Path, VersionMeta]:
+        """Check every file of a version against meta.json (and the release's sha256 of the artifact and
+        checksum of meta.json, if given), without unpickling anything; return the artifact's path and the
+        meta. Raise IntegrityError."""
         meta = self.meta(kind, name, version)
         path = self.node_dir(kind, name) / version_name(version) / meta.artifact
+        if expected_meta is not None and meta.meta_sha256 != expected_meta:
+            raise IntegrityError(f"{path.parent / META} does not match the checksum its release pins: the record was "
+                                 f"changed after it was released. Retrain {kind[:-1]} {name!r} or roll back to "
+                                 "another version; it will not be loaded")
         if not path.is_file():
             raise IntegrityError(f"{path} is missing; retrain {kind[:-1]} {name!r} or roll back to another version")
         digest = sha256_file(path)
@@ -286,13 +395,14 @@ class ModelStore:
                                      "or roll back to another version; it will not be loaded")
         return path, meta
 
-    def load_version(self, kind: str, name: str, version: int, expected_sha256: str | None = None) -> Any:
+    def load_version(self, kind: str, name: str, version: int, expected_sha256: str | None = None,
+                     expected_meta: str | None = None) -> Any:
         """Load an artifact after checking its sha256 against meta.json and the pinning release.
 
         A decision written as data comes back as the mapping it was; one pickled by compose 0.1.0
         is unpickled (after the same checks).
         """
-        path, meta = self.verify_version(kind, name, version, expected_sha256)
+        path, meta = self.verify_version(kind, name, version, expected_sha256, expected_meta)
         if path.name == DECISION:
             return read_json(path, f"Tune group {name!r} again")
         theirs = meta.scikit_learn
@@ -300,8 +410,11 @@ class ModelStore:
         if theirs and theirs != mine:
             warnings.warn(f"{path} was made with scikit-learn {theirs} and is loaded with {mine}; "
                           "predictions may differ: retrain to be safe", stacklevel=2)
+        what = f"{kind[:-1]} {name!r}"
         try:
-            return joblib.load(path)
+            return artifacts.load(path, meta.format, meta.trusted_types.get(path.name), what=what)
+        except (IntegrityError, PluginError):  # refused by a check, or skops is not installed
+            raise
         except ImportError as exc:  # a module the pickle names is not installed: the file is not corrupt
             raise PluginError(missing_plugin_message(path, meta, exc)) from exc
         except AttributeError as exc:
@@ -316,7 +429,7 @@ class ModelStore:
     def load_extra(self, kind: str, name: str, version: int, key: str) -> Any:
         """Load an extra file of a version (for example a group's holdout), checking its sha256."""
         meta = self.meta(kind, name, version)
-        filename = f"{key}.joblib"
+        filename = artifacts.filename(key, meta.format)
         wanted = meta.files.get(filename)
         path = self.node_dir(kind, name) / version_name(version) / filename
         if wanted is None:
@@ -324,12 +437,13 @@ class ModelStore:
         if not path.is_file() or sha256_file(path) != wanted:
             raise IntegrityError(f"{path} is missing or does not match the sha256 in its meta.json; it will "
                                  f"not be used. Retrain {kind[:-1]} {name!r}")
-        return joblib.load(path)
+        return artifacts.load(path, meta.format, meta.trusted_types.get(filename), what=f"{kind[:-1]} {name!r}")
 
     def holdout(self, group: str, version: int) -> Holdout:
         """The holdout stored with a head version (checked against its meta.json)."""
         obj = self.load_extra("groups", group, version, "holdout")
-        return Holdout.from_stored(obj, self.node_dir("groups", group) / version_name(version) / "holdout.joblib")
+        filename = artifacts.filename("holdout", self.meta("groups", group, version).format)
+        return Holdout.from_stored(obj, self.node_dir("groups", group) / version_name(version) / filename)
 
     # --- releases ------------------------------------------------------------------------------
 
@@ -347,7 +461,7 @@ class ModelStore:
                 raise IntegrityError(f"{path} is missing; {fix}")
             raise ArtifactNotFoundError(f"{self.path} has no release yet; train a model first")
         try:
-            name = path.read_bytes().decode("utf-8").strip()
+            name = read_current(path, path.read_bytes().decode("utf-8"), self.key)
         except UnicodeDecodeError as exc:
             raise IntegrityError(f"{path} is not UTF-8 text (byte {exc.start}); {fix}") from exc
         if not RELEASE_PATTERN.match(name) or not (self.path / "releases" / f"{name}.json").is_file():
@@ -364,38 +478,60 @@ class ModelStore:
             raise ArtifactNotFoundError(f"release {name!r} does not exist in {self.path}; releases: {known}")
         fix = "Point CURRENT at another release with `compose rollback --to-release rNNNN`"
         data = read_json(path, fix)
-        body = {k: v for k, v in data.items() if k != "sha256"}
+        body = {k: v for k, v in data.items() if k not in ("sha256", "signature")}
         if data.get("sha256") != _digest_json(body):
             raise IntegrityError(f"{path} does not match its own sha256: it was edited or corrupted; point "
                                  "CURRENT at another release with `compose rollback --to-release rNNNN`")
+        if self.key is not None:
+            check_signature(path, _canonical(body), data.get("signature"), self.key)
         record = parse_record(Release, data, path, fix)
         if record.release != name:
             raise IntegrityError(f"{path} holds release {record.release!r}, not {name!r}: it was renamed. {fix}")
         return record
 
     def write_release(self, body: ReleaseBody, *, make_current: bool = True) -> str:
-        """Write the next release (pins, schema, note) and, by default, make it live. Call under `lock()`."""
+        """Write the next release (pins, schema, note) and, by default, make it live. Call under `lock()`.
+
+        Each pin records the checksum of its version's meta.json too (`meta_sha256`).
+        """
+        checked: dict[str, dict[str, Any]] = {}
         for kind in KINDS:
+            checked[kind] = {}
             for node, pin in body.pins(kind).items():
                 folder = self.node_dir(kind, node) / version_name(pin.version)
                 meta = self.meta(kind, node, pin.version) if (folder / META).is_file() else None
                 if meta is None or not (folder / meta.artifact).is_file():
                     raise StoreError(f"cannot release: {kind[:-1]} {node!r} {version_name(pin.version)} "
                                      "does not exist in the store")
+                checked[kind][node] = pin.model_copy(update={"meta_sha256": meta.meta_sha256}) \
+                    if meta.meta_sha256 is not None else pin
+        body = body.model_copy(update=checked)
         numbers = self.release_numbers()
         name = release_name((numbers[-1] if numbers else 0) + 1)
         record: dict[str, Any] = {"release": name, "created": now(), **body.body_json()}
         record["sha256"] = _digest_json(record)
+        if self.key is not None:
+            record["signature"] = sign_bytes(self.key, _canonical(record))
         parse_record(Release, record, self.path / "releases" / f"{name}.json", "This is a bug in compose")
         atomic_write(self.path / "releases" / f"{name}.json", json.dumps(record, indent=2))
         if make_current:
             self.set_current(name)
         return name
 
+    def rewrite_release(self, release: Release) -> None:
+        """Write an existing release again with a fresh sha256 (and signature); `compose sign` only."""
+        record: dict[str, Any] = {"release": release.release, "created": release.created, **release.body_json()}
+        record["sha256"] = _digest_json(record)
+        if self.key is not None:
+            record["signature"] = sign_bytes(self.key, _canonical(record))
+        path = self.path / "releases" / f"{release.release}.json"
+        parse_record(Release, record, path, "This is a bug in compose")
+        atomic_write(path, json.dumps(record, indent=2))
+
     def set_current(self, name: str) -> None:
         if not (self.path / "releases" / f"{name}.json").is_file():
             raise ArtifactNotFoundError(f"release {name!r} does not exist in {self.path}")
-        atomic_write(self.path / "CURRENT", name + "\n")
+        atomic_write(self.path / "CURRENT", current_text(name, self.key))
 
 
 def read_json(path: Path, fix: str) -> dict[str, Any]:
@@ -424,8 +560,34 @@ def next_release(live: Release, *, note: str, groups: dict[str, GroupPin] | None
         "parent": live.release, "note": note})
 
 
+def _canonical(obj: dict[str, Any]) -> bytes:
+    """The bytes a release's signature covers: the record without `sha256` and `signature`, as sorted JSON."""
+    return json.dumps({k: v for k, v in obj.items() if k not in ("sha256", "signature")}, sort_keys=True,
+                      default=str).encode()
+
+
 def _digest_json(obj: Any) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def pinned_paths(store: ModelStore) -> set[Path]:
+    """The folders of every version that some release pins, read leniently (a corrupt release pins nothing)."""
+    out: set[Path] = set()
+    for number in store.release_numbers():
+        path = store.path / "releases" / f"{release_name(number)}.json"
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if not isinstance(record, dict):
+            continue
+        for kind in KINDS:
+            pins = record.get(kind)
+            for node, pin in (pins.items() if isinstance(pins, dict) else ()):
+                version = pin.get("version") if isinstance(pin, dict) else None
+                if isinstance(version, int) and isinstance(node, str):
+                    out.add(store.node_dir(kind, node) / version_name(version))
+    return out
 
 
 def list_models(root: Path) -> list[str]:

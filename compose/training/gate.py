@@ -12,16 +12,18 @@ from compose.heads.decide import raw_predictions
 from compose.heads.head import Head
 from compose.metrics import gate_metric_name, group_metrics
 from compose.schema.models import Schema
+from compose.store.names import version_name
 from compose.store.records import GateVerdict, Holdout, Release
 from compose.store.store import ModelStore
 
 
 def live_holdout(schema: Schema, store: ModelStore, live: Release | None, group: str) -> Holdout | None:
-    """The holdout kept with the live version of `group`, if that version has the same definition."""
+    """The holdout kept with the live version of `group`, if that version has the same labels (its
+    rows' labels are indices into them; any other change of the definition leaves them comparable)."""
     pin = live.groups.get(group) if live is not None else None
     if pin is None:
         return None
-    if store.group_meta(group, pin.version).spec_hash != schema.group_fingerprint(group):
+    if store.group_meta(group, pin.version).labels != schema.labels_of(group):
         return None
     return store.holdout(group, pin.version)
 
@@ -29,9 +31,12 @@ def live_holdout(schema: Schema, store: ModelStore, live: Release | None, group:
 def union(reference: Holdout, own: Holdout) -> Holdout:
     """The live holdout, plus this file's holdout rows it does not hold yet (labels as this file gives)."""
     fresh = ~np.isin(own.hashes, reference.hashes)
+    known = None
+    if reference.known is not None or own.known is not None:  # per-label truth: which cells are known
+        known = np.concatenate([reference.known_cells(), own.known_cells()[fresh]])
     return Holdout(pd.concat([reference.inputs, own.inputs[fresh]], ignore_index=True),
                    np.concatenate([reference.y, own.y[fresh]]),
-                   np.concatenate([reference.hashes, own.hashes[fresh]]))
+                   np.concatenate([reference.hashes, own.hashes[fresh]]), known)
 
 
 def score_on(schema: Schema, head: Head, transformers: list[Any], holdout: Holdout) -> dict[str, Any]:
@@ -40,31 +45,36 @@ def score_on(schema: Schema, head: Head, transformers: list[Any], holdout: Holdo
         return {"n": 0}
     x = hstack([t.transform(holdout.inputs) for t in transformers])
     pred = raw_predictions(spec, head.labels, head.scores(x))
-    return group_metrics(spec.type, holdout.y, pred, head.labels)
+    return group_metrics(spec.type, holdout.y, pred, head.labels, known=holdout.known)
 
 
 def gate_verdict(schema: Schema, store: ModelStore, live: Release, group: str, metrics: dict[str, Any],
-                 holdout: Holdout, comparable: bool, *, force: bool = False) -> GateVerdict:
-    """Compare the candidate with the live head on the same rows: the live version's stored holdout
-    plus the new file's holdout rows it did not hold yet.
+                 holdout: Holdout, *, force: bool = False, accept_new_labels: bool = False) -> GateVerdict:
+    """Compare the candidate with the live head on the same rows, which neither was fitted on.
 
-    Starting from the live holdout means a file with wrong labels cannot make the live head look
-    bad on rows it was judged on before. Every row of it hashes into the holdout, so neither head
-    was fitted on it. With `force`, a refused verdict is marked `forced` (released anyway).
+    The comparison is made whatever changed in the group's definition (estimator, params, features,
+    `when`): the live head is scored with the feature versions it reads. Only a change of the label
+    set makes the two incomparable: then the candidate passes only with `accept_new_labels`, and
+    the verdict says so. With `force`, a refused verdict is marked `forced` (released anyway).
     """
     spec = schema.groups[group]
     metric = gate_metric_name(spec.type, spec.gate.metric)
     pin = live.groups[group]
+
     def verdict(passed: bool, **found: Any) -> GateVerdict:
         return GateVerdict(metric=metric, tolerance=spec.gate.tolerance, against=pin.version, n_holdout=len(holdout),
                            passed=passed, forced=force and not passed, **found)
 
-    if not comparable:
-        return verdict(True, reason="the live version was trained for another definition of the group")
-    if len(holdout) == 0:
-        return verdict(False, reason="no holdout rows to compare on")
     old_meta = store.group_meta(group, pin.version)
-    old_head: Head = store.load_version("groups", group, pin.version, pin.sha256)
+    if old_meta.labels != schema.labels_of(group):
+        how = "released as --accept-new-labels asks" if accept_new_labels else \
+            "pass --accept-new-labels to release it (or --force)"
+        return verdict(accept_new_labels, reason=f"the label set changed (live {version_name(pin.version)}: "
+                                                 f"{old_meta.labels}, candidate: {schema.labels_of(group)}), so the "
+                                                 f"two cannot be compared; {how}")
+    if len(holdout) == 0:
+        return verdict(False, reason="no held-out rows to compare on")
+    old_head: Head = store.load_version("groups", group, pin.version, pin.sha256, pin.meta_sha256)
     old_transformers = []
     for f, v in old_meta.parents.items():
         fpin = live.features.get(f)
@@ -73,4 +83,7 @@ def gate_verdict(schema: Schema, store: ModelStore, live: Release, group: str, m
     old = score_on(schema, old_head, old_transformers, holdout)
     cand, base = metrics.get(metric), old.get(metric)
     passed = bool(cand is not None and base is not None and cand >= base - spec.gate.tolerance)
-    return verdict(passed, candidate=cand, live=base, live_metrics=old)
+    changed = old_meta.spec_hash != schema.group_fingerprint(group)
+    return verdict(passed, candidate=cand, live=base, live_metrics=old,
+                   reason="the definition changed (estimator, params, features or when); compared on the same rows"
+                   if changed else None)

@@ -36,7 +36,7 @@ from compose.data.targets import (
     prepare_inputs,
     split_hashes,
 )
-from compose.errors import DataError, SchemaError, TrainingError
+from compose.errors import DataError, SchemaError, TrainingError, UsageError
 from compose.featurize.base import featurizer_of, hstack
 from compose.heads.auto import AUTO, SearchResult, search
 from compose.heads.decide import raw_predictions
@@ -47,9 +47,12 @@ from compose.registry import Registry, resolve
 from compose.schema.models import Schema
 from compose.store.names import version_name
 from compose.store.records import FeaturePin, GateVerdict, GroupPin, Holdout, Release, ReleaseBody, kept_decisions
+from compose.store.sample_records import SampleSet
+from compose.store.samples import SampleStore
 from compose.store.store import ModelStore
 from compose.training.gate import gate_verdict, live_holdout, score_on, union
 from compose.training.splits import GroupRows, select_rows
+from compose.training.stored import Incoming, fitted_rows, groups_to_train, judged_rows, read_incoming
 
 log = logging.getLogger("compose")
 
@@ -77,6 +80,7 @@ class TrainReport:
     features: dict[str, int] = field(default_factory=dict)
     groups: dict[str, GroupReport] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what happened to the groups this run did not train
 
     @property
     def refused(self) -> list[str]:
@@ -95,13 +99,14 @@ def _jobs_for(schema: Schema, rows: GroupRows, x: Any, registry: Registry,
     if chosen is not None:  # `model: auto`: the search's winner
         estimator, model_params = chosen.estimator, dict(chosen.params)
     # An unfitted template built here from the registry: workers clone it and resolve no names.
-    name = registry.build_estimator(estimator, model_params)
+    name = registry.build_estimator(estimator, model_params, trusted=schema.trusted_modules)
     params: dict[str, Any] = {}
     xt = x[rows.train]
     if spec.type == "multilabel":
         labels = schema.labels_of(rows.group)
-        return [(name, params, xt, rows.y[rows.train, j], f"group {rows.group!r}, label {label!r}", True,
-                 spec.calibration) for j, label in enumerate(labels)]
+        # a label is fitted on the rows where its truth is known (all of them, unless per-label cells)
+        return [(name, params, xt if rows.known is None else x[rows.label_train(j)], rows.y[rows.label_train(j), j],
+                 f"group {rows.group!r}, label {label!r}", True, spec.calibration) for j, label in enumerate(labels)]
     return [(name, params, xt, rows.y[rows.train], f"group {rows.group!r}", False, spec.calibration)]
 
 
@@ -118,7 +123,8 @@ def _evaluate(schema: Schema, head: Head, x: Any, rows: GroupRows) -> dict[str, 
     spec = schema.groups[head.group]
     scores = head.scores(x[rows.holdout])
     pred = raw_predictions(spec, head.labels, scores)
-    return group_metrics(spec.type, rows.y[rows.holdout], pred, head.labels)
+    known = None if rows.known is None else rows.known[rows.holdout]
+    return group_metrics(spec.type, rows.y[rows.holdout], pred, head.labels, known=known)
 
 
 @dataclass
@@ -143,9 +149,13 @@ class TrainingRun:
     versions: dict[str, int] = field(default_factory=dict)
     xs: dict[str, Any] = field(default_factory=dict)
     heads: dict[str, Head] = field(default_factory=dict)
+    artifact_format: str | None = None  # None: the live release's format
     fit_seconds: float = 0.0
     released: dict[str, bool] = field(default_factory=dict)
     searches: dict[str, SearchResult] = field(default_factory=dict)  # `model: auto` groups
+    samples: SampleStore | None = None  # the sample store the run reads (None: trained from the file alone)
+    sample_set: SampleSet | None = None
+    accept_new_labels: bool = False
 
     @property
     def train_rows(self) -> np.ndarray:
@@ -170,17 +180,41 @@ def fit_and_release(  # noqa: PLR0913 - the lifecycle commands' options, keyword
     lock_timeout: float = 600.0,
     registry: Registry | None = None,
     budget_s: float | None = None,
+    accept_new_labels: bool = False,
+    samples: bool = True,
+    artifact_format: str | None = None,
 ) -> TrainReport:
-    """Fit `groups` (default: every group with a column in the data) and release what passes.
+    """Fit `groups` and release what passes.
+
+    With `samples` (the default) the rows of `data` are first added to the model's sample store
+    (`data` may be None: the store alone), and each group is trained on ALL its stored samples of
+    the train split; `groups` None trains the groups `data` labels (a live group it does not label
+    keeps its live version, unless it reads a refitted feature: then it is retrained from its
+    stored samples). Without `samples`, `data` alone is read, as compose 0.1.0 did.
 
     `refit` names the features to fit anew (None: every feature the groups read); the others are
-    taken from the live release. With `gate`, each new head is released only if its holdout
-    metric is not worse than the live head's on the same rows (or with `force`). `registry` builds
-    the featurizers and estimators (default: `compose.registry.default_registry()`). `budget_s`
-    overrides the search budget of every `model: auto` group.
+    taken from the live release. With `gate`, each new head of a live group is released only if
+    its metric is not worse than the live head's on the same rows, none of which either was
+    fitted on (or with `force`); a changed label set is released only with `accept_new_labels`.
+    `registry` builds the featurizers and estimators (default: `compose.registry.default_registry()`).
+    New versions are saved as `artifact_format` (`joblib` or `skops`), else the schema's
+    `store.artifact_format`, else in the format of the live release. `budget_s` overrides the
+    search budget of every `model: auto` group.
     """
-    run = select_training_rows(schema, data, ModelStore(Path(store) / schema.name), groups, resolve(registry))
-    with run.store.lock(lock_timeout, on_wait=log.warning):
+    if n_jobs is not None and (not isinstance(n_jobs, int) or n_jobs == 0 or n_jobs < -1):
+        raise UsageError(f"--jobs (n_jobs) must be a number of parallel fits of at least 1, or -1 for every core; "
+                         f"got {n_jobs!r}")
+    model_store = ModelStore(Path(store) / schema.name)
+    reg = resolve(registry)
+    if samples:
+        incoming = read_incoming(schema, data, groups)
+    else:
+        run = select_training_rows(schema, data, model_store, groups, reg)
+    with model_store.lock(lock_timeout, on_wait=log.warning):
+        if samples:
+            run = read_samples(schema, model_store, incoming, groups, refit, reg)
+        run.accept_new_labels = accept_new_labels
+        run.artifact_format = artifact_format or schema.store.artifact_format
         read_live_release(run)
         fit_features(run, refit)
         fit_heads(run, n_jobs, budget_s)
@@ -192,7 +226,58 @@ def fit_and_release(  # noqa: PLR0913 - the lifecycle commands' options, keyword
         if body is not None:
             run.report.release = run.store.write_release(body)
             log.info("release %s is live (%s)", run.report.release, note)
+    if run.samples is not None:
+        run.samples.close()
     return run.report
+
+
+def _groups_read(schema: Schema, live: Release | None, groups: list[str] | None,
+                 refit: set[str] | None) -> list[str] | None:
+    """The groups whose samples a run must read: for named groups on the live features (learn,
+    retrain --group, train --only), those and the groups their `when` reads; None: every sample."""
+    if groups is None or refit is None or refit or live is None:
+        return None
+    if not {f for g in groups for f in schema.features_of(g)} <= set(live.features):
+        return None  # a feature is fitted for the first time: on every stored training sample
+    return sorted({*groups, *(gate for g in groups for gate in (schema.groups[g].when or {}))})
+
+
+def read_samples(schema: Schema, store: ModelStore, incoming: Incoming | None, groups: list[str] | None,
+                 refit: set[str] | None, registry: Registry) -> TrainingRun:
+    """Step 1 from the sample store (under the lock): add the data's rows, read every stored
+    sample, choose the groups to train and each group's training and held-out rows."""
+    report = TrainReport(store.path, None)
+    samples = SampleStore.open(store.path, schema=schema)
+    try:
+        if incoming is not None:
+            added = samples.upsert(incoming.frame, schema)
+            report.warnings.extend(added.warnings)
+            log.info("%s: %d rows, %d new samples; the sample store holds %d (revision %d)", incoming.source,
+                     added.rows, added.new_samples, samples.counts().samples, samples.revision)
+        live = store.release() if store.release_numbers() else None
+        subset = _groups_read(schema, live, groups, refit)
+        data = samples.read(schema, subset, annotated_only=subset is not None)
+        plan = build_plan(schema)
+        trained, notes = groups_to_train(schema, plan, data, live, incoming, groups, refit)
+    except BaseException:
+        samples.close()
+        raise
+    for line in notes:
+        if "the data has no column" in line or "no labelled training rows in this file" in line:
+            _warn(report, line)
+        else:
+            report.notes.append(line)
+            log.info(line)
+    selections = {}
+    for g in trained:
+        selections[g] = select_rows(schema, g, data.targets, data.holdout, data.hashes)
+        if selections[g].excluded_by_when:
+            log.info("group %r: %d labelled samples left out because their %s label is outside `when`",
+                     g, selections[g].excluded_by_when, "/".join(schema.groups[g].when or {}))
+    run = TrainingRun(schema, plan, store, data.inputs, data.hashes, data.holdout, report, trained, selections,
+                      registry)
+    run.samples, run.sample_set = samples, data
+    return run
 
 
 def _groups_to_train(schema: Schema, plan: Plan, df: pd.DataFrame, groups: list[str] | None,
@@ -222,6 +307,9 @@ def select_training_rows(schema: Schema, data: Any, store: ModelStore, groups: l
                          registry: Registry) -> TrainingRun:
     """Step 1: read the data and choose each group's training and holdout rows (no store access)."""
     df = as_frame(data)
+    if len(df) == 0:
+        raise DataError(f"{df.attrs.get('source', 'the data')} has a header but no rows; training needs rows with "
+                        "inputs and labels")
     inputs = prepare_inputs(df, schema)
     report = TrainReport(store.path, None)
     plan = build_plan(schema)
@@ -252,7 +340,10 @@ def read_live_release(run: TrainingRun) -> None:
     for g, reference in run.references.items():
         if reference is not None:  # rows the live version was judged on are never trained on
             rows = run.selections[g]
-            rows.train = rows.train[~np.isin(run.hashes[rows.train], reference.hashes)]
+            judged = np.isin(run.hashes[rows.train], reference.hashes)
+            if run.samples is not None:  # stored samples: they are judged on again
+                rows.holdout = np.sort(np.concatenate([rows.holdout, rows.train[judged]]))
+            rows.train = rows.train[~judged]
             if len(rows.train) == 0:
                 raise DataError(f"group {g!r}: every labelled row of this file is in the live version's "
                                 "holdout, so none is left to train on; add rows that were not labelled before")
@@ -278,7 +369,7 @@ def fit_features(run: TrainingRun, refit: set[str] | None) -> None:
                      featurizer_of(schema, f, run.registry).width(run.transformers[f]), time.perf_counter() - t0)
         else:
             pin = live_features[f]
-            run.transformers[f] = run.store.load_version("features", f, pin.version, pin.sha256)
+            run.transformers[f] = run.store.load_version("features", f, pin.version, pin.sha256, pin.meta_sha256)
             run.versions[f] = pin.version
 
 
@@ -328,18 +419,35 @@ def write_feature_versions(run: TrainingRun) -> None:
                 "width": featurizer_of(schema, f, run.registry).width(run.transformers[f]),
                 "plugin": run.registry.plugin("featurizers", schema.features[f].type).to_dict(),
                 "training": schema.training.model_dump()}
-        run.versions[f], _ = run.store.write_version("features", f, run.transformers[f], meta)
+        run.versions[f], _ = run.store.write_version("features", f, run.transformers[f], meta,
+                                                     fmt=run.artifact_format)
         run.report.features[f] = run.versions[f]
 
 
 def _holdout_metrics(run: TrainingRun, g: str) -> tuple[Holdout, dict[str, Any]]:
-    """The rows a new head of `g` is judged on (the live holdout plus this file's), and its metrics there."""
+    """The rows a new head of `g` is judged on, and its metrics there.
+
+    From the sample store: the group's held-out samples the live version was not fitted on, plus
+    the rows of the live version's holdout the store does not hold. From a file: the live holdout
+    plus this file's held-out rows it does not hold yet.
+    """
     rows, reference = run.selections[g], run.references[g]
+    if run.samples is not None and run.sample_set is not None:
+        held = rows.holdout[~fitted_rows(run.samples, run.live, g, run.sample_set.sids[rows.holdout])]
+        if len(held) < len(rows.holdout):
+            log.info("group %r: %d held-out samples left out of its gate rows: the live version was fitted on them",
+                     g, len(rows.holdout) - len(held))
+        rows.holdout = held
     own = Holdout(run.inputs.iloc[rows.holdout].reset_index(drop=True), rows.y[rows.holdout],
-                  run.hashes[rows.holdout])
-    if reference is None:
+                  run.hashes[rows.holdout], None if rows.known is None else rows.known[rows.holdout])
+    if run.samples is not None:
+        holdout = judged_rows(own, reference, run.hashes)
+        if len(holdout) == len(own):
+            return own, _evaluate(run.schema, run.heads[g], run.xs[g], rows)
+    elif reference is None:
         return own, _evaluate(run.schema, run.heads[g], run.xs[g], rows)
-    holdout = union(reference, own)
+    else:
+        holdout = union(reference, own)
     transformers = [run.transformers[f] for f in run.schema.features_of(g)]
     return holdout, score_on(run.schema, run.heads[g], transformers, holdout)
 
@@ -350,8 +458,8 @@ def gate_and_write_head(run: TrainingRun, g: str, *, gate: bool, force: bool, no
     holdout, metrics = _holdout_metrics(run, g)
     verdict = None
     if gate and run.live is not None and g in run.live.groups:
-        verdict = gate_verdict(schema, run.store, run.live, g, metrics, holdout, run.references[g] is not None,
-                               force=force)
+        verdict = gate_verdict(schema, run.store, run.live, g, metrics, holdout, force=force,
+                               accept_new_labels=run.accept_new_labels)
     ok = verdict is None or verdict.passed or force
     meta = {
         "spec_hash": schema.group_fingerprint(g), "spec": spec.model_dump(mode="json"),
@@ -371,7 +479,14 @@ def gate_and_write_head(run: TrainingRun, g: str, *, gate: bool, force: bool, no
     }
     if g in run.searches:
         meta["search"] = run.searches[g].to_dict()
-    version, _ = run.store.write_version("groups", g, run.heads[g], meta, extras={"holdout": holdout.to_stored()})
+    if run.samples is not None and run.sample_set is not None:
+        meta["samples"] = {"revision": run.sample_set.revision, "n_train": len(rows.train)}
+        meta["training"] = {**schema.training.model_dump(),
+                            "rows": "the sample store's train split (fixed at first sight by the hash rule)"}
+    version, _ = run.store.write_version("groups", g, run.heads[g], meta, extras={"holdout": holdout.to_stored()},
+                                         fmt=run.artifact_format)
+    if run.samples is not None and run.sample_set is not None:  # the exact samples, for later gates and tuning
+        run.samples.record_fit(g, version, run.sample_set.sids[rows.train], run.sample_set.revision)
     run.released[g] = ok
     run.report.groups[g] = GroupReport(g, version, ok, len(rows.train), len(holdout), metrics, verdict,
                                        run.searches[g].to_dict() if g in run.searches else None)

@@ -18,13 +18,22 @@ from compose.schema.models import Schema
 
 @dataclass
 class GroupRows:
-    """The training and holdout row indices of one group, with its label array."""
+    """The training and holdout row indices of one group, with its label array.
+
+    `known` (multilabel groups with per-label truth cells) is the (n_rows, n_labels) mask of the
+    cells whose truth is known: label j is trained and evaluated only on its known rows.
+    """
 
     group: str
     train: np.ndarray
     holdout: np.ndarray
     y: np.ndarray
     excluded_by_when: int
+    known: np.ndarray | None = None
+
+    def label_train(self, j: int) -> np.ndarray:
+        """The training rows of label `j` of a multilabel group: those where it is known."""
+        return self.train if self.known is None else self.train[self.known[self.train, j]]
 
 
 def select_rows(schema: Schema, group: str, targets: dict[str, GroupTargets], hold: np.ndarray,
@@ -37,7 +46,7 @@ def select_rows(schema: Schema, group: str, targets: dict[str, GroupTargets], ho
         held = top_up(mask & hold, mask, t.y, hashes, schema.training.holdout)
     else:
         held = _top_up_groups(mask, hold, t.y, hashes, schema.training.holdout)
-    return GroupRows(group, np.flatnonzero(mask & ~held), np.flatnonzero(held), t.y, excluded)
+    return GroupRows(group, np.flatnonzero(mask & ~held), np.flatnonzero(held), t.y, excluded, t.known)
 
 
 def _top_up_groups(mask: np.ndarray, hold: np.ndarray, y: np.ndarray, hashes: np.ndarray,

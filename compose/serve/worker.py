@@ -1,0 +1,62 @@
+"""What a learning job does, in the worker process: `compose learn` on the stored samples, gated.
+
+`retrain_group` runs in a process of its own (started with `spawn`), so a fit never blocks the
+server's requests and a crash of the fit never takes the server down. It calls `compose.learn` on
+the model folder with no new data: every group whose annotations changed since its live version
+(the job's group, and any other one changed meanwhile) is retrained on all its stored samples, on
+the live features, and gated against its live head on the same held-out rows; the ones that pass
+are released. It returns a plain dict (the verdict of the job's group, the release made) and the
+server swaps that release in.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from compose.api import learn
+from compose.errors import ComposeError, GateRefusedError
+from compose.store.store import ModelStore
+from compose.training.learn import LearnReport
+
+
+def warm_up() -> bool:
+    """Nothing: submitted once at start so the worker has imported scikit-learn before the first job."""
+    return True
+
+
+def _outcome(report: LearnReport, group: str) -> dict[str, Any]:
+    out: dict[str, Any] = {"release": report.release, "retrained": list(report.groups)}
+    g = report.groups.get(group)
+    trained = report.train.groups.get(group) if report.train is not None else None
+    if g is None or trained is None:
+        out["status"] = "unchanged"
+        out["error"] = f"group {group!r} has no annotation newer than its live version: nothing to retrain"
+        return out
+    out.update(status="released" if g.released else "refused", version=g.version, n_train=g.rows_after,
+               n_holdout=trained.n_holdout, samples=g.rows_after + trained.n_holdout,
+               metrics={k: v for k, v in trained.metrics.items() if isinstance(v, int | float) or v is None},
+               gate=None if trained.gate is None else trained.gate.model_dump(mode="json", exclude_none=True,
+                                                                               exclude={"live_metrics"}))
+    if g.reason and not g.released:
+        out["error"] = g.reason
+    return out
+
+
+def retrain_group(model_dir: str, group: str) -> dict[str, Any]:
+    """Learn the stored annotations of the model folder `model_dir` for `group`; never raises a ComposeError."""
+    t0 = time.perf_counter()
+    base: dict[str, Any] = {}
+    try:
+        folder = Path(model_dir)
+        base["from_release"] = ModelStore(folder).current_name()
+        try:
+            report = learn(folder, None, n_jobs=1)
+        except GateRefusedError as exc:
+            if not isinstance(exc.report, LearnReport):
+                raise
+            report = exc.report
+        return {**base, **_outcome(report, group), "seconds": time.perf_counter() - t0}
+    except ComposeError as exc:
+        return {**base, "status": "failed", "error": str(exc), "seconds": time.perf_counter() - t0}

@@ -1,0 +1,112 @@
+"""Artifact formats: joblib (the default) and skops, each written and read with its own checks.
+
+- `joblib`: a pickle, compressed. Loading runs whatever code the pickle names: only the sha256s and
+  signatures (compose.store.signing) keep a planted file out.
+- `skops`: `skops.io`, a zip of JSON that names every type it holds. At save time the types that
+  skops does not trust by default (`get_untrusted_types`, e.g. compose's `Head`) are recorded in
+  meta.json; at load time those, and only those, are trusted, so a file holding any other type
+  is refused before an object is built. skops has had bypasses (CVE-2025-54412, -54413, -54886):
+  it narrows what a planted file can do, it does not replace signatures.
+
+A group's holdout holds a pandas DataFrame, which skops cannot save; it is stored as its columns
+(plain arrays) and rebuilt on load.
+"""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import joblib
+
+from compose.errors import IntegrityError, PluginError
+
+FORMATS = ("joblib", "skops")
+SUFFIX = {"joblib": "joblib", "skops": "skops"}
+_FRAME = "__compose_frame__"
+INSTALL_HINT = "pip install 'compose-groups[skops]'"
+
+
+def _skops() -> Any:
+    try:
+        import skops.io as sio
+    except ImportError as exc:
+        raise PluginError(f"the skops artifact format needs skops: {INSTALL_HINT}") from exc
+    return sio
+
+
+def filename(key: str, fmt: str) -> str:
+    """`model.joblib`, `holdout.skops`, ...: the file of one stored object."""
+    return f"{key}.{SUFFIX[fmt]}"
+
+
+def _plain(obj: Any) -> Any:
+    """DataFrames (inside dicts) as their columns, which skops saves without pickling."""
+    import pandas as pd
+
+    if isinstance(obj, pd.DataFrame):
+        return {_FRAME: {"columns": [str(c) for c in obj.columns],
+                         "data": {str(c): obj[c].to_numpy() for c in obj.columns}}}
+    if isinstance(obj, dict):
+        return {k: _plain(v) for k, v in obj.items()}
+    return obj
+
+
+def _unplain(obj: Any) -> Any:
+    import pandas as pd
+
+    if isinstance(obj, dict):
+        if set(obj) == {_FRAME}:
+            frame = obj[_FRAME]
+            return pd.DataFrame({c: frame["data"][c] for c in frame["columns"]},
+                                index=pd.RangeIndex(len(next(iter(frame["data"].values()), []))))
+        return {k: _unplain(v) for k, v in obj.items()}
+    return obj
+
+
+def dump(obj: Any, path: Path, fmt: str) -> list[str] | None:
+    """Write `obj` to `path` (fsynced); for skops, return the types it holds that skops does not trust by default."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown artifact format {fmt!r}; use one of {list(FORMATS)}")
+    with path.open("wb") as fh:
+        if fmt == "joblib":
+            joblib.dump(obj, fh, compress=3)
+            types = None
+        else:
+            sio = _skops()
+            data = sio.dumps(_plain(obj), compression=zipfile.ZIP_DEFLATED, compresslevel=6)
+            types = sorted(sio.get_untrusted_types(data=data))
+            fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    return types
+
+
+def check_types(path: Path, trusted: list[str] | None, *, what: str) -> bytes:
+    """The bytes of a skops file whose types are all in `trusted`; read without building any object."""
+    sio = _skops()
+    data = path.read_bytes()
+    try:
+        found = set(sio.get_untrusted_types(data=data))
+    except (zipfile.BadZipFile, ValueError, KeyError) as exc:
+        raise IntegrityError(f"{path} is not a readable skops file ({exc}); retrain {what}") from exc
+    allowed = set(trusted or [])
+    unexpected = sorted(found - allowed)
+    if unexpected:
+        raise IntegrityError(f"{path} holds types {unexpected} that were not in it when it was written "
+                             f"(trusted: {sorted(allowed)}): the file was replaced; it will not be loaded. "
+                             f"Retrain {what} or roll back to another version")
+    return data
+
+
+def load(path: Path, fmt: str, trusted: list[str] | None, *, what: str) -> Any:
+    """Read an artifact; a skops file is refused before any object is built if it holds a type
+    outside `trusted` (the types recorded in meta.json when it was written)."""
+    if fmt == "joblib":
+        return joblib.load(path)
+    if fmt != "skops":
+        raise IntegrityError(f"{path}: unknown artifact format {fmt!r} in its meta.json; retrain {what}")
+    data = check_types(path, trusted, what=what)
+    return _unplain(_skops().loads(data, trusted=sorted(trusted or [])))

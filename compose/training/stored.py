@@ -1,0 +1,156 @@
+"""Training from the sample store: which groups a run trains, and on which rows they are judged.
+
+A data file is a way in, not the source of truth: its rows are added to the model's sample store
+first, then every group trains on all of its stored samples (the train split) and is judged on the
+stored holdout split (plus the live version's stored holdout), minus any row the live version was
+fitted on. `train` without `--only` trains the groups the file labels; a live group the file does
+not label keeps its live version, unless it reads a feature the run refits: then it is retrained
+from its stored samples, and a run that would have to drop it (it has none) is refused.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from compose.data.io import as_frame, source_of
+from compose.data.targets import parse_targets, split_tags
+from compose.errors import DataError
+from compose.plan import Plan, feature_node
+from compose.schema.models import Schema
+from compose.store.names import version_name
+from compose.store.records import Holdout, Release
+from compose.store.sample_records import SampleSet
+from compose.store.samples import SampleStore
+
+log = logging.getLogger("compose")
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """A data file read and checked before the store's lock: the frame, the groups it has a column
+    for and the groups it labels."""
+
+    frame: pd.DataFrame
+    columns: list[str]
+    labelled: list[str]
+    source: str
+
+
+def read_incoming(schema: Schema, data: Any, groups: list[str] | None) -> Incoming | None:
+    """The data of a run, its labels checked against the schema (None: no data, the store alone)."""
+    if groups is not None:
+        unknown = [g for g in groups if g not in schema.groups]
+        if unknown:
+            raise DataError(f"unknown group{'s' if len(unknown) > 1 else ''} {unknown}; the schema declares "
+                            f"{list(schema.groups)}")
+    if data is None:
+        return None
+    df = split_tags(as_frame(data), schema)
+    targets = parse_targets(df, schema)  # every label of the file is checked, whatever the run trains
+    return Incoming(df, [g for g in schema.groups if g in targets],
+                    [g for g in schema.groups if g in targets and targets[g].n_labelled], source_of(df))
+
+
+def _stored_rows(data: SampleSet, group: str) -> int:
+    t = data.targets.get(group)
+    return 0 if t is None else int((t.labelled & ~data.holdout).sum())
+
+
+def groups_to_train(schema: Schema, plan: Plan, data: SampleSet, live: Release | None, incoming: Incoming | None,
+                    groups: list[str] | None, refit: set[str] | None) -> tuple[list[str], list[str]]:
+    """The groups a run trains, in plan order, and what it says about the others (the lines that
+    start `group 'G': the data has no column` or `...: no labelled training rows` are warnings).
+
+    `groups` given: exactly those (each needs stored labelled training samples). Otherwise the
+    groups the data labels, and groups with stored labels that are not live yet. Then every live
+    group that reads a feature the run refits (`refit`, None: every feature of the trained groups)
+    is added, to be retrained from its stored samples; one that has none refuses the run.
+    """
+    live_groups = live.groups if live is not None else {}
+    live_features = live.features if live is not None else {}
+    notes: list[str] = []
+    if groups is not None:
+        trained = list(groups)
+        absent = [g for g in groups if incoming is not None and g not in incoming.columns and not _stored_rows(data, g)]
+        if absent:
+            raise DataError(f"{incoming.source if incoming else 'the data'}: no column for group"
+                            f"{'s' if len(absent) > 1 else ''} {absent}; add the column with its labels")
+    else:
+        labelled = incoming.labelled if incoming is not None else []
+        if incoming is not None and not incoming.columns:
+            raise DataError(f"{incoming.source}: no group column found; expected one of {list(schema.groups)} "
+                            "(one column per group, named after it)")
+        if incoming is not None and not labelled:
+            raise DataError(f"{incoming.source}: no group has labelled rows in this file; fill in at least one "
+                            "group column")
+        trained = list(labelled)
+        for g in schema.groups:
+            if g in trained:
+                continue
+            if g not in live_groups and _stored_rows(data, g):
+                trained.append(g)
+                notes.append(f"group {g!r}: no labels in this data and no live version; trained on its "
+                             f"{_stored_rows(data, g)} stored training samples")
+            elif g not in live_groups and incoming is not None:
+                notes.append(f"group {g!r}: the data has no column {g!r}, so it is not trained from this file"
+                             if g not in incoming.columns else
+                             f"group {g!r}: no labelled training rows in this file; not trained")
+    while True:  # a refitted feature takes every live head that reads it along
+        needed = {f for g in trained for f in schema.features_of(g)}
+        to_fit = {f for f in needed if refit is None or f in refit or f not in live_features}
+        readers = {n.split(":", 1)[1] for f in to_fit for n in plan.dependents(feature_node(f))
+                   if n.startswith("head:")}
+        more = sorted(g for g in readers if g in live_groups and g in schema.groups and g not in trained)
+        if not more:
+            break
+        for g in more:
+            reads = sorted(set(schema.features_of(g)) & to_fit)
+            if not _stored_rows(data, g):
+                raise DataError(
+                    f"feature{'s' * (len(reads) > 1)} {reads} would be refitted, but the live group {g!r} reads "
+                    f"{'them' if len(reads) > 1 else 'it'} and has no stored samples to be retrained from, so it "
+                    f"would leave the release. Add data labelled for {g!r} (or seed the sample store with the data "
+                    f"it was trained on: compose samples --store DIR --import FILE), or train only the groups you "
+                    f"mean to on the live features (--only)")
+            notes.append(f"group {g!r}: reads refitted feature{'s' * (len(reads) > 1)} {reads}; retrained from its "
+                         f"{_stored_rows(data, g)} stored training samples")
+        trained.extend(more)
+    notes.extend(f"group {g!r}: no labels in this data; its live version {version_name(live_groups[g].version)} stays"
+                 for g in schema.groups if g in live_groups and g not in trained)
+    missing = [g for g in trained if not _stored_rows(data, g)]
+    if missing:
+        raise DataError(f"no labelled training samples for group{'s' * (len(missing) > 1)} {missing}, in the data "
+                        "or in the sample store; add rows labelled for it")
+    order = plan.groups_in_order()
+    return [g for g in order if g in trained], notes
+
+
+def fitted_rows(samples: SampleStore, live: Release | None, group: str, sids: np.ndarray) -> np.ndarray:
+    """Which of the rows (by sample key) the live version of `group` was fitted on (none if unknown)."""
+    if live is None or group not in live.groups:
+        return np.zeros(len(sids), dtype=bool)
+    fit = samples.fitted(group, live.groups[group].version)
+    if fit is None:
+        return np.zeros(len(sids), dtype=bool)
+    return np.isin(sids, fit[0])
+
+
+def judged_rows(own: Holdout, reference: Holdout | None, stored_hashes: np.ndarray) -> Holdout:
+    """The rows a candidate is judged on: the stored held-out samples, then the rows of the live
+    version's holdout that are not in the sample store at all (a store seeded after it was trained)."""
+    if reference is None:
+        return own
+    extra = ~np.isin(reference.hashes, stored_hashes)
+    if not extra.any():
+        return own
+    known = None
+    if own.known is not None or reference.known is not None:
+        known = np.concatenate([own.known_cells(), reference.known_cells()[extra]])
+    return Holdout(pd.concat([own.inputs, reference.inputs[extra]], ignore_index=True),
+                   np.concatenate([own.y, reference.y[extra]]), np.concatenate([own.hashes, reference.hashes[extra]]),
+                   known)
