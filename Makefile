@@ -9,7 +9,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 COMPOSE := $(VENV)/bin/compose
 
-.PHONY: demo test lint bench contract fuzz clean
+.PHONY: demo emoji test lint bench contract fuzz clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,24 @@ demo: $(VENV)/.installed
 	$(COMPOSE) predict --store out/demo-store --data examples/movies/new_movies.csv --out out/new_movies.jsonl
 	$(PY) examples/show_results.py out/new_movies.jsonl
 	$(COMPOSE) evaluate --store out/demo-store --data examples/movies/movies.csv.gz --split holdout --json out/movies_eval.json
+
+# The image example: fetch the emoji images from the npm registry at set-up time (74 MB, into out/),
+# write examples/emoji/emoji.csv, then train (model: auto per group), predict and evaluate.
+EMOJI_PKG := out/emoji-src/package
+$(EMOJI_PKG)/emoji.json:
+	mkdir -p out/emoji-src
+	cd out && npm pack emoji-datasource-google@16.0.0
+	tar xzf out/emoji-datasource-google-16.0.0.tgz -C out/emoji-src
+
+emoji: $(VENV)/.installed $(EMOJI_PKG)/emoji.json
+	$(PY) examples/emoji/prepare.py --package $(EMOJI_PKG) --out examples/emoji/emoji.csv
+	rm -rf out/emoji-store
+	$(COMPOSE) validate examples/emoji/emoji.yaml
+	$(COMPOSE) train examples/emoji/emoji.yaml --data examples/emoji/emoji.csv --store out/emoji-store
+	$(COMPOSE) predict --store out/emoji-store --data examples/emoji/new_emoji.csv --out out/emoji_predictions.jsonl
+	$(PY) examples/show_results.py out/emoji_predictions.jsonl 12
+	$(COMPOSE) evaluate --store out/emoji-store --data examples/emoji/emoji.csv --split holdout --json out/emoji_eval.json
+	$(COMPOSE) versions --store out/emoji-store --group skin_tone
 
 test: $(VENV)/.installed
 	$(PY) -m pytest -q

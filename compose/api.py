@@ -40,7 +40,7 @@ def train_groups(  # noqa: PLR0913 - keyword-only options of the public API
                  only: list[str] | None = None, force: bool = False, accept_new_labels: bool = False,
                  n_jobs: int | None = None, registry: Registry | None = None,
                  artifact_format: str | None = None, executor: FitExecutor | None = None,
-                 scheduler: Any = None) -> TrainReport:
+                 scheduler: Any = None, budget_s: float | None = None) -> TrainReport:
     """Add `data` to the sample store, train the groups it labels (or only the groups `only`, on
     the live features) on all their stored samples, gate each live group and release what passes.
 
@@ -51,7 +51,7 @@ def train_groups(  # noqa: PLR0913 - keyword-only options of the public API
     `artifact_format` (`joblib` or `skops`) overrides the schema's `store.artifact_format`.
     `executor` says where the fits run (`compose.LocalExecutor()`, `ProcessExecutor(n)`,
     `JoblibExecutor(n)`, `DaskExecutor(address)`); `scheduler` (a Dask scheduler address or Client)
-    sends every fit to that cluster.
+    sends every fit to that cluster. `budget_s` overrides the search budget of every `model: auto` group.
     """
     reg = resolve(registry)
     s = schema if isinstance(schema, Schema) else load_schema(schema, registry=reg)
@@ -59,7 +59,7 @@ def train_groups(  # noqa: PLR0913 - keyword-only options of the public API
                              force=force, accept_new_labels=accept_new_labels,
                              note="train" if only is None else f"train --only {','.join(only)}", n_jobs=n_jobs,
                              registry=reg, artifact_format=artifact_format,
-                             executor=fit_executor(executor, scheduler))
+                             executor=fit_executor(executor, scheduler), budget_s=budget_s)
     _raise_if_refused(report)
     return report
 
@@ -68,24 +68,29 @@ def train(  # noqa: PLR0913 - keyword-only options of the public API
         schema: Schema | str | Path, data: Any, store: str | Path = "models", *, only: list[str] | None = None,
           force: bool = False, accept_new_labels: bool = False, n_jobs: int | None = None,
           registry: Registry | None = None, artifact_format: str | None = None,
-          executor: FitExecutor | None = None, scheduler: Any = None) -> ComposedModel:
+          executor: FitExecutor | None = None, scheduler: Any = None,
+          budget_s: float | None = None) -> ComposedModel:
     """`train_groups`, then the live ComposedModel, loaded back from the store."""
     reg = resolve(registry)
     s = schema if isinstance(schema, Schema) else load_schema(schema, registry=reg)
     train_groups(s, data, store, only=only, force=force, accept_new_labels=accept_new_labels, n_jobs=n_jobs,
-                 registry=reg, artifact_format=artifact_format, executor=executor, scheduler=scheduler)
+                 registry=reg, artifact_format=artifact_format, executor=executor, scheduler=scheduler,
+                 budget_s=budget_s)
     return load(Path(store) / s.name, registry=reg)
 
 
-def learn(store: str | Path | ComposedModel, data: Any = None, *, model: str | None = None,
+def learn(  # noqa: PLR0913 - keyword-only options of the public API
+        store: str | Path | ComposedModel, data: Any = None, *, model: str | None = None,
           schema: Schema | str | Path | None = None, force: bool = False, accept_new_labels: bool = False,
-          n_jobs: int | None = None, registry: Registry | None = None) -> LearnReport:
+          n_jobs: int | None = None, registry: Registry | None = None,
+          budget_s: float | None = None) -> LearnReport:
     """Add `data` (a file, a frame, rows; or None) to a model's sample store and retrain exactly the
     groups whose labelled data changed, each on all its stored samples, gated against its live head.
 
     `store` is a store root, a model folder or a loaded ComposedModel; the schema is the live
     release's unless given. GateRefusedError (with `.report`, the LearnReport) when a candidate is
-    refused; the other groups' candidates are released.
+    refused; the other groups' candidates are released. `budget_s` overrides the search budget of
+    every `model: auto` group.
     """
     reg = resolve(registry)
     if isinstance(store, ComposedModel):
@@ -101,7 +106,7 @@ def learn(store: str | Path | ComposedModel, data: Any = None, *, model: str | N
     else:
         s = schema if isinstance(schema, Schema) else load_schema(schema, registry=reg)
     report = learn_groups(s, data, folder, force=force, accept_new_labels=accept_new_labels, n_jobs=n_jobs,
-                          registry=reg)
+                          registry=reg, budget_s=budget_s)
     if report.train is not None and report.refused:
         error = _refusal(report.train)
         error.report = report
@@ -113,7 +118,7 @@ def retrain(  # noqa: PLR0913 - the lifecycle options, keyword-only
         schema: Schema | str | Path, data: Any, store: str | Path, *, group: str | None = None,
             feature: str | None = None, force: bool = False, accept_new_labels: bool = False,
             n_jobs: int | None = None, registry: Registry | None = None, executor: FitExecutor | None = None,
-            scheduler: Any = None) -> TrainReport:
+            scheduler: Any = None, budget_s: float | None = None) -> TrainReport:
     """Refit one group's head (on the live features) or one feature and every head that reads it, gated.
 
     The data's rows are added to the sample store first; the head is fitted on all the group's
@@ -129,7 +134,7 @@ def retrain(  # noqa: PLR0913 - the lifecycle options, keyword-only
     if group is not None:
         report = fit_and_release(s, data, store, groups=[group], refit=set(), gate=True, force=force,
                                  accept_new_labels=accept_new_labels, note=f"retrain --group {group}", n_jobs=n_jobs,
-                                 registry=reg, executor=pool)
+                                 registry=reg, executor=pool, budget_s=budget_s)
     else:
         assert feature is not None
         if feature not in s.features:
@@ -138,7 +143,7 @@ def retrain(  # noqa: PLR0913 - the lifecycle options, keyword-only
         dependents = [n.split(":", 1)[1] for n in plan.dependents(feature_node(feature)) if n.startswith("head:")]
         report = fit_and_release(s, data, store, groups=dependents, refit={feature}, gate=True, force=force,
                                  accept_new_labels=accept_new_labels, note=f"retrain --feature {feature}",
-                                 n_jobs=n_jobs, registry=reg, executor=pool)
+                                 n_jobs=n_jobs, registry=reg, executor=pool, budget_s=budget_s)
     _raise_if_refused(report)
     return report
 

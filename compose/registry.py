@@ -36,6 +36,13 @@ BUILTIN_DISTRIBUTION = "compose-groups"
 BUILTIN_FEATURIZERS: dict[str, dict[str, str]] = {
     "tfidf": {"class": "compose.featurize.text.TfidfFeaturizer"},
     "tabular": {"class": "compose.featurize.tabular.TabularFeaturizer"},
+    "embedding": {"class": "compose.featurize.embedding.EmbeddingFeaturizer",
+                  "err": "pip install 'compose-groups[embed]'"},
+    "color_histogram": {"class": "compose.featurize.image.ColorHistogramFeaturizer",
+                        "err": "pip install 'compose-groups[image]'"},
+    "hog": {"class": "compose.featurize.image.HogFeaturizer", "err": "pip install 'compose-groups[image]'"},
+    "onnx_embedding": {"class": "compose.featurize.image.OnnxEmbeddingFeaturizer",
+                       "err": "pip install 'compose-groups[image,onnx]'"},
 }
 
 #: The short names a schema may use in `model.estimator`, with the defaults compose adds.
@@ -54,6 +61,10 @@ BUILTIN_ESTIMATORS: dict[str, dict[str, Any]] = {
     "multinomial_nb": {"class": "sklearn.naive_bayes.MultinomialNB"},
     "knn": {"class": "sklearn.neighbors.KNeighborsClassifier"},
 }
+
+#: `model: auto` searches these (compose.heads.auto holds their grids); `candidates` picks among them.
+AUTO = "auto"
+AUTO_CANDIDATES = ("logistic_regression", "complement_nb", "linear_svc", "hist_gradient_boosting", "random_forest")
 
 
 #: A dotted estimator path that is not a registered name is imported only under these prefixes and
@@ -88,6 +99,7 @@ BUILTIN_INPUT_KINDS: tuple[InputKind, ...] = (
     InputKind("text", description="free text, read by text featurizers such as tfidf"),
     InputKind("number", numeric=True, description="a finite number; an empty cell is missing"),
     InputKind("category", description="one value of a small set, one-hot encoded by tabular"),
+    InputKind("image", description="an image file path (relative to the data file) or image bytes"),
 )
 
 

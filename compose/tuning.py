@@ -37,6 +37,7 @@ from compose.data.targets import (
     parse_targets,
     prepare_inputs,
     row_hashes,
+    split_hashes,
 )
 from compose.errors import DataError, StoreError
 from compose.featurize.base import hstack
@@ -319,7 +320,7 @@ def _tuning_rows(model: ComposedModel, group: str, data: Any | None,
                  f"{group} {version_name(model.version_of(group))} (the sample store's record; "
                  f"{int((labelled & ~fresh).sum())} labelled rows were)")
     else:
-        hashes = row_hashes(inputs, training.seed)
+        hashes = split_hashes(df, inputs, schema, training.seed)
         rows = np.flatnonzero(labelled & holdout_mask(hashes, training.holdout))
         where = (f"{len(rows)} of {len(df)} rows of {source_of(df)} are in the holdout (hash rule, seed "
                  f"{training.seed}) and labelled for {group}; the version's training rows are not recorded")

@@ -87,8 +87,9 @@ def _with_lengths() -> Registry:
 
 def test_the_default_registry_holds_the_built_ins() -> None:
     registry = Registry(entry_points=False)
-    assert registry.names("featurizers") == ["tabular", "tfidf"]
-    assert registry.input_kinds() == ["text", "number", "category"]
+    assert registry.names("featurizers") == ["color_histogram", "embedding", "hog", "onnx_embedding", "tabular",
+                                             "tfidf"]
+    assert registry.input_kinds() == ["text", "number", "category", "image"]
     assert {"logistic_regression", "random_forest", "knn"} <= set(registry.names("estimators"))
     assert Registry(builtins=False, entry_points=False).names("featurizers") == []
 
@@ -151,7 +152,7 @@ def test_schema_validation_asks_the_featurizer_for_its_params_and_input_kinds() 
 def test_an_input_kind_is_allowed_once_registered() -> None:
     text = SCHEMA.replace("title: {type: text}", "title: {type: slug}")
     with pytest.raises(SchemaError, match=r"inputs\.title\.type at <string>:4: unknown input type 'slug'\. "
-                                          r"Allowed: \['text', 'number', 'category'\]"):
+                                          r"Allowed: \['text', 'number', 'category', 'image'\]"):
         parse_schema(text, registry=_with_lengths())
     registry = _with_lengths()
     registry.add_input_kind(InputKind("slug", description="a URL slug"))
@@ -279,7 +280,8 @@ def test_a_featurizer_module_whose_extra_is_missing_names_the_extra_and_the_hint
     (tmp_path / "needs_extra.py").write_text("import not_installed_extra_xyz\n", encoding="utf-8")
     monkeypatch.syspath_prepend(str(tmp_path))
     registry = default_registry()
-    registry.add_featurizer("embedding", "needs_extra.Embedding", err="pip install 'compose-groups[embed]'")
+    registry.add_featurizer("embedding", "needs_extra.Embedding", err="pip install 'compose-groups[embed]'",
+                            replace=True)  # the built-in `embedding`, as if its extra were not installed
     with pytest.raises(PluginError, match=r"featurizer 'embedding' needs module 'needs_extra' \(which imports "
                                           r"'not_installed_extra_xyz'\).*; pip install 'compose-groups\[embed\]'"):
         registry.featurizer("embedding")

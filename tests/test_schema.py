@@ -215,7 +215,8 @@ def test_a_tfidf_feature_reading_a_number_input_is_refused() -> None:
 def test_a_tabular_feature_reading_text_is_refused() -> None:
     text = _edit("inputs: [price, brand]", "inputs: [price, title]")
     with pytest.raises(SchemaError, match=r"features\.meta\.inputs\.1 at x\.yaml:9: a tabular feature reads number "
-                                          r"and category inputs, but input 'title' is text; read it with a 'tfidf'"):
+                                          r"and category inputs, but input 'title' is text; "
+                                          r"read it with a 'embedding' or 'tfidf'"):
         parse_schema(text, source="x.yaml")
 
 

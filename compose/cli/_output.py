@@ -56,3 +56,18 @@ def gate_args(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("--accept-new-labels", action="store_true",
                     help="release a group whose label set changed: such a candidate cannot be compared with the "
                          "live head, so it is refused without this flag")
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"--budget takes a positive number of seconds; got {text!r}")
+    return value
+
+
+def budget_arg(sp: argparse.ArgumentParser) -> None:
+    sp.add_argument("--budget", type=_seconds, metavar="SECONDS",
+                    help="search seconds of every `model: auto` group (overrides its budget_s)")

@@ -10,7 +10,17 @@ from collections.abc import Callable
 from typing import Any
 
 import compose
-from compose.cli._output import EXIT_REFUSED, Adder, emit, gate_args, key_arg, read_schema, store_args, write_json
+from compose.cli._output import (
+    EXIT_REFUSED,
+    Adder,
+    budget_arg,
+    emit,
+    gate_args,
+    key_arg,
+    read_schema,
+    store_args,
+    write_json,
+)
 from compose.cli._progress import fit_progress, progress
 from compose.store.names import version_name
 
@@ -40,6 +50,8 @@ def _print_report(report: compose.TrainReport) -> None:
         metric = next((k for k in ("accuracy", "micro_f1") if k in r.metrics), None)
         value = f"{metric} {r.metrics[metric]:.4f}" if metric else "no holdout rows"
         state = "released" if r.released else "kept, NOT released"
+        if r.search is not None:
+            value += f"; auto chose {r.search['estimator']} in {r.search['seconds']:.1f}s"
         gate = ""
         if r.gate is not None and r.gate.live is not None:
             gate = (f"; live {version_name(r.gate.against)} scored {r.gate.live:.4f} on the same "
@@ -70,7 +82,8 @@ def cmd_train(a: argparse.Namespace) -> int:
         with fit_progress(a) as on_fit:
             report = compose.train_groups(schema, a.data, a.store, only=only, force=a.force,
                                           accept_new_labels=a.accept_new_labels, n_jobs=a.jobs,
-                                          artifact_format=a.format, executor=_executor(a, on_fit))
+                                          artifact_format=a.format, executor=_executor(a, on_fit),
+                                          budget_s=a.budget)
     except compose.GateRefusedError as exc:
         if exc.report is not None:
             _print_report(exc.report)
@@ -86,7 +99,7 @@ def cmd_retrain(a: argparse.Namespace) -> int:
         with fit_progress(a) as on_fit:
             report = compose.retrain(schema, a.data, a.store, group=a.group, feature=a.feature, force=a.force,
                                      accept_new_labels=a.accept_new_labels, n_jobs=a.jobs,
-                                     executor=_executor(a, on_fit))
+                                     executor=_executor(a, on_fit), budget_s=a.budget)
     except compose.GateRefusedError as exc:
         if exc.report is not None:
             _print_report(exc.report)
@@ -198,6 +211,7 @@ def _training_commands(add: Adder) -> None:
     key_arg(sp)
     sp.add_argument("--only", help="comma-separated groups to train alone, on the live features")
     sp.add_argument("--jobs", type=int, help="parallel fits (default: automatic)")
+    budget_arg(sp)
     gate_args(sp)
     sp.add_argument("--format", choices=["joblib", "skops"],
                     help="the artifact format of the new versions (default: the schema's store.artifact_format, "
@@ -214,6 +228,7 @@ def _training_commands(add: Adder) -> None:
     gate_args(sp)
     sp.add_argument("--jobs", type=int)
     _scheduler_arg(sp, "every estimator fit runs on that Dask cluster, whatever the data size")
+    budget_arg(sp)
     sp = add("tune", cmd_tune, "tune a group's decision to a target on held-out rows, and release it")
     store_args(sp)
     sp.add_argument("--group", required=True)

@@ -16,7 +16,7 @@ def cmd_versions(a: argparse.Namespace) -> int:
         emit(json.dumps(rows, indent=2))
         return 0
     emit(f"{'':2}{'kind':<10}{'name':<18}{'version':<9}{'rows':>7}{'holdout':>9}  {'metric':<22}{'data':<18}"
-           f"{'created':<27}parents")
+           f"{'created':<27}{'model':<30}parents")
     for r in rows:
         metric = r["gate_metric"]
         value = r["metrics"].get(metric) if metric else None
@@ -24,7 +24,18 @@ def cmd_versions(a: argparse.Namespace) -> int:
         parents = ", ".join(f"{f} {version_name(v)}" for f, v in r["parents"].items())
         emit(f"{'*' if r['live'] else ' ':2}{r['kind']:<10}{r['name']:<18}{version_name(r['version'])}    "
                f"{r['rows'] or 0:>7}{r['holdout_rows'] if r['holdout_rows'] is not None else '-':>9}  "
-               f"{shown:<22}{r['data'] or '-':<18}{r['created'] or '-':<27}{parents}")
+               f"{shown:<22}{r['data'] or '-':<18}{r['created'] or '-':<27}{r['estimator'] or '-':<30}{parents}")
+        search = r.get("search")
+        if search:
+            emit(f"{'':4}search: {len(search['trials'])} trials in {search['seconds']:.1f}s of "
+                 f"{search['budget_s']:g}s, {search['folds']}-fold {search['metric']} on the training rows, "
+                 f"seed {search['seed']}")
+            for t in search["trials"]:
+                score = f"{t['score']:.4f}" if t["score"] is not None else t["status"]
+                mark = "<-" if t["estimator"] == search["estimator"] and t["params"] == search["params"] else "  "
+                shown_params = ", ".join(f"{k}={v}" for k, v in t["params"].items())
+                what = f"{t['estimator']} {shown_params}".strip()
+                emit(f"{'':6}{mark} {what:<78}{score:<14}{t['seconds']:.2f}s")
     emit("(* = in the live release)")
     return 0
 

@@ -6,13 +6,13 @@ import argparse
 import sys
 
 import compose
-from compose.cli._output import EXIT_REFUSED, Adder, emit, gate_args, store_args
+from compose.cli._output import EXIT_REFUSED, Adder, budget_arg, emit, gate_args, store_args
 
 
 def cmd_learn(a: argparse.Namespace) -> int:
     try:
         report = compose.learn(a.store, a.data, model=a.model, schema=a.schema, force=a.force,
-                               accept_new_labels=a.accept_new_labels, n_jobs=a.jobs)
+                               accept_new_labels=a.accept_new_labels, n_jobs=a.jobs, budget_s=a.budget)
     except compose.GateRefusedError as exc:
         if isinstance(exc.report, compose.LearnReport):
             for line in exc.report.lines():
@@ -32,3 +32,4 @@ def register(add: Adder) -> None:
     sp.add_argument("--schema", help="a schema to learn with (default: the live release's)")
     gate_args(sp)
     sp.add_argument("--jobs", type=int, help="parallel fits (default: automatic)")
+    budget_arg(sp)

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from compose.data.cells import multilabel_cell, single_label
+from compose.data.images import base_folder, image_digest, resolve_images
 from compose.data.io import source_of
 from compose.data.tags import convert
 from compose.errors import DataError
@@ -50,6 +51,10 @@ def prepare_inputs(df: pd.DataFrame, schema: Schema) -> pd.DataFrame:
     out: dict[str, Any] = {}
     for name, spec in schema.inputs.items():
         col = df[name] if name in df.columns else pd.Series([None] * len(df), index=df.index, dtype=object)
+        if spec.type == "image":
+            out[name] = resolve_images(col.to_numpy(dtype=object), base_folder(df.attrs.get("source")),
+                                       f"{src}, column {name!r}", spec.required and name in df.columns)
+            continue
         text = col.astype("string")  # vectorised: None, NaN and NA become <NA>
         empty = (text.isna() | (text.str.strip() == "")).to_numpy(dtype=bool)
         if spec.type == "number":
@@ -290,6 +295,30 @@ def row_hashes(inputs: pd.DataFrame, seed: int) -> np.ndarray:
         h = (h ^ (h >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
         h = (h ^ (h >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
         return h ^ (h >> np.uint64(31))
+
+
+def split_hashes(df: pd.DataFrame, inputs: pd.DataFrame, schema: Schema, seed: int | None = None) -> np.ndarray:
+    """The hash that puts each row in the training or holdout split.
+
+    By default the row's input values (`row_hashes`), with an image input taken by its content,
+    not its path. With `training.group_by: COLUMN`, the value of that column of the data, so every
+    row sharing it (the skin-tone variants of one emoji) lands on the same side; a row whose cell
+    is empty falls back to its input hash.
+    """
+    seed = schema.training.seed if seed is None else seed
+    images = [n for n, spec in schema.inputs.items() if spec.type == "image"]
+    keyed = inputs.assign(**{n: [image_digest(v) for v in inputs[n]] for n in images}) if images else inputs
+    hashes = row_hashes(keyed, seed)
+    column = schema.training.group_by
+    if column is None:
+        return hashes
+    if column not in df.columns:
+        raise DataError(f"{source_of(df)}: training.group_by names column {column!r}, which the data does not "
+                        f"have; add it (the holdout hash is computed from it) or remove group_by")
+    cells = df[column].astype("string").fillna("").to_numpy(dtype=object)
+    grouped = row_hashes(pd.DataFrame({"group_by": cells}), seed)
+    empty = np.array([not str(c).strip() for c in cells], dtype=bool)
+    return np.where(empty, hashes, grouped)
 
 
 def holdout_mask(hashes: np.ndarray, fraction: float) -> np.ndarray:

@@ -70,6 +70,8 @@ class MonolithicBaseline:
         if self.estimator is not None:
             return self.estimator, dict(self.params or {})
         model = self.schema.groups[group].model
+        if model.estimator == "auto":  # the baseline does not search: compose's default estimator
+            return "logistic_regression", {}
         return model.estimator, dict(model.params)
 
     def _fit_options(self, group: str) -> dict[str, Any]:

@@ -18,7 +18,7 @@ import pandas as pd
 
 from compose.curves import group_curves, live_thresholds
 from compose.data.io import as_frame
-from compose.data.targets import GroupTargets, holdout_mask, parse_targets, prepare_inputs, row_hashes
+from compose.data.targets import GroupTargets, holdout_mask, parse_targets, prepare_inputs, split_hashes
 from compose.errors import DataError
 from compose.evaluation.baseline import MonolithicBaseline
 from compose.evaluation.calibration import calibration_metrics
@@ -187,7 +187,7 @@ def evaluate(model: ComposedModel, data: Any, *, split: Split | None = None, bas
     if not targets:
         raise DataError(f"{df.attrs.get('source', 'the data')}: no group column to evaluate; expected one of "
                         f"{model.groups}")
-    hold = holdout_mask(row_hashes(inputs, schema.training.seed), schema.training.holdout)
+    hold = holdout_mask(split_hashes(df, inputs, schema), schema.training.holdout)
     scope = {"all": np.ones(len(df), dtype=bool), "holdout": hold, "train": ~hold}[chosen_split]
     kinds = {g: schema.groups[g].type for g in schema.groups}
     predictions = composed_predictions(model, df, on_rows)

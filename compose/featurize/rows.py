@@ -41,6 +41,8 @@ def prepare_row(schema: Schema, row: Mapping[str, Any]) -> dict[str, Any] | None
             out[name] = math.nan if spec.type == "number" else np.nan
             continue
         value = row[name]
+        if spec.type == "image":
+            return None  # the pandas path resolves the path (or bytes) and checks the file
         if value is None:
             out[name] = math.nan if spec.type == "number" else np.nan
         elif isinstance(value, bool | np.bool_) or not isinstance(value, _PLAIN):

@@ -12,7 +12,16 @@ from typing import Any
 
 from compose._text import did_you_mean
 from compose.errors import PluginError, RegistryError
-from compose.registry import SAFE_PREFIXES, Registry, check_dotted_path, estimator_params, parameter_problems, resolve
+from compose.registry import (
+    AUTO,
+    AUTO_CANDIDATES,
+    SAFE_PREFIXES,
+    Registry,
+    check_dotted_path,
+    estimator_params,
+    parameter_problems,
+    resolve,
+)
 from compose.schema.document import Path_
 from compose.schema.models import DecisionSpec, label_text
 from compose.schema.policies import check_policy
@@ -103,6 +112,10 @@ def _check_feature(
                     (("features", fname, "params", key),
                      f"unknown {ftype} parameter {key!r}.{did_you_mean(str(key), allowed)} Allowed: {allowed}.")
                 )
+    # A featurizer may also check its params' values (a required key, say): `check_params(params)`.
+    check = getattr(info, "check_params", None)
+    if callable(check):
+        problems.extend((("features", fname, "params"), str(m)) for m in check(_d(fspec.get("params"))))
     if ftype == "tfidf" and allowed is not None:  # the built-in text featurizer: TfidfVectorizer's own constraints
         from sklearn.feature_extraction.text import TfidfVectorizer
 
@@ -182,12 +195,12 @@ def _check_group(
     if isinstance(metric, str) and gtype in _GATE_METRICS and metric not in _GATE_METRICS[str(gtype)]:
         problems.append(((*base, "gate", "metric"), f"metric {metric!r} does not apply to a {gtype} group; "
                                                      f"allowed: {sorted(_GATE_METRICS[str(gtype)])}"))
-    problems.extend(_check_model(base, _d(gspec.get("model")), registry, trusted))
+    problems.extend(_check_model(base, gspec.get("model"), registry, trusted))
     problems.extend(_check_when(gname, gspec.get("when"), groups))
     return problems
 
 
-def _check_model(base: Path_, model: dict[str, Any], registry: Registry,
+def _check_model(base: Path_, model: Any, registry: Registry,
                  trusted: tuple[str, ...]) -> list[tuple[Path_, str]]:
     """The estimator's name (a dotted path checked against the trusted prefixes first) and its params.
 
@@ -195,9 +208,24 @@ def _check_model(base: Path_, model: dict[str, Any], registry: Registry,
     `trusted_modules` is imported, and its parameters checked, when a head is trained, never while
     validating.
     """
+    model = {"estimator": model} if isinstance(model, str) else _d(model)
     name = model.get("estimator", "logistic_regression")
     if not isinstance(name, str):
         return []
+    if name == AUTO:
+        problems: list[tuple[Path_, str]] = []
+        if model.get("params"):
+            problems.append(((*base, "model", "params"), "`estimator: auto` searches its own parameters; remove "
+                                                         "`params`, or name an estimator to set them"))
+        for i, c in enumerate(_names(model.get("candidates"))):
+            if c not in AUTO_CANDIDATES:
+                problems.append(((*base, "model", "candidates", i),
+                                 f"unknown candidate {c!r}.{did_you_mean(c, list(AUTO_CANDIDATES))} "
+                                 f"Allowed: {list(AUTO_CANDIDATES)}."))
+        return problems
+    problems = [((*base, "model", key), f"{key!r} applies to `estimator: auto` only; remove it or set "
+                                         "`estimator: auto`")
+                for key in ("budget_s", "candidates", "max_trials") if key in model]
     try:
         if registry.is_dotted(name):
             check_dotted_path(name, trusted)
@@ -208,7 +236,7 @@ def _check_model(base: Path_, model: dict[str, Any], registry: Registry,
         return [((*base, "model", "estimator"), str(exc))]
     allowed = estimator_params(cls)
     params = _d(model.get("params"))
-    problems: list[tuple[Path_, str]] = [
+    problems += [
         ((*base, "model", "params", key),
          f"{cls.__name__} has no parameter {key!r}.{did_you_mean(str(key), allowed)} Allowed: {allowed}.")
         for key in params

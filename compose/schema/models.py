@@ -35,7 +35,7 @@ def label_text(value: Any) -> Any:
 
 class InputSpec(_Strict):
     """A column that models may read; `type` is an input kind of the registry (built in: text,
-    number, category), checked by `compose.schema.checks`."""
+    number, category, image), checked by `compose.schema.checks`."""
 
     type: Annotated[str, Field(min_length=1)]
     required: bool = True
@@ -44,7 +44,8 @@ class InputSpec(_Strict):
 class FeatureSpec(_Strict):
     """A shared featurizer, fitted once per training run and reused by every head that names it.
 
-    `type` names a featurizer of the registry (built in: tfidf, tabular; plugins add more),
+    `type` names a featurizer of the registry (built in: tfidf, tabular, embedding,
+    color_histogram, hog, onnx_embedding; plugins add more),
     checked by `compose.schema.checks`.
     """
 
@@ -58,6 +59,11 @@ class ModelSpec(_Strict):
 
     estimator: str = "logistic_regression"
     params: dict[str, Any] = Field(default_factory=dict)
+    #: `estimator: auto` only: the search's wall-clock budget in seconds (default 60), its
+    #: portfolio (default: every estimator that fits the features) and a cap on its trials.
+    budget_s: Annotated[float, Field(gt=0.0)] | None = None
+    candidates: list[str] | None = None
+    max_trials: Annotated[int, Field(ge=1)] | None = None
 
 
 Policy = Literal["argmax", "min_confidence", "top_k", "cumulative", "zones", "threshold"]
@@ -117,6 +123,12 @@ class GroupSpec(_Strict):
     gate: GateSpec = Field(default_factory=GateSpec)
     calibration: Literal["sigmoid", "isotonic"] | None = None
 
+    @field_validator("model", mode="before")
+    @classmethod
+    def _model_shorthand(cls, value: Any) -> Any:
+        """`model: auto` (or any estimator name) stands for `model: {estimator: auto}`."""
+        return {"estimator": value} if isinstance(value, str) else value
+
     @field_validator("labels", mode="before")
     @classmethod
     def _labels_as_text(cls, value: Any) -> Any:
@@ -137,6 +149,9 @@ class TrainingSpec(_Strict):
 
     holdout: Annotated[float, Field(ge=0.0, lt=0.9)] = 0.2
     seed: int = 0
+    #: A column of the data whose value is hashed for the holdout instead of the inputs, so rows
+    #: that share it (the skin-tone variants of one emoji) always land on the same side.
+    group_by: str | None = None
 
 
 class StoreSpec(_Strict):
@@ -184,7 +199,8 @@ class Schema(_Strict):
             "type": spec.type,
             "labels": self.labels_of(group),
             "features": {f: self.feature_fingerprint(f) for f in self.features_of(group)},
-            "model": spec.model.model_dump(mode="json"),
+            # The budget says how long to search, not what the head is: it is left out of the hash.
+            "model": spec.model.model_dump(mode="json", exclude_none=True, exclude={"budget_s"}),
             "when": spec.when,
         }
         if spec.calibration is not None:  # only when set, so heads trained before the key existed still load

@@ -45,7 +45,16 @@ def _version_row(meta: VersionMeta, live: bool) -> dict[str, Any]:
             else None,
             "parents": group.parents if group else {}, "metrics": group.metrics if group else {},
             "gate_metric": group.gate_metric if group else None, "note": meta.note,
-            "for_group_version": meta.for_group_version if isinstance(meta, DecisionMeta) else None}
+            "for_group_version": meta.for_group_version if isinstance(meta, DecisionMeta) else None,
+            "estimator": _estimator_of(group) if group else None, "search": group.search if group else None}
+
+
+def _estimator_of(meta: GroupMeta) -> str | None:
+    """The estimator a head version was fitted with: the search's winner for `model: auto`."""
+    if meta.search is not None:
+        return f"auto:{meta.search.get('estimator')}"
+    model = meta.spec.get("model")
+    return str(model.get("estimator")) if isinstance(model, dict) else None
 
 
 def list_releases(store: str | Path, *, model: str | None = None) -> list[dict[str, Any]]:

@@ -140,6 +140,7 @@ class TrainingRule(Record):
     holdout: float
     seed: int
     rows: str | None = None
+    group_by: str | None = None  # `training.group_by`: the column hashed for the holdout
 
 
 class GateVerdict(Record):
@@ -242,6 +243,7 @@ class GroupMeta(VersionMeta):
     training: TrainingRule
     fit_seconds_all_heads: float | None = None
     plugin: PluginRecord | None = None
+    search: dict[str, Any] | None = None  # `model: auto`: the search (compose.heads.auto.SearchResult)
     samples: SamplesUsed | None = None  # None: trained from a file, before compose kept samples
 
 

@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from compose.data.io import as_frame, source_of, write_table
-from compose.data.targets import holdout_mask, parse_targets, prepare_inputs, row_hashes, split_tags
+from compose.data.targets import holdout_mask, parse_targets, prepare_inputs, row_hashes, split_hashes, split_tags
 from compose.errors import ArtifactNotFoundError, DataError, SampleConflictError, SampleNotFoundError
 from compose.schema.load import schema_from_dict
 from compose.schema.models import Schema
@@ -94,6 +94,7 @@ class SampleStore(SampleDatabase):
         inputs = prepare_inputs(df, schema)
         targets = parse_targets(df, schema)
         hashes = row_hashes(inputs, self.seed)
+        split = split_hashes(df, inputs, schema, self.seed)  # `training.group_by`: a group lands on one side
         ids = row_ids(df, hashes, where)
         cells = {g: row_cells(schema, g, t) for g, t in targets.items()}
         report = UpsertReport(None, len(df), 0, 0)
@@ -116,7 +117,8 @@ class SampleStore(SampleDatabase):
                                     "identify it by its inputs)")
             rev = self._new_revision(db, src_name, "upsert")
             new_rows = [r for r in keep if r not in existing]
-            sids = self._insert_samples(db, schema, inputs, ids, hashes, new_rows, self._source_id(db, src_name), rev)
+            sids = self._insert_samples(db, schema, inputs, ids, hashes, new_rows, split=split,
+                                        src=self._source_id(db, src_name), rev=rev)
             sids.update({r: existing[r][0] for r in existing})
             stored = self._stored(db, [existing[r][0] for r in existing])
             changes = _changes(cells, groups, {r: sids[r] for r in keep}, stored, report,
@@ -145,14 +147,15 @@ class SampleStore(SampleDatabase):
         db.execute("DELETE FROM incoming")
         return {int(pos): (int(sid), int(h)) for pos, sid, h in found}
 
-    def _insert_samples(self, db: sqlite3.Connection, schema: Schema, inputs: pd.DataFrame, ids: list[str],
-                        hashes: np.ndarray, rows: list[int], src: int, rev: int) -> dict[int, int]:
+    def _insert_samples(  # noqa: PLR0913 - the rows and their columns, the split keyword-only
+            self, db: sqlite3.Connection, schema: Schema, inputs: pd.DataFrame, ids: list[str], hashes: np.ndarray,
+            rows: list[int], *, split: np.ndarray, src: int, rev: int) -> dict[int, int]:
         if not rows:
             return {}
         start = int(db.execute("SELECT coalesce(max(sid), 0) + 1 FROM samples").fetchone()[0])
         sids = list(range(start, start + len(rows)))
         picked = inputs.iloc[rows]
-        held = holdout_mask(hashes[rows], self.holdout_fraction).astype(int).tolist()
+        held = holdout_mask(split[rows], self.holdout_fraction).astype(int).tolist()
         columns: list[list[Any]] = [sids, [ids[r] for r in rows], hashes[rows].astype(np.int64).tolist(), held,
                                     [src] * len(rows), [rev] * len(rows)]
         names = list(schema.inputs)

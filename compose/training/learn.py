@@ -127,9 +127,10 @@ def changed_groups(schema: Schema, samples: SampleStore, store: ModelStore, live
 def learn(  # noqa: PLR0913 - the lifecycle options, keyword-only
         schema: Schema, data: Any, model_dir: str | Path, *, force: bool = False, accept_new_labels: bool = False,
         n_jobs: int | None = None, lock_timeout: float = 600.0, source: str | None = None,
-        registry: Registry | None = None) -> LearnReport:
+        registry: Registry | None = None, budget_s: float | None = None) -> LearnReport:
     """Upsert `data` (may be None) into the sample store of `model_dir`, then retrain, gate and
-    release exactly the groups whose labelled data changed (see the module docstring)."""
+    release exactly the groups whose labelled data changed (see the module docstring). `budget_s`
+    overrides the search budget of every `model: auto` group."""
     store = ModelStore(Path(model_dir))
     if not store.release_numbers():
         raise ArtifactNotFoundError(f"{store.path} has no release to learn on; train it first "
@@ -156,7 +157,7 @@ def learn(  # noqa: PLR0913 - the lifecycle options, keyword-only
     log.info("learning: %s changed since their live version%s", changed, "s" * (len(changed) > 1))
     train = fit_and_release(schema, None, store.path.parent, groups=changed, refit=set(), gate=True, force=force,
                             accept_new_labels=accept_new_labels, note=f"learn {','.join(changed)}", n_jobs=n_jobs,
-                            lock_timeout=lock_timeout, registry=registry)
+                            lock_timeout=lock_timeout, registry=registry, budget_s=budget_s)
     report.train = train
     for g, r in train.groups.items():
         spec = schema.groups[g]

@@ -33,10 +33,11 @@ from compose.data.targets import (
     holdout_mask,
     parse_targets,
     prepare_inputs,
-    row_hashes,
+    split_hashes,
 )
 from compose.errors import DataError, SchemaError, TrainingError, UsageError
 from compose.featurize.base import featurizer_of, fit_transform_rows, hstack
+from compose.heads.auto import AUTO, SearchResult, search
 from compose.heads.decide import raw_predictions
 from compose.heads.head import Head, assemble_head
 from compose.metrics import gate_metric_name, group_metrics
@@ -67,6 +68,7 @@ class GroupReport:
     n_holdout: int
     metrics: dict[str, Any]
     gate: GateVerdict | None = None
+    search: dict[str, Any] | None = None  # `model: auto`: the search record (as in meta.json)
 
 
 @dataclass
@@ -90,10 +92,14 @@ def _warn(report: TrainReport, message: str) -> None:
     log.warning(message)
 
 
-def _jobs_for(schema: Schema, rows: GroupRows, x: Any, registry: Registry) -> list[tuple[Any, ...]]:
+def _jobs_for(schema: Schema, rows: GroupRows, x: Any, registry: Registry,
+              chosen: SearchResult | None = None) -> list[tuple[Any, ...]]:
     spec = schema.groups[rows.group]
+    estimator, model_params = spec.model.estimator, dict(spec.model.params)
+    if chosen is not None:  # `model: auto`: the search's winner
+        estimator, model_params = chosen.estimator, dict(chosen.params)
     # An unfitted template built here from the registry: workers clone it and resolve no names.
-    name = registry.build_estimator(spec.model.estimator, dict(spec.model.params), trusted=schema.trusted_modules)
+    name = registry.build_estimator(estimator, model_params, trusted=schema.trusted_modules)
     params: dict[str, Any] = {}
     xt = x[rows.train]
     if spec.type == "multilabel":
@@ -147,6 +153,7 @@ class TrainingRun:
     artifact_format: str | None = None  # None: the live release's format
     fit_seconds: float = 0.0
     released: dict[str, bool] = field(default_factory=dict)
+    searches: dict[str, SearchResult] = field(default_factory=dict)  # `model: auto` groups
     samples: SampleStore | None = None  # the sample store the run reads (None: trained from the file alone)
     sample_set: SampleSet | None = None
     accept_new_labels: bool = False
@@ -173,6 +180,7 @@ def fit_and_release(  # noqa: PLR0913 - the lifecycle commands' options, keyword
     n_jobs: int | None = None,
     lock_timeout: float = 600.0,
     registry: Registry | None = None,
+    budget_s: float | None = None,
     accept_new_labels: bool = False,
     samples: bool = True,
     artifact_format: str | None = None,
@@ -193,7 +201,8 @@ def fit_and_release(  # noqa: PLR0913 - the lifecycle commands' options, keyword
     `registry` builds the featurizers and estimators (default: `compose.registry.default_registry()`).
     New versions are saved as `artifact_format` (`joblib` or `skops`), else the schema's
     `store.artifact_format`, else in the format of the live release. `executor` says where the
-    estimator fits run (default: `AutoExecutor(n_jobs)`, `compose.training.executor`).
+    estimator fits run (default: `AutoExecutor(n_jobs)`, `compose.training.executor`). `budget_s`
+    overrides the search budget of every `model: auto` group.
     """
     if n_jobs is not None and (not isinstance(n_jobs, int) or n_jobs == 0 or n_jobs < -1):
         raise UsageError(f"--jobs (n_jobs) must be a number of parallel fits of at least 1, or -1 for every core; "
@@ -211,7 +220,7 @@ def fit_and_release(  # noqa: PLR0913 - the lifecycle commands' options, keyword
         run.artifact_format = artifact_format or schema.store.artifact_format
         read_live_release(run)
         fit_features(run, refit)
-        fit_heads(run, executor if executor is not None else AutoExecutor(n_jobs))
+        fit_heads(run, executor if executor is not None else AutoExecutor(n_jobs), budget_s)
         write_feature_versions(run)
         for g in run.trained:
             gate_and_write_head(run, g, gate=gate, force=force, note=note)
@@ -308,7 +317,7 @@ def select_training_rows(schema: Schema, data: Any, store: ModelStore, groups: l
     report = TrainReport(store.path, None)
     plan = build_plan(schema)
     trained, targets = _groups_to_train(schema, plan, df, groups, report)
-    hashes = row_hashes(inputs, schema.training.seed)
+    hashes = split_hashes(df, inputs, schema)
     hold = holdout_mask(hashes, schema.training.holdout)
     selections: dict[str, GroupRows] = {}
     for g in list(trained):
@@ -367,8 +376,12 @@ def fit_features(run: TrainingRun, refit: set[str] | None) -> None:
             run.versions[f] = pin.version
 
 
-def fit_heads(run: TrainingRun, executor: FitExecutor) -> None:
-    """Step 4: every estimator of every head, run by `executor`, assembled into heads."""
+def fit_heads(run: TrainingRun, executor: FitExecutor, budget_s: float | None = None) -> None:
+    """Step 4: every estimator of every head, run by `executor`, assembled into heads.
+
+    A `model: auto` group is searched first (cross-validated on its training rows only, within
+    `budget_s` or its own budget); its winner is then fitted like any estimator.
+    """
     schema = run.schema
     needed = sorted({f for g in run.trained for f in schema.features_of(g)})
     blocks = {f: run.blocks[f] if f in run.blocks else run.transformers[f].transform(run.inputs) for f in needed}
@@ -376,7 +389,13 @@ def fit_heads(run: TrainingRun, executor: FitExecutor) -> None:
     owners: list[str] = []
     for g in run.trained:
         run.xs[g] = hstack([blocks[f] for f in schema.features_of(g)])
-        new = _jobs_for(schema, run.selections[g], run.xs[g], run.registry)
+        if schema.groups[g].model.estimator == AUTO:
+            rows = run.selections[g]
+            run.searches[g] = search(g, schema.groups[g], schema.labels_of(g), run.xs[g][rows.train],
+                                     rows.y[rows.train], budget_s=budget_s, seed=schema.training.seed,
+                                     registry=run.registry)
+            log.info("group %r: %s", g, run.searches[g].summary())
+        new = _jobs_for(schema, run.selections[g], run.xs[g], run.registry, run.searches.get(g))
         jobs.extend(new)
         owners.extend([g] * len(new))
     fits = [FitJob(*job) for job in jobs]
@@ -455,8 +474,11 @@ def gate_and_write_head(run: TrainingRun, g: str, *, gate: bool, force: bool, no
         "gate": None if verdict is None else verdict.to_json(), "excluded_by_when": rows.excluded_by_when,
         "training": {**schema.training.model_dump(), "rows": "hash(inputs) >= holdout"},
         "fit_seconds_all_heads": round(run.fit_seconds, 3), "note": note,
-        "plugin": run.registry.plugin("estimators", spec.model.estimator).to_dict(),
+        "plugin": run.registry.plugin("estimators", run.searches[g].estimator if g in run.searches
+                                      else spec.model.estimator).to_dict(),
     }
+    if g in run.searches:
+        meta["search"] = run.searches[g].to_dict()
     if run.samples is not None and run.sample_set is not None:
         meta["samples"] = {"revision": run.sample_set.revision, "n_train": len(rows.train)}
         meta["training"] = {**schema.training.model_dump(),
@@ -466,7 +488,8 @@ def gate_and_write_head(run: TrainingRun, g: str, *, gate: bool, force: bool, no
     if run.samples is not None and run.sample_set is not None:  # the exact samples, for later gates and tuning
         run.samples.record_fit(g, version, run.sample_set.sids[rows.train], run.sample_set.revision)
     run.released[g] = ok
-    run.report.groups[g] = GroupReport(g, version, ok, len(rows.train), len(holdout), metrics, verdict)
+    run.report.groups[g] = GroupReport(g, version, ok, len(rows.train), len(holdout), metrics, verdict,
+                                       run.searches[g].to_dict() if g in run.searches else None)
     _log_group(schema, run.report.groups[g])
 
 

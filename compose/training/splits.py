@@ -42,8 +42,31 @@ def select_rows(schema: Schema, group: str, targets: dict[str, GroupTargets], ho
     off = t.labelled & outside_when(schema.groups[group].when, targets, len(t.labelled))
     mask = t.labelled & ~off
     excluded = int(off.sum())
-    held = top_up(mask & hold, mask, t.y, hashes, schema.training.holdout)
+    if schema.training.group_by is None:
+        held = top_up(mask & hold, mask, t.y, hashes, schema.training.holdout)
+    else:
+        held = _top_up_groups(mask, hold, t.y, hashes, schema.training.holdout)
     return GroupRows(group, np.flatnonzero(mask & ~held), np.flatnonzero(held), t.y, excluded, t.known)
+
+
+def _top_up_groups(mask: np.ndarray, hold: np.ndarray, y: np.ndarray, hashes: np.ndarray,
+                   fraction: float) -> np.ndarray:
+    """`top_up` over groups of rows that share a hash (`training.group_by`): whole groups move.
+
+    Each group counts once per label it holds, so a label spread over few groups is not held out
+    whole because one of its groups has many rows.
+    """
+    rows = np.flatnonzero(mask)
+    keys, first, inverse = np.unique(hashes[rows], return_index=True, return_inverse=True)
+    if y.ndim == 2:
+        gy = np.zeros((len(keys), y.shape[1]), dtype=y.dtype)
+        np.maximum.at(gy, inverse, y[rows])
+    else:  # a group's label: its first row's (the variants of one emoji share their labels)
+        gy = y[rows][first]
+    g_held = top_up(hold[rows][first], np.ones(len(keys), dtype=bool), gy, keys, fraction)
+    held = np.zeros(len(mask), dtype=bool)
+    held[rows] = g_held[inverse]
+    return held
 
 
 def top_up(held: np.ndarray, mask: np.ndarray, y: np.ndarray, hashes: np.ndarray, fraction: float) -> np.ndarray:
