@@ -47,7 +47,7 @@ from compose.runtime.load import with_decisions
 from compose.store.names import version_name
 from compose.store.records import DecisionPin, TrainingRule
 from compose.store.sample_db import sample_store_path
-from compose.store.samples import SampleStore
+from compose.store.samples import SampleStore, fitted_keys
 from compose.store.store import ModelStore, next_release
 
 if TYPE_CHECKING:
@@ -287,11 +287,11 @@ def _never_fitted(model: ComposedModel, group: str, df: pd.DataFrame) -> np.ndar
     if model.store is None or not sample_store_path(model.store.path).is_file():
         return None
     with SampleStore.open(model.store.path, create=False) as samples:
-        fit = samples.fitted(group, model.version_of(group))
-        if fit is None:
+        fitted = fitted_keys(model.store, samples, group, model.version_of(group))
+        if fitted is None:
             return None
         keys = samples.keys(samples.ids_of(df, model.schema))
-    return np.asarray(~np.isin(keys, fit[0]))
+    return np.asarray(~np.isin(keys, fitted))
 
 
 def _tuning_rows(model: ComposedModel, group: str, data: Any | None,

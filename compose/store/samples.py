@@ -24,6 +24,7 @@ A multilabel annotation is a list of the present labels (every label known) or p
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sqlite3
@@ -106,7 +107,7 @@ class SampleStore(SampleDatabase):
                                        f"({rows}) hold no input value at all and are not stored as samples; "
                                        "give the data an id column to keep such rows")
         keep = merge_duplicates(schema, ids, hashes, cells, where, skip=set(report.skipped))
-        with self._write() as db:
+        with contextlib.suppress(_NothingNew), self._write() as db:
             groups = self._sync_schema(db, schema)
             db.execute("INSERT OR REPLACE INTO info VALUES ('schema', ?)", (json.dumps(schema.to_dict()),))
             existing = self._existing(db, [ids[r] for r in keep], keep)
@@ -127,9 +128,8 @@ class SampleStore(SampleDatabase):
             db.executemany("INSERT INTO history VALUES (?, ?, ?, ?)", writes)
             report.new_samples, report.known_samples = len(new_rows), len(existing)
             if not writes and not new_rows:
-                db.execute("DELETE FROM revisions WHERE rev = ?", (rev,))
-            else:
-                report.revision = rev
+                raise _NothingNew  # leave the database untouched, byte for byte
+            report.revision = rev
         skipped = set(report.skipped)
         report.ids = [None if r in skipped else i for r, i in enumerate(ids)]
         for message in report.warnings:
@@ -546,3 +546,19 @@ def import_samples(store: SampleStore, schema: Schema, data: Any, *, source: str
     if ModelStore(store.path.parent).release_numbers() and store.info("seeded") is None:
         store.set_info("seeded", str(store.revision))
     return report
+
+
+def fitted_keys(model_store: ModelStore, samples: SampleStore, group: str, version: int) -> np.ndarray | None:
+    """The sample keys version `version` of `group` was fitted on, or None when unknown: from the
+    `fit` file of the version (written with it, so training never rewrites the sample database),
+    else from the sample database (versions written before that file existed)."""
+    try:
+        fit = model_store.load_extra("groups", group, version, "fit")
+    except ArtifactNotFoundError:
+        old = samples.fitted(group, version)
+        return None if old is None else old[0]
+    return np.asarray(fit["sids"], dtype=np.int64)
+
+
+class _NothingNew(Exception):  # noqa: N818 - control flow inside `upsert`, never raised out of it
+    """An upsert that adds no sample and changes no annotation: roll its transaction back."""

@@ -52,7 +52,7 @@ from compose.store.store import ModelStore
 from compose.training.executor import AutoExecutor, FitExecutor, FitJob
 from compose.training.gate import gate_verdict, live_holdout, score_on, union
 from compose.training.splits import GroupRows, select_rows
-from compose.training.stored import Incoming, fitted_rows, groups_to_train, judged_rows, read_incoming
+from compose.training.stored import Incoming, fitted_rows, groups_to_train, read_incoming
 
 log = logging.getLogger("compose")
 
@@ -433,21 +433,19 @@ def _holdout_metrics(run: TrainingRun, g: str) -> tuple[Holdout, dict[str, Any]]
     """
     rows, reference = run.selections[g], run.references[g]
     if run.samples is not None and run.sample_set is not None:
-        held = rows.holdout[~fitted_rows(run.samples, run.live, g, run.sample_set.sids[rows.holdout])]
+        held = rows.holdout[~fitted_rows(run.store, run.samples, run.live, g, run.sample_set.sids[rows.holdout])]
         if len(held) < len(rows.holdout):
             log.info("group %r: %d held-out samples left out of its gate rows: the live version was fitted on them",
                      g, len(rows.holdout) - len(held))
         rows.holdout = held
     own = Holdout(run.inputs.iloc[rows.holdout].reset_index(drop=True), rows.y[rows.holdout],
                   run.hashes[rows.holdout], None if rows.known is None else rows.known[rows.holdout])
-    if run.samples is not None:
-        holdout = judged_rows(own, reference, run.hashes)
-        if len(holdout) == len(own):
-            return own, _evaluate(run.schema, run.heads[g], run.xs[g], rows)
-    elif reference is None:
+    if reference is None:
         return own, _evaluate(run.schema, run.heads[g], run.xs[g], rows)
-    else:
-        holdout = union(reference, own)
+    # The live version's stored holdout comes first, with the labels it was judged on: a file (or a
+    # batch of annotations) with wrong labels cannot make the live head look bad, nor a bad candidate
+    # good. Held-out samples it does not hold are added with their stored labels.
+    holdout = union(reference, own)
     transformers = [run.transformers[f] for f in run.schema.features_of(g)]
     return holdout, score_on(run.schema, run.heads[g], transformers, holdout)
 
@@ -483,10 +481,11 @@ def gate_and_write_head(run: TrainingRun, g: str, *, gate: bool, force: bool, no
         meta["samples"] = {"revision": run.sample_set.revision, "n_train": len(rows.train)}
         meta["training"] = {**schema.training.model_dump(),
                             "rows": "the sample store's train split (fixed at first sight by the hash rule)"}
-    version, _ = run.store.write_version("groups", g, run.heads[g], meta, extras={"holdout": holdout.to_stored()},
-                                         fmt=run.artifact_format)
+    extras: dict[str, Any] = {"holdout": holdout.to_stored()}
     if run.samples is not None and run.sample_set is not None:  # the exact samples, for later gates and tuning
-        run.samples.record_fit(g, version, run.sample_set.sids[rows.train], run.sample_set.revision)
+        extras["fit"] = {"sids": np.sort(np.asarray(run.sample_set.sids[rows.train], dtype=np.int64)),
+                         "revision": int(run.sample_set.revision)}
+    version, _ = run.store.write_version("groups", g, run.heads[g], meta, extras=extras, fmt=run.artifact_format)
     run.released[g] = ok
     run.report.groups[g] = GroupReport(g, version, ok, len(rows.train), len(holdout), metrics, verdict,
                                        run.searches[g].to_dict() if g in run.searches else None)

@@ -23,9 +23,10 @@ from compose.errors import DataError
 from compose.plan import Plan, feature_node
 from compose.schema.models import Schema
 from compose.store.names import version_name
-from compose.store.records import Holdout, Release
+from compose.store.records import Release
 from compose.store.sample_records import SampleSet
-from compose.store.samples import SampleStore
+from compose.store.samples import SampleStore, fitted_keys
+from compose.store.store import ModelStore
 
 log = logging.getLogger("compose")
 
@@ -130,27 +131,12 @@ def groups_to_train(schema: Schema, plan: Plan, data: SampleSet, live: Release |
     return [g for g in order if g in trained], notes
 
 
-def fitted_rows(samples: SampleStore, live: Release | None, group: str, sids: np.ndarray) -> np.ndarray:
+def fitted_rows(store: ModelStore, samples: SampleStore, live: Release | None, group: str,
+                sids: np.ndarray) -> np.ndarray:
     """Which of the rows (by sample key) the live version of `group` was fitted on (none if unknown)."""
     if live is None or group not in live.groups:
         return np.zeros(len(sids), dtype=bool)
-    fit = samples.fitted(group, live.groups[group].version)
-    if fit is None:
+    keys = fitted_keys(store, samples, group, live.groups[group].version)
+    if keys is None:
         return np.zeros(len(sids), dtype=bool)
-    return np.isin(sids, fit[0])
-
-
-def judged_rows(own: Holdout, reference: Holdout | None, stored_hashes: np.ndarray) -> Holdout:
-    """The rows a candidate is judged on: the stored held-out samples, then the rows of the live
-    version's holdout that are not in the sample store at all (a store seeded after it was trained)."""
-    if reference is None:
-        return own
-    extra = ~np.isin(reference.hashes, stored_hashes)
-    if not extra.any():
-        return own
-    known = None
-    if own.known is not None or reference.known is not None:
-        known = np.concatenate([own.known_cells(), reference.known_cells()[extra]])
-    return Holdout(pd.concat([own.inputs, reference.inputs[extra]], ignore_index=True),
-                   np.concatenate([own.y, reference.y[extra]]), np.concatenate([own.hashes, reference.hashes[extra]]),
-                   known)
+    return np.isin(sids, keys)
