@@ -293,7 +293,9 @@ def _copy_version(node: Path, source: int, target: int, *, pending: bool) -> Non
     """A whole version `target` made from `source` (its meta.json renumbered), with or without the marker."""
     shutil.copytree(node / f"v{source:04d}", node / f"v{target:04d}")
     meta = node / f"v{target:04d}" / "meta.json"
-    meta.write_text(json.dumps({**json.loads(meta.read_text()), "version": target}))
+    from compose.store.signing import seal  # the copy carries its own checksum, as a whole version does
+
+    meta.write_text(json.dumps(seal({**json.loads(meta.read_text()), "version": target}, None)))
     (node / f"v{target:04d}" / ".pending").unlink(missing_ok=True)
     if pending:
         (node / f"v{target:04d}" / ".pending").write_text("written by a run that has not finished\n")

@@ -23,9 +23,11 @@ schema_version: 1
 name: slow-penguins
 inputs:
   bill_length_mm: {type: number}
+  bill_depth_mm: {type: number}
+  flipper_length_mm: {type: number}
   body_mass_g: {type: number}
 features:
-  body: {type: tabular, inputs: [bill_length_mm, body_mass_g]}
+  body: {type: tabular, inputs: [bill_length_mm, bill_depth_mm, flipper_length_mm, body_mass_g]}
 groups:
   species:
     type: multiclass

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal, Self
 
-from compose.errors import ArtifactNotFoundError, DataError, StoreError
+from compose.errors import ArtifactNotFoundError, DataError, EnvironmentFault, StoreError
 from compose.schema.models import Schema
 
 FILENAME = "samples.sqlite"
@@ -100,6 +100,12 @@ class SampleDatabase:
             db.execute("BEGIN IMMEDIATE")
         except sqlite3.DatabaseError as exc:
             db.close()
+            if isinstance(exc, sqlite3.OperationalError) and any(
+                    word in str(exc) for word in ("disk I/O error", "database or disk is full", "readonly")):
+                raise EnvironmentFault(f"no space left on the device holding {path.parent}, or it is read-only or "
+                                       f"failing: the sample store {path.name} cannot be written (SQLite: {exc}); "
+                                       "free some space (`compose gc --store DIR` removes leftovers of aborted "
+                                       "runs) or use a writable folder, and run again", str(path)) from exc
             raise StoreError(f"{path} is not a readable sample store ({exc}); move it away and import the "
                              "samples again (compose samples --import FILE)") from exc
         try:

@@ -147,9 +147,15 @@ class ProcessExecutor:
                 if self.on_fit is not None:
                     self.on_fit(done, len(jobs))
             return [f.result() for f in futures]
-        finally:
+        except BaseException:
+            # A failed fit, Ctrl-C or SIGTERM: stop the other fits now rather than wait for them.
             for f in futures:
                 f.cancel()
+            for process in list((pool._processes or {}).values()):
+                process.terminate()
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        finally:
             pool.shutdown(wait=True, cancel_futures=True)
 
 

@@ -52,6 +52,8 @@ def read_incoming(schema: Schema, data: Any, groups: list[str] | None) -> Incomi
     if data is None:
         return None
     df = split_tags(as_frame(data), schema)
+    if len(df) == 0:
+        raise DataError(f"{source_of(df)} has a header but no rows; training needs rows with inputs and labels")
     targets = parse_targets(df, schema)  # every label of the file is checked, whatever the run trains
     return Incoming(df, [g for g in schema.groups if g in targets],
                     [g for g in schema.groups if g in targets and targets[g].n_labelled], source_of(df))
