@@ -55,7 +55,7 @@ def test_a_skops_store_trains_loads_and_predicts_like_joblib(tmp_path: Path, fra
     skops_model = compose.train(compose.parse_schema(SKOPS, source="s.yaml"), frame, store=tmp_path / "a")
     joblib_model = compose.train(compose.parse_schema(JOBLIB, source="j.yaml"), frame, store=tmp_path / "b")
     version = tmp_path / "a" / "birds" / "groups" / "island" / "v0001"
-    assert sorted(p.name for p in version.iterdir()) == ["holdout.skops", "meta.json", "model.skops"]
+    assert sorted(p.name for p in version.iterdir()) == ["fit.skops", "holdout.skops", "meta.json", "model.skops"]
     meta = json.loads((version / "meta.json").read_text(encoding="utf-8"))
     assert meta["format"] == "skops"
     assert "sklearn.tree._tree.Tree" in meta["trusted_types"]["model.skops"]
