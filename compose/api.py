@@ -150,10 +150,15 @@ def retrain(  # noqa: PLR0913 - the lifecycle options, keyword-only
 
 def _refusal(report: TrainReport) -> GateRefusedError:
     reasons = []
+    refused = [g for g in report.refused if (v := report.groups[g].gate) is None or not v.passed]
     for g in report.refused:
         v = report.groups[g].gate
         name = version_name(report.groups[g].version)
-        if v is not None and v.candidate is not None:
+        if v is not None and v.passed:  # held back with a refused group's new feature version
+            reasons.append(f"{g} {name}: passed the gate ({v.metric} {v.candidate} >= live {version_name(v.against)} "
+                           f"{v.live}) but is held back with the new version of a feature that "
+                           f"{', '.join(refused) or 'a refused group'} also read{'s' * (len(refused) == 1)}")
+        elif v is not None and v.candidate is not None:
             reasons.append(f"{g} {name}: {v.metric} {v.candidate} < live "
                            f"{version_name(v.against)} {v.live} (tolerance {v.tolerance})")
         else:

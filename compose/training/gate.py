@@ -29,14 +29,28 @@ def live_holdout(schema: Schema, store: ModelStore, live: Release | None, group:
 
 
 def union(reference: Holdout, own: Holdout) -> Holdout:
-    """The live holdout, plus this file's holdout rows it does not hold yet (labels as this file gives)."""
-    fresh = ~np.isin(own.hashes, reference.hashes)
+    """The live holdout, plus this file's holdout rows it does not hold yet (labels as this file gives).
+
+    Rows are matched by their inputs' hash as multisets: when the live holdout holds k rows with
+    some inputs, the (k+1)-th and later rows of `own` with those inputs are new (a table that repeats
+    its inputs)."""
+    fresh = _beyond(own.hashes, reference.hashes)
     known = None
     if reference.known is not None or own.known is not None:  # per-label truth: which cells are known
         known = np.concatenate([reference.known_cells(), own.known_cells()[fresh]])
     return Holdout(pd.concat([reference.inputs, own.inputs[fresh]], ignore_index=True),
                    np.concatenate([reference.y, own.y[fresh]]),
                    np.concatenate([reference.hashes, own.hashes[fresh]]), known)
+
+
+def _beyond(hashes: np.ndarray, held: np.ndarray) -> np.ndarray:
+    """Which of `hashes` are past the count of their value in `held` (in order of appearance)."""
+    if len(hashes) == 0:
+        return np.zeros(0, dtype=bool)
+    values, counts = np.unique(held, return_counts=True)
+    have = dict(zip(values.tolist(), counts.tolist(), strict=True))
+    nth = pd.Series(hashes).groupby(hashes, sort=False).cumcount().to_numpy()
+    return nth >= np.array([have.get(h, 0) for h in hashes.tolist()], dtype=np.int64)
 
 
 def score_on(schema: Schema, head: Head, transformers: list[Any], holdout: Holdout) -> dict[str, Any]:

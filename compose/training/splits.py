@@ -3,7 +3,9 @@
 A row is held out when a seeded hash of its input values falls in the lowest `training.holdout`
 fraction: the hash ignores labels and row order, so a row is held out every time it is seen. The
 holdout is then topped up per label (rarest first, lowest hashes first) so that every label with
-enough rows has its share held out, as iterative stratification does.
+enough rows has its share held out, as iterative stratification does. Rows that share a hash (a
+table that repeats its inputs, or `training.group_by`) move together: no copy of a held-out row
+is ever trained on.
 """
 
 from __future__ import annotations
@@ -42,27 +44,27 @@ def select_rows(schema: Schema, group: str, targets: dict[str, GroupTargets], ho
     off = t.labelled & outside_when(schema.groups[group].when, targets, len(t.labelled))
     mask = t.labelled & ~off
     excluded = int(off.sum())
-    if schema.training.group_by is None:
-        held = top_up(mask & hold, mask, t.y, hashes, schema.training.holdout)
-    else:
-        held = _top_up_groups(mask, hold, t.y, hashes, schema.training.holdout)
+    held = _top_up_groups(mask, hold, t.y, hashes, schema.training.holdout)
     return GroupRows(group, np.flatnonzero(mask & ~held), np.flatnonzero(held), t.y, excluded, t.known)
 
 
 def _top_up_groups(mask: np.ndarray, hold: np.ndarray, y: np.ndarray, hashes: np.ndarray,
                    fraction: float) -> np.ndarray:
-    """`top_up` over groups of rows that share a hash (`training.group_by`): whole groups move.
+    """`top_up` over groups of rows that share a hash (equal inputs, or `training.group_by`): whole
+    groups move. With a hash per row it is `top_up` itself.
 
     Each group counts once per label it holds, so a label spread over few groups is not held out
     whole because one of its groups has many rows.
     """
     rows = np.flatnonzero(mask)
+    if len(rows) == 0:
+        return np.zeros(len(mask), dtype=bool)
     keys, first, inverse = np.unique(hashes[rows], return_index=True, return_inverse=True)
-    if y.ndim == 2:
-        gy = np.zeros((len(keys), y.shape[1]), dtype=y.dtype)
-        np.maximum.at(gy, inverse, y[rows])
-    else:  # a group's label: its first row's (the variants of one emoji share their labels)
-        gy = y[rows][first]
+    inverse = np.asarray(inverse).reshape(-1)
+    # a group holds every label of its rows (whatever their order): a one-hot row per group
+    onehot = y[rows] if y.ndim == 2 else y[rows][:, None] == np.arange(int(y[rows].max()) + 1)[None, :]
+    gy = np.zeros((len(keys), onehot.shape[1]), dtype=np.int8)
+    np.maximum.at(gy, inverse, onehot.astype(np.int8))
     g_held = top_up(hold[rows][first], np.ones(len(keys), dtype=bool), gy, keys, fraction)
     held = np.zeros(len(mask), dtype=bool)
     held[rows] = g_held[inverse]
