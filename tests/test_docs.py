@@ -133,7 +133,8 @@ def penguins_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _run_page(page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> str:
     env = _workspace(tmp_path)
     port = str(_free_port())
-    namespace = types.ModuleType(f"docs_{re.sub(r'\W', '_', page.stem)}")  # classes pickle by their module
+    slug = re.sub(r"\W", "_", str(page.relative_to(ROOT).with_suffix("")))
+    namespace = types.ModuleType(f"docs_{slug}")  # a block's classes pickle by their module
     monkeypatch.setitem(sys.modules, namespace.__name__, namespace)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("PATH", env["PATH"])
