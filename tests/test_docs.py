@@ -214,9 +214,9 @@ def test_the_schema_example_validates_and_plans() -> None:
 
 
 def test_every_command_the_manual_names_exists() -> None:
-    from compose.cli.main import build_parser
-
     import argparse
+
+    from compose.cli.main import build_parser
 
     (sub,) = [a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
     commands = set(sub.choices)
