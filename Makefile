@@ -1,6 +1,8 @@
 # Two commands set up everything on a fresh machine:
 #   make demo   create .venv, install, train on the real movies data, predict, evaluate
-#   make test   create .venv, install with the dev extra, run the test suite, ruff and import-linter
+#   make test   create .venv, install with the dev extra, run the test suite, ruff, import-linter and
+#               build the manual (mkdocs build --strict)
+#   make docs   build the manual into site/ (open site/index.html)
 #   make fuzz   the fuzz tests (tests/test_fuzz.py) with 50 times CI's examples
 #   make lint   ruff and mypy --strict (mypy is kept out of `make test`: new numpy or pandas stubs
 #               can move its verdict without a change here)
@@ -9,7 +11,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 COMPOSE := $(VENV)/bin/compose
 
-.PHONY: demo emoji test lint bench contract fuzz clean
+.PHONY: demo emoji test lint docs bench contract fuzz clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -47,11 +49,17 @@ emoji: $(VENV)/.installed $(EMOJI_PKG)/emoji.json
 
 test: $(VENV)/.installed
 	$(PY) -m pytest -q
-	$(PY) -m ruff check compose tests examples benchmarks
+	$(PY) -m ruff check compose tests examples benchmarks docs/_hooks
 	$(VENV)/bin/lint-imports --no-cache
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict --quiet
+
+# The manual: MkDocs (Material theme) over docs/, the home page from README.md, the CLI and Python
+# API references generated from the parsers and docstrings by docs/_hooks/reference.py. Offline.
+docs: $(VENV)/.installed
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict
 
 lint: $(VENV)/.installed
-	$(PY) -m ruff check compose tests examples benchmarks
+	$(PY) -m ruff check compose tests examples benchmarks docs/_hooks
 	$(PY) -m mypy compose
 
 bench: $(VENV)/.installed
@@ -70,4 +78,4 @@ fuzz: $(VENV)/.installed
 	COMPOSE_FUZZ_SCALE=50 $(PY) -m pytest -q tests/test_fuzz.py -p no:randomly
 
 clean:
-	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) out site .pytest_cache .mypy_cache .ruff_cache

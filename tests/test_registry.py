@@ -287,25 +287,6 @@ def test_a_featurizer_module_whose_extra_is_missing_names_the_extra_and_the_hint
         registry.featurizer("embedding")
 
 
-def test_the_readme_plugin_example_runs_as_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import re
-    import types
-
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
-    section = readme.split("### Plugins: featurizers and estimators from other packages", 1)[1]
-    code = re.search(r"```python\n(.*?)```", section, re.S)
-    assert code is not None
-    (tmp_path / "tests" / "data").mkdir(parents=True)
-    (tmp_path / "tests" / "data" / "movies_sample.csv").symlink_to(Path(__file__).parent / "data" / "movies_sample.csv")
-    monkeypatch.chdir(tmp_path)
-    module = types.ModuleType("readme_plugin")  # a script's classes pickle by their module, as __main__ does
-    monkeypatch.setitem(sys.modules, "readme_plugin", module)
-    exec(compile(code.group(1), "README.md", "exec"), module.__dict__)
-    assert (tmp_path / "models" / "films" / "features" / "size" / "v0001" / "meta.json").is_file()
-    assert module.model.predict_one({"title": "Casablanca", "runtime": 102})["groups"]["decade"]["label"] in {
-        "1940s", "1950s", "1960s", "1970s", "1980s", "1990s", "2000s", "2010s", None}
-
-
 def test_an_artifact_whose_class_left_its_module_says_so_and_is_not_called_corrupt(
     vowels_plugin: Path, tmp_path: Path, films: pd.DataFrame
 ) -> None:
