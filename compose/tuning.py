@@ -284,9 +284,9 @@ def _multiclass(labels: list[str], scores: np.ndarray, y: np.ndarray, target: Ta
 def _never_fitted(model: ComposedModel, group: str, df: pd.DataFrame) -> np.ndarray | None:
     """Which rows of `df` the live version of `group` was never fitted on, from the sample store's
     record of its training samples; None when the store does not know them (an older version)."""
-    if model.store is None or not sample_store_path(model.store.path).is_file():
+    if model.store is None or not sample_store_path(model.store.samples_home).is_file():
         return None
-    with SampleStore.open(model.store.path, create=False) as samples:
+    with SampleStore.open(model.store.samples_home, create=False) as samples:
         fitted = fitted_keys(model.store, samples, group, model.version_of(group))
         if fitted is None:
             return None
