@@ -121,7 +121,7 @@ def test_learn_on_a_store_made_before_the_sample_store_says_how_to_seed_it(
     assert compose.load(store).predict(penguins_csv)  # it keeps loading and predicting
     with SampleStore.open(store / "penguins", schema=schema) as samples:
         compose.import_samples(samples, schema, penguins_csv)
-    report = compose.learn(store, halves[1].parent / "first.csv")  # already seeded: no change at all
+    report = compose.learn(store, penguins_csv)  # already seeded: re-reading the file changes nothing
     assert report.changed == []
 
 
@@ -238,7 +238,7 @@ def test_sigkill_during_learn_leaves_the_database_consistent_and_the_previous_re
     assert all(np.array_equal(before[g], after[g], equal_nan=True) for g in before)
     with SampleStore.open(store / "penguins") as samples:
         counts = samples.counts()
-        n_first, n_more = (int(pd.read_csv(f)[MEASURES].notna().any(axis=1).sum()) for f in (first, more))
+        n_first, n_more = (len(pd.read_csv(f)) for f in (first, more))  # a row is a sample
         assert counts.samples in (n_first, n_first + n_more)  # all of the upsert or none of it
         assert samples.revision in (1, 2)
     report = compose.learn(store, more, n_jobs=1)  # learning again finishes the job

@@ -106,9 +106,9 @@ def test_as_of_names_the_annotations_of_an_earlier_revision(store: SampleStore, 
     assert new == dict.fromkeys("abcd", "shirt")
 
 
-def test_two_rows_of_one_upsert_that_disagree_on_a_sample_are_an_error_naming_both(
+def test_two_rows_of_one_upsert_with_one_id_that_disagree_are_an_error_naming_both(
         store: SampleStore, shop: compose.Schema) -> None:
-    df = _rows(6)
+    df = _rows(6).assign(id=list("abcdeb"))
     df.loc[5, ["title", "price"]] = df.loc[1, ["title", "price"]]
     df.loc[5, "kind"] = "pants"
     with pytest.raises(DataError, match=r"rows 2 and 6 are the same sample .* disagree on group 'kind'"):
@@ -116,12 +116,23 @@ def test_two_rows_of_one_upsert_that_disagree_on_a_sample_are_an_error_naming_bo
     assert store.revision == 0  # nothing was written
 
 
-def test_two_rows_that_agree_on_a_sample_are_merged(store: SampleStore, shop: compose.Schema) -> None:
-    df = _rows(3).assign(colors=[None, '{"blue": false}', None])
+def test_rows_without_an_id_that_repeat_inputs_and_disagree_are_two_samples(
+        store: SampleStore, shop: compose.Schema) -> None:
+    df = _rows(6)
+    df.loc[5, ["title", "price"]] = df.loc[1, ["title", "price"]]
+    df.loc[5, "kind"] = "pants"
+    report = store.upsert(df, shop)
+    assert report.new_samples == 6 and report.ids[5] == report.ids[1] + "-2"
+    assert [store.get(report.ids[r]).annotations["kind"] for r in (1, 5)] == ["shirt", "pants"]
+    assert store.get(report.ids[1]).split == store.get(report.ids[5]).split  # equal inputs share a split
+
+
+def test_two_rows_with_one_id_that_agree_are_merged(store: SampleStore, shop: compose.Schema) -> None:
+    df = _rows(3).assign(colors=[None, '{"blue": false}', None], id=list("abc"))
     extra = df.iloc[[1]].assign(kind=None, colors='{"red": true}')
     report = store.upsert(pd.concat([df, extra], ignore_index=True), shop)
     assert report.new_samples == 3
-    assert store.get(report.ids[1]).annotations == {"kind": "shirt", "colors": {"red": True, "blue": False}}
+    assert store.get("b").annotations == {"kind": "shirt", "colors": {"red": True, "blue": False}}
 
 
 def test_a_conflict_can_be_refused_naming_the_sample(store: SampleStore, shop: compose.Schema) -> None:
@@ -222,11 +233,14 @@ def test_the_export_reads_back_into_training_targets(store: SampleStore, shop: c
     assert again.new_samples == 0 and again.revision is None  # the same samples, the same annotations
 
 
-def test_rows_without_any_input_are_left_out_with_a_warning(store: SampleStore, shop: compose.Schema) -> None:
+def test_rows_without_any_input_are_samples_told_apart_by_their_order(store: SampleStore,
+                                                                      shop: compose.Schema) -> None:
     df = pd.DataFrame({"title": [None, None, "x"], "price": [None, None, 1.0], "kind": ["shirt", "pants", "shirt"]})
     report = store.upsert(df, shop)
-    assert report.skipped == [0, 1] and report.new_samples == 1
-    assert "hold no input value" in report.warnings[0]
+    assert report.new_samples == 3 and report.warnings == []
+    assert [store.get(i).annotations["kind"] for i in report.ids] == ["shirt", "pants", "shirt"]
+    again = store.upsert(df, shop)  # the same file again: the same samples, nothing changes
+    assert again.ids == report.ids and again.revision is None
 
 
 def test_a_killed_writer_leaves_the_database_as_it_was(tmp_path: Path, shop: compose.Schema) -> None:
@@ -277,13 +291,13 @@ def test_the_cli_imports_counts_and_exports(tmp_path: Path, penguins_csv: Path, 
     made = run("samples", "--store", str(tmp_path / "s"), "--schema", str(penguins_schema_path),
                "--import", str(penguins_csv))
     assert made.returncode == 0, made.stderr
-    assert "342 new samples" in made.stdout and "2 rows (4, 272) hold no input value" in made.stderr
+    assert "344 new samples" in made.stdout and made.stderr == ""  # a row is a sample, even with no input value
     shown = run("samples", "--store", str(tmp_path / "s"), "--group", "sex", "--export", str(tmp_path / "sex.csv"),
                 "--json", str(tmp_path / "c.json"))
     assert shown.returncode == 0, shown.stderr
     assert "group sex (binary): 333 annotated" in shown.stdout and "group species" not in shown.stdout
     assert list(pd.read_csv(tmp_path / "sex.csv").columns) == ["id", "bill_length_mm", "bill_depth_mm",
                                                                  "flipper_length_mm", "body_mass_g", "sex"]
-    assert json.loads((tmp_path / "c.json").read_text())["groups"]["sex"]["unknown"] == 9
+    assert json.loads((tmp_path / "c.json").read_text())["groups"]["sex"]["unknown"] == 11
     missing = run("samples", "--store", str(tmp_path / "nothing"))
     assert missing.returncode == 2 and "Traceback" not in missing.stderr

@@ -86,7 +86,7 @@ def test_posted_samples_retrain_only_their_group_and_the_new_release_answers(
         assert job["status"] == "released", job
         assert job["gate"]["passed"] is True and job["gate"]["metric"] == "accuracy"
         assert job["version"] == 2 and job["from_release"] == "r0001" and job["retrained"] == ["species"]
-        assert job["n_train"] + job["n_holdout"] == 342  # every penguin with a measurement (2 have none)
+        assert job["n_train"] + job["n_holdout"] == 344  # a row is a sample: every labelled penguin
         assert c.get(f"/v1/jobs/{job['id']}").json() == job
         srv.wait_until("/readyz")
         deadline = time.monotonic() + 20
@@ -111,11 +111,15 @@ def test_samples_conflicts_annotations_and_the_review_list(learning: tuple[Serve
         assert anonymous.get("/v1/samples").status_code == 401
     with srv.client(headers=srv.auth) as c:
         sid = c.post("/v1/samples", json={"rows": [{**row, "species": "Adelie"}]}).json()["ids"][0]
-        conflict = c.post("/v1/samples", json={"rows": [{**row, "species": "Gentoo"}]})
-        assert conflict.status_code == 409 and conflict.json()["id"] == sid
+        # a row without an id is a new sample, even with the inputs of a stored one (a Nyckel sample)
+        twin = c.post("/v1/samples", json={"rows": [{**row, "species": "Gentoo"}]})
+        assert twin.status_code == 200 and twin.json()["ids"] == [sid + "-2"] and twin.json()["new_samples"] == 1
+        conflict = c.post("/v1/samples", json={"rows": [{**row, "id": sid, "species": "Gentoo"}]})
+        assert conflict.status_code == 409 and conflict.json()["id"] == sid  # a stored id with another label
         assert "Adelie" in conflict.json()["detail"] and "Gentoo" in conflict.json()["detail"]
-        unknown = c.post("/v1/samples", json={"rows": [{**row, "specis": "Adelie"}]})
-        assert unknown.status_code == 422 and "'specis'" in unknown.json()["detail"]
+        extra = c.post("/v1/samples", json={"rows": [{**row, "id": sid, "specis": "Adelie", "score": 3}]})
+        assert extra.status_code == 200 and extra.json()["revision"] is None  # nothing new: the same sample
+        assert extra.json()["notes"] and "['score', 'specis']" in extra.json()["notes"][0]  # ignored, said so
         bad = c.post("/v1/samples", json={"rows": [{**row, "species": "Emperor"}]})
         assert bad.status_code == 422 and "'Emperor'" in bad.json()["detail"] and "row 1" in bad.json()["detail"]
 

@@ -27,7 +27,7 @@ from compose.featurize.base import hstack
 from compose.heads.head import assemble_head, fit_estimator
 from compose.runtime.load import load
 from compose.runtime.model import ComposedModel
-from compose.store.sample_rows import row_ids
+from compose.store.sample_rows import file_ids
 from compose.store.samples import open_samples
 
 DEFAULT_FOLDS = 5
@@ -112,8 +112,9 @@ def _cleanlab() -> Any:
 
 def sample_ids(df: pd.DataFrame, inputs: pd.DataFrame, seed: int = 0) -> list[str]:
     """The sample id of each row, by the sample store's rule: the data's `id` column when it has
-    one, else a hash of its inputs (salted with the schema's `training.seed`)."""
-    return row_ids(df, row_hashes(inputs, seed), source_of(df))
+    one, else a hash of its inputs (salted with the schema's `training.seed`) and the row's order
+    among the rows with equal inputs."""
+    return file_ids(df, row_hashes(inputs, seed), source_of(df))
 
 
 def stored_rows(store: str | Path, model: str | None, groups: Sequence[str] | None = None) -> pd.DataFrame:

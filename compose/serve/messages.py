@@ -134,12 +134,13 @@ class SamplesRequest(_Strict):
 
 
 class SamplesResponse(_Strict):
-    ids: list[str | None] = Field(description="the id of each row's sample (null: a row without any input value)")
+    ids: list[str] = Field(description="the id of each row's sample: its `id`, else the id of the new sample it made")
     revision: int | None = Field(description="the sample store's revision of this write (null: nothing changed)")
     new_samples: int
     known_samples: int
     added: dict[str, int]
     scheduled: list[str] = Field(description="groups whose retrain this write scheduled")
+    notes: list[str] = Field(default_factory=list, description="what was ignored: columns the schema does not declare")
 
 
 class AnnotationRequest(_Strict):

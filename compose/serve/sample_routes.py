@@ -57,18 +57,19 @@ def _cell(value: Any) -> Any:
     return json.dumps(value) if isinstance(value, list | dict) else value
 
 
-def _frame(state: Any, rows: list[dict[str, Any]]) -> pd.DataFrame:
+def _frame(state: Any, rows: list[dict[str, Any]]) -> tuple[pd.DataFrame, list[str]]:
+    """The posted rows as a table of the columns the schema declares (and `id`), and a note naming
+    the columns it does not declare, which are ignored (as `compose train` and `/v1/predict` do)."""
     schema = state.live().model.schema
     known = {"id", *schema.inputs, *schema.groups}
-    for r, row in enumerate(rows):
-        unknown = sorted(set(row) - known)
-        if unknown:
-            raise DataError(f"the request's rows, row {r + 1}: unknown column{'s' * (len(unknown) > 1)} {unknown}; "
-                            f"a sample has the inputs {list(schema.inputs)}, the groups {list(schema.groups)} "
-                            "and optionally an id")
-    frame = as_frame([{k: _cell(v) for k, v in row.items()} for row in rows]) if rows else pd.DataFrame()
+    ignored = sorted({k for row in rows for k in row} - known)
+    frame = as_frame([{k: _cell(v) for k, v in row.items() if k in known} for row in rows]) if rows \
+        else pd.DataFrame()
     frame.attrs["source"] = "the request's rows"
-    return frame
+    notes = [f"column{'s' * (len(ignored) > 1)} {ignored} {'are' if len(ignored) > 1 else 'is'} not declared by "
+             f"the schema and {'were' if len(ignored) > 1 else 'was'} ignored; a sample holds the inputs "
+             f"{list(schema.inputs)}, the groups {list(schema.groups)} and optionally an id"] if ignored else []
+    return frame, notes
 
 
 def _disagrees(annotation: Cell, result: dict[str, Any], labels: list[str]) -> bool:
@@ -98,7 +99,7 @@ class Capture:
             try:
                 schema = self.state.live().model.schema
                 frame = as_frame([{k: v for k, v in r.items() if k in schema.inputs} for r in rows])
-                self.state.samples().upsert(frame, schema, source="capture")
+                self.state.samples().upsert(frame, schema, source="capture", identity="new")  # a served row is new
             except (ComposeError, ApiError) as exc:
                 self.state.log.warning("compose serve: captured rows were not stored: %s", exc)
 
@@ -127,14 +128,17 @@ def install(app: FastAPI, state: Any, authorized: Callable[..., None]) -> None:
     @app.post("/v1/samples", response_model=SamplesResponse, tags=["samples"], responses=_ERRORS,
               dependencies=auth)
     def add_samples(request: SamplesRequest) -> Response:
-        """Store samples and their annotations; a sample stored with another annotation is a 409 naming it."""
+        """Store samples and their annotations. A row without an `id` is a new sample (the answer names its
+        id); a row with one is that sample, and another label for a stored annotation is a 409 naming it
+        (change annotations with the annotation routes). Undeclared columns are ignored, with a note."""
         learning()
         state.check_rows(len(request.rows))
         schema = state.live().model.schema
-        report = store().upsert(_frame(state, request.rows), schema, source="api", on_conflict="error")
+        frame, notes = _frame(state, request.rows)
+        report = store().upsert(frame, schema, source="api", on_conflict="error", identity="new")
         return _json({"ids": report.ids, "revision": report.revision, "new_samples": report.new_samples,
                       "known_samples": report.known_samples, "added": {g: n for g, n in report.added.items() if n},
-                      "scheduled": scheduled(report.groups_changed)})
+                      "scheduled": scheduled(report.groups_changed), "notes": notes})
 
     @app.get("/v1/samples", response_model=SamplesPage, tags=["samples"], responses=_ERRORS, dependencies=auth)
     def list_samples(group: str | None = None, annotated: bool | None = None,

@@ -24,9 +24,10 @@ from compose.errors import ArtifactNotFoundError, DataError, EnvironmentFault, S
 from compose.schema.models import Schema
 
 FILENAME = "samples.sqlite"
-FORMAT = "1"
 BUSY_TIMEOUT_MS = 30_000
 OnConflict = Literal["update", "error"]
+#: How rows without an id are matched to samples: by their order among equal inputs (files), or never (HTTP).
+Identity = Literal["rows", "new"]
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS info (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -44,6 +45,18 @@ CREATE TABLE IF NOT EXISTS fits (gid INTEGER NOT NULL, version INTEGER NOT NULL,
                                  n INTEGER NOT NULL, sids BLOB NOT NULL, PRIMARY KEY (gid, version));
 """
 
+#: The store's format moves forward by these migrations, each run once, in order, in the opening
+#: transaction: `MIGRATIONS[n - 2]` takes format n - 1 to format n. A store of a newer format than
+#: this compose knows is refused (upgrade compose); an older one is migrated, never refused.
+MIGRATIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    # 2: a row is a sample. Samples are matched to rows by their inputs' hash and their order among
+    # equal inputs (first seen first), so the hash gets an index; the stored data is unchanged (format
+    # 1 held at most one sample per hash, which is the first with those inputs).
+    ("a row is a sample: samples with equal inputs are told apart by their order",
+     ("CREATE INDEX IF NOT EXISTS samples_by_hash ON samples (hash, sid)",)),
+)
+FORMAT = str(len(MIGRATIONS) + 1)
+
 #: The current annotations of a group (bare-column aggregate: `value` is that of the row with the
 #: highest revision at or before the given one; a NULL value is a removal). Parameters: gid, rev.
 LATEST = "SELECT sid, value, max(rev) AS rev FROM history WHERE gid = ? AND rev <= ? GROUP BY sid"
@@ -51,6 +64,19 @@ LATEST = "SELECT sid, value, max(rev) AS rev FROM history WHERE gid = ? AND rev 
 
 def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
+
+
+def _migrate(db: sqlite3.Connection, path: Path, found: str) -> None:
+    """Bring a store of format `found` to FORMAT (inside the caller's transaction)."""
+    if not found.isdigit() or int(found) > int(FORMAT):
+        raise StoreError(f"{path} has sample store format {found!r}; this compose reads formats 1 to {FORMAT}: "
+                         "upgrade compose")
+    for number in range(int(found) + 1, int(FORMAT) + 1):
+        note, statements = MIGRATIONS[number - 2]
+        for statement in statements:
+            db.execute(statement)
+        db.execute("INSERT OR REPLACE INTO info VALUES ('format', ?)", (str(number),))
+        db.execute("INSERT OR REPLACE INTO info VALUES (?, ?)", (f"migrated:{number}", f"{_now()} {note}"))
 
 
 def input_column(name: str) -> str:
@@ -116,12 +142,10 @@ class SampleDatabase:
             if not have:
                 assert schema is not None
                 db.executemany("INSERT INTO info VALUES (?, ?)", [
-                    ("format", FORMAT), ("seed", str(schema.training.seed)),
+                    ("format", "1"), ("seed", str(schema.training.seed)),
                     ("holdout", repr(float(schema.training.holdout))), ("created", _now()),
                     ("model", schema.name), ("inputs", "{}")])
-            elif have.get("format") != FORMAT:
-                raise StoreError(f"{path} has sample store format {have.get('format')!r}; this compose reads "
-                                 f"format {FORMAT}: upgrade compose")
+            _migrate(db, path, have.get("format", "1"))
             db.execute("COMMIT")
         except BaseException:
             with contextlib.suppress(sqlite3.Error):

@@ -154,7 +154,7 @@ class Change:
 class UpsertReport:
     """What one upsert did: rows read, samples added, annotations added / changed per group.
 
-    `ids[r]` is the sample id of row r (None for a row left out: `skipped` lists them, 0-based).
+    `ids[r]` is the sample id of row r (0-based).
     """
 
     revision: int | None
@@ -164,9 +164,10 @@ class UpsertReport:
     added: dict[str, int] = field(default_factory=dict)
     changed: dict[str, int] = field(default_factory=dict)
     unchanged: dict[str, int] = field(default_factory=dict)
-    ids: list[str | None] = field(default_factory=list)
-    skipped: list[int] = field(default_factory=list)
+    ids: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    #: annotation changes matched to a sample by the order of rows among equal inputs (no id column)
+    ambiguous: int = 0
 
     @property
     def groups_changed(self) -> list[str]:

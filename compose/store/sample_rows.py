@@ -1,8 +1,10 @@
 """The rows of an upsert: the id of each row, its annotation texts, and rows that repeat a sample.
 
-A row's id is the data's `id` column when it has one, else the 16 hex digits of the seeded hash of
-its inputs (the hash the holdout rule reads). Rows of one upsert that repeat a sample are merged
-into its first row; two that disagree on a group are an error naming both.
+A row is a sample. With an `id` column, the id names it, and rows of one upsert that repeat an id
+are merged into its first row (two that disagree on a group are an error naming both). Without
+one, the k-th row whose inputs hash to h is the k-th stored sample with those inputs (first-seen
+order), else a new sample, whose id is the 16 hex digits of the seeded hash of its inputs (the
+hash the holdout rule reads), with `-n` for the n-th sample of those inputs (n >= 2).
 """
 
 from __future__ import annotations
@@ -16,17 +18,40 @@ from compose.schema.models import Schema
 from compose.store.sample_records import contradiction, encode_row, merge
 
 
-def row_ids(df: pd.DataFrame, hashes: np.ndarray, where: str) -> list[str]:
+def hash_id(h: int, ordinal: int = 0) -> str:
+    """The id of the `ordinal`-th (0-based) sample whose inputs hash to `h` (an unsigned 64-bit hash)."""
+    text = f"{h & 0xFFFF_FFFF_FFFF_FFFF:016x}"
+    return text if ordinal == 0 else f"{text}-{ordinal + 1}"
+
+
+def given_ids(df: pd.DataFrame, where: str, *, allow_empty: bool = False) -> list[str | None]:
+    """The `id` cell of each row (None: no id column, or an empty cell where `allow_empty`)."""
     if "id" not in df.columns:
-        return [f"{int(h):016x}" for h in hashes.tolist()]
+        return [None] * len(df)
     col = df["id"]
-    missing = np.flatnonzero(col.isna().to_numpy() | (col.astype(str).str.strip() == "").to_numpy())
-    if len(missing):
+    empty = col.isna().to_numpy() | (col.astype(str).str.strip() == "").to_numpy()
+    missing = np.flatnonzero(empty)
+    if len(missing) and not allow_empty:
         raise DataError(f"{where}: the id column is empty in row{'s' * (len(missing) > 1)} "
                         f"{', '.join(str(r + 1) for r in missing[:5])}; give every row an id, or drop the "
                         "column to identify samples by their inputs")
-    values = col.tolist()
-    return [str(int(v)) if isinstance(v, float) and v.is_integer() else str(v).strip() for v in values]
+    return [None if gap else str(int(v)) if isinstance(v, float) and v.is_integer() else str(v).strip()
+            for v, gap in zip(col.tolist(), empty.tolist(), strict=True)]
+
+
+def file_ids(df: pd.DataFrame, hashes: np.ndarray, where: str) -> list[str]:
+    """The sample id of each row of a file as an empty sample store would name it: its `id` cell, else
+    the hash of its inputs and its order among the file's rows with equal inputs."""
+    named = given_ids(df, where)
+    k = ordinals(hashes, list(range(len(df)))).tolist()
+    return [i if i is not None else hash_id(int(h), n) for i, h, n in zip(named, hashes.tolist(), k, strict=True)]
+
+
+def ordinals(hashes: np.ndarray, rows: list[int]) -> np.ndarray:
+    """For each of `rows` (in order), how many of the earlier ones have the same hash."""
+    if not rows:
+        return np.zeros(0, dtype=np.int64)
+    return pd.Series(hashes[rows]).groupby(hashes[rows], sort=False).cumcount().to_numpy(dtype=np.int64)
 
 def row_cells(schema: Schema, group: str, t: GroupTargets) -> list[str | None]:
     """The annotation text of each row of a group's parsed targets (None: not annotated); each
@@ -48,19 +73,20 @@ def row_cells(schema: Schema, group: str, t: GroupTargets) -> list[str | None]:
     return list(out)
 
 
-def merge_duplicates(schema: Schema, ids: list[str], hashes: np.ndarray, cells: dict[str, list[str | None]],
-                     where: str, skip: set[int] | None = None) -> list[int]:
-    """The rows to write, one per sample; rows repeating a sample are merged into its first row.
-    Rows in `skip` are left out."""
-    skip = skip or set()
-    dup = pd.Series(ids).duplicated(keep=False).to_numpy().copy()
-    dup[list(skip)] = False
+def merge_duplicates(schema: Schema, ids: list[str | None], hashes: np.ndarray, cells: dict[str, list[str | None]],
+                     where: str) -> list[int]:
+    """The rows to write, one per sample: rows repeating an id are merged into its first row (rows
+    without an id are samples of their own)."""
+    named = pd.Series([i if i is not None else f"\0{r}" for r, i in enumerate(ids)])
+    dup = named.duplicated(keep=False).to_numpy()
     if not dup.any():
-        return [r for r in range(len(ids)) if r not in skip]
+        return list(range(len(ids)))
     first: dict[str, int] = {}
     drop: set[int] = set()
     for r in np.flatnonzero(dup).tolist():
-        i = first.setdefault(ids[r], r)
+        key = ids[r]
+        assert key is not None  # rows without an id are never duplicates
+        i = first.setdefault(key, r)
         if i == r:
             continue
         drop.add(r)
@@ -80,4 +106,4 @@ def merge_duplicates(schema: Schema, ids: list[str], hashes: np.ndarray, cells: 
                 raise DataError(f"{where}: rows {i + 1} and {r + 1} are the same sample ({ids[r]!r}) but disagree "
                                 f"on group {g!r}: {why}; keep one of them (or make them agree)")
             column[i] = merge(kind, labels, a, b)
-    return [r for r in range(len(ids)) if r not in drop and r not in skip]
+    return [r for r in range(len(ids)) if r not in drop]

@@ -29,6 +29,7 @@ import json
 import logging
 import sqlite3
 import zlib
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -41,7 +42,15 @@ from compose.data.targets import holdout_mask, parse_targets, prepare_inputs, ro
 from compose.errors import ArtifactNotFoundError, DataError, SampleConflictError, SampleNotFoundError
 from compose.schema.load import schema_from_dict
 from compose.schema.models import Schema
-from compose.store.sample_db import FILENAME, LATEST, OnConflict, SampleDatabase, input_column, sample_store_path
+from compose.store.sample_db import (
+    FILENAME,
+    LATEST,
+    Identity,
+    OnConflict,
+    SampleDatabase,
+    input_column,
+    sample_store_path,
+)
 from compose.store.sample_records import (
     HOLDOUT,
     TRAIN,
@@ -60,7 +69,7 @@ from compose.store.sample_records import (
     targets_from,
     truths,
 )
-from compose.store.sample_rows import merge_duplicates, row_cells, row_ids
+from compose.store.sample_rows import given_ids, hash_id, merge_duplicates, ordinals, row_cells
 from compose.store.store import ModelStore
 
 log = logging.getLogger("compose")
@@ -78,17 +87,22 @@ class SampleStore(SampleDatabase):
     # --- upsert --------------------------------------------------------------------------------
 
     def upsert(self, data: Any, schema: Schema, *, source: str | None = None,
-               on_conflict: OnConflict = "update") -> UpsertReport:
+               on_conflict: OnConflict = "update", identity: Identity = "rows") -> UpsertReport:
         """Add the rows of `data` (a file or a frame in the format `compose train` reads) as samples
         and their labelled cells as annotations, in one transaction.
 
-        A row whose sample is stored already (same id) must have the same inputs; a label that
-        differs from the stored annotation is an annotation change, or, with `on_conflict="error"`,
-        a SampleConflictError naming the sample (and nothing is written). Two rows of `data` for
-        one sample that disagree on a group are an error naming both rows. Empty cells change nothing.
+        A row is a sample. A row with an `id` is that sample, and must have its inputs; rows of one
+        upsert that repeat an id are merged (two that disagree on a group are an error naming both).
+        A row without an id is, with `identity="rows"` (files), the k-th stored sample with its inputs
+        when it is the k-th such row of `data`, else a new sample; with `identity="new"` (rows posted
+        over HTTP), always a new sample. A label that differs from the stored annotation is an
+        annotation change, or, with `on_conflict="error"`, a SampleConflictError naming the sample
+        (and nothing is written). Empty cells change nothing.
         """
         if on_conflict not in ("update", "error"):
             raise DataError(f"on_conflict={on_conflict!r}; use 'update' or 'error'")
+        if identity not in ("rows", "new"):
+            raise DataError(f"identity={identity!r}; use 'rows' or 'new'")
         df = split_tags(as_frame(data), schema)
         where = source_of(df)
         src_name = source or (where if where != "the data" else "api")
@@ -96,26 +110,14 @@ class SampleStore(SampleDatabase):
         targets = parse_targets(df, schema)
         hashes = row_hashes(inputs, self.seed)
         split = split_hashes(df, inputs, schema, self.seed)  # `training.group_by`: a group lands on one side
-        ids = row_ids(df, hashes, where)
+        named = given_ids(df, where, allow_empty=identity == "new")
         cells = {g: row_cells(schema, g, t) for g, t in targets.items()}
         report = UpsertReport(None, len(df), 0, 0)
-        if "id" not in df.columns:  # a row without any input value cannot be told apart from another
-            report.skipped = np.flatnonzero(inputs.isna().all(axis=1).to_numpy()).tolist()
-            if report.skipped:
-                rows = ", ".join(str(r + 1) for r in report.skipped[:5])
-                report.warnings.append(f"{where}: {len(report.skipped)} row{'s' * (len(report.skipped) > 1)} "
-                                       f"({rows}) hold no input value at all and are not stored as samples; "
-                                       "give the data an id column to keep such rows")
-        keep = merge_duplicates(schema, ids, hashes, cells, where, skip=set(report.skipped))
+        keep = merge_duplicates(schema, named, hashes, cells, where)
         with contextlib.suppress(_NothingNew), self._write() as db:
             groups = self._sync_schema(db, schema)
             db.execute("INSERT OR REPLACE INTO info VALUES ('schema', ?)", (json.dumps(schema.to_dict()),))
-            existing = self._existing(db, [ids[r] for r in keep], keep)
-            for r, (_sid, stored_hash) in existing.items():
-                if stored_hash != int(hashes[r].astype(np.int64)):
-                    raise DataError(f"{where}, row {r + 1}: sample {ids[r]!r} is stored with other input values; "
-                                    "a sample's inputs never change. Give the row a new id (or remove its id to "
-                                    "identify it by its inputs)")
+            ids, existing, shared = self._identify(db, named, hashes, keep, fresh=identity == "new", where=where)
             rev = self._new_revision(db, src_name, "upsert")
             new_rows = [r for r in keep if r not in existing]
             sids = self._insert_samples(db, schema, inputs, ids, hashes, new_rows, split=split,
@@ -123,18 +125,85 @@ class SampleStore(SampleDatabase):
             sids.update({r: existing[r][0] for r in existing})
             stored = self._stored(db, [existing[r][0] for r in existing])
             changes = _changes(cells, groups, {r: sids[r] for r in keep}, stored, report,
-                               ids if on_conflict == "error" else None, where)
+                               ids if on_conflict == "error" else None, where, shared)
             writes = [(gid, sid, rev, value) for gid, sid, value in changes]
             db.executemany("INSERT INTO history VALUES (?, ?, ?, ?)", writes)
             report.new_samples, report.known_samples = len(new_rows), len(existing)
             if not writes and not new_rows:
                 raise _NothingNew  # leave the database untouched, byte for byte
             report.revision = rev
-        skipped = set(report.skipped)
-        report.ids = [None if r in skipped else i for r, i in enumerate(ids)]
+        report.ids = list(ids)
+        if report.ambiguous:
+            report.warnings.append(
+                f"{where}: {report.ambiguous} annotation change{'s' * (report.ambiguous > 1)} landed on samples "
+                "whose inputs other stored samples repeat; rows without an id are matched to those samples by "
+                "their order among rows with equal inputs, so to correct one sample exactly give the data an "
+                "`id` column (compose samples --export FILE writes every sample's id)")
         for message in report.warnings:
             log.warning(message)
         return report
+
+    def _identify(self, db: sqlite3.Connection, named: list[str | None], hashes: np.ndarray, keep: list[int], *,
+                  fresh: bool, where: str) -> tuple[list[str], dict[int, tuple[int, int]], set[int]]:
+        """The sample id of each row, the rows whose sample is stored (row -> (sid, hash)), and the rows
+        without an id whose inputs several samples share once this upsert is written."""
+        ids: list[str] = [i if i is not None else "" for i in named]
+        by_id = [r for r in keep if named[r] is not None]
+        existing = self._existing(db, [ids[r] for r in by_id], by_id)
+        for r, (_sid, stored_hash) in existing.items():
+            if stored_hash != int(hashes[r].astype(np.int64)):
+                raise DataError(f"{where}, row {r + 1}: sample {ids[r]!r} is stored with other input values; "
+                                "a sample's inputs never change. Give the row a new id (or remove its id to "
+                                "identify it by its inputs)")
+        anonymous = [r for r in keep if named[r] is None]
+        if not anonymous:
+            return ids, existing, set()
+        signed = hashes.astype(np.int64)
+        stored = self._with_hashes(db, signed[anonymous])
+        k = ordinals(signed, anonymous)
+        taken: set[str] = set()
+        fresh_ids: list[int] = []
+        for r, nth in zip(anonymous, k.tolist(), strict=True):
+            have = stored.get(int(signed[r]), [])
+            if not fresh and nth < len(have):
+                existing[r] = (have[nth][0], int(signed[r]))
+                ids[r] = have[nth][1]
+                continue
+            ids[r] = hash_id(int(hashes[r]), nth if not fresh else len(have) + nth)
+            fresh_ids.append(r)
+        clash = self._taken(db, [ids[r] for r in fresh_ids]) | {ids[r] for r in by_id}
+        for r in fresh_ids:
+            n = 1
+            while ids[r] in clash or ids[r] in taken:  # an id given by hand looks like a generated one
+                ids[r], n = f"{hash_id(int(hashes[r]))}-x{n}", n + 1
+            taken.add(ids[r])
+        rows_of = Counter(signed[anonymous].tolist())
+        after = {h: len(stored.get(h, [])) + c if fresh else max(len(stored.get(h, [])), c)
+                 for h, c in rows_of.items()}  # samples with those inputs once this upsert is written
+        shared = {r for r in anonymous if after[int(signed[r])] > 1}
+        return ids, existing, shared
+
+    def _with_hashes(self, db: sqlite3.Connection, hashes: np.ndarray) -> dict[int, list[tuple[int, str]]]:
+        """Signed hash -> the stored samples with those inputs, (sid, id), first stored first."""
+        distinct = np.unique(hashes).tolist()
+        if not distinct or db.execute("SELECT 1 FROM samples LIMIT 1").fetchone() is None:
+            return {}
+        db.execute("CREATE TEMP TABLE IF NOT EXISTS wanted (hash INTEGER PRIMARY KEY)")
+        db.execute("DELETE FROM wanted")
+        db.executemany("INSERT INTO wanted VALUES (?)", ((h,) for h in distinct))
+        out: dict[int, list[tuple[int, str]]] = {}
+        for h, sid, sample_id in db.execute("SELECT s.hash, s.sid, s.id FROM wanted w JOIN samples s ON "
+                                            "s.hash = w.hash ORDER BY s.sid"):
+            out.setdefault(int(h), []).append((int(sid), str(sample_id)))
+        db.execute("DELETE FROM wanted")
+        return out
+
+    def _taken(self, db: sqlite3.Connection, ids: list[str]) -> set[str]:
+        """Those of `ids` that name a stored sample."""
+        if not ids:
+            return set()
+        found = self._existing(db, ids, list(range(len(ids))))
+        return {ids[r] for r in found}
 
     def _existing(self, db: sqlite3.Connection, ids: list[str], rows: list[int]) -> dict[int, tuple[int, int]]:
         """Row -> (sid, stored hash) of the rows whose sample is stored already."""
@@ -449,9 +518,14 @@ class SampleStore(SampleDatabase):
         return np.array([key.get(i, -1) for i in ids], dtype=np.int64)
 
     def ids_of(self, data: Any, schema: Schema) -> list[str]:
-        """The sample id of each row of `data` (its `id` column, else the hash of its inputs)."""
+        """The sample id of each row of `data` as an upsert of it would name them (its `id` column,
+        else the stored sample its inputs and their order match, else the id a new sample would get)."""
         df = split_tags(as_frame(data), schema)
-        return row_ids(df, row_hashes(prepare_inputs(df, schema), self.seed), source_of(df))
+        hashes = row_hashes(prepare_inputs(df, schema), self.seed)
+        with self._write() as db:  # temporary tables for the joins; nothing of the store is changed
+            ids, _, _ = self._identify(db, given_ids(df, source_of(df)), hashes, list(range(len(df))), fresh=False,
+                                       where=source_of(df))
+        return ids
 
     def size_bytes(self) -> int:
         """The database's size on disk (main file and write-ahead log)."""
@@ -461,9 +535,10 @@ class SampleStore(SampleDatabase):
 
 def _changes(cells: dict[str, list[str | None]], groups: dict[str, tuple[int, str, list[str]]], rows: dict[int, int],
              stored: dict[tuple[int, int], str], report: UpsertReport, refuse: list[str] | None,
-             where: str) -> list[tuple[int, int, str]]:
+             where: str, shared: set[int]) -> list[tuple[int, int, str]]:
     """The annotations an upsert writes, (gid, sid, value), counted into `report`; with `refuse`
-    (the rows' ids), a change of a stored annotation is a SampleConflictError."""
+    (the rows' ids), a change of a stored annotation is a SampleConflictError. Changes of the rows
+    in `shared` (matched by their order among equal inputs) are counted as `report.ambiguous`."""
     writes: list[tuple[int, int, str]] = []
     for g, column in cells.items():
         gid, kind, labels = groups[g]
@@ -491,6 +566,7 @@ def _changes(cells: dict[str, list[str | None]], groups: dict[str, tuple[int, st
                         f"the row says {value}. Change the annotation explicitly, or upsert with "
                         "on_conflict='update'", refuse[r], g, old, value)
                 changed += 1
+                report.ambiguous += r in shared
             writes.append((gid, sid, value))
         report.added[g], report.changed[g], report.unchanged[g] = added, changed, same
     return writes
