@@ -44,11 +44,12 @@ from compose.featurize.base import hstack
 from compose.heads.decide import DEFAULT_THRESHOLD
 from compose.registry import Registry
 from compose.runtime.load import with_decisions
+from compose.store.layout import next_release
 from compose.store.names import version_name
 from compose.store.records import DecisionPin, TrainingRule
 from compose.store.sample_db import sample_store_path
 from compose.store.samples import SampleStore, fitted_keys
-from compose.store.store import ModelStore, next_release
+from compose.store.store import ModelStore
 
 if TYPE_CHECKING:
     from compose.runtime.model import ComposedModel

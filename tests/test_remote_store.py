@@ -23,11 +23,12 @@ import pytest
 
 import compose
 from compose.errors import IntegrityError, StoreConflictError
+from compose.store.layout import next_release
 from compose.store.names import version_name
 from compose.store.records import GroupPin
 from compose.store.remote import RemotePath, store_location
 from compose.store.signing import NO_KEY, seal
-from compose.store.store import ModelStore, next_release
+from compose.store.store import ModelStore
 
 pytest.importorskip("s3fs")
 moto_server = pytest.importorskip("moto.server")
@@ -233,8 +234,10 @@ def test_concurrent_retrains_in_two_processes(s3: dict[str, str], linear_penguin
             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
     results = [p.communicate(timeout=180) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], results
-    live = ModelStore.open(url).release()
-    assert live.release == "r0003"
+    s = ModelStore.open(url)
+    live = s.release()
+    assert live.release == "r0003"  # one release each, the second made on the first (no release beside it)
+    assert s.release("r0003").parent == "r0002"
     assert {g: p.version for g, p in live.groups.items()} == {"species": 2, "island": 1, "sex": 2}
 
 

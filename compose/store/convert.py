@@ -20,11 +20,12 @@ from typing import Any
 from compose.data.io import atomic_write
 from compose.errors import ArtifactNotFoundError, IntegrityError, StoreError
 from compose.store.artifacts import FORMATS
+from compose.store.layout import KINDS, META, read_json
 from compose.store.names import release_name, version_name
 from compose.store.records import DecisionPin, FeaturePin, GroupPin, VersionMeta
 from compose.store.remote import RemotePath
 from compose.store.signing import NO_KEY, seal, signing_key
-from compose.store.store import KINDS, META, ModelStore, read_json
+from compose.store.store import ModelStore
 from compose.store.verify import verify_store
 
 #: meta.json fields that `write_version` sets itself; a converted version gets its own.

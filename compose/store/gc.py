@@ -20,9 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from compose.errors import StoreError, StoreLockedError
+from compose.store.layout import KINDS, PENDING, pinned_paths, temporaries
 from compose.store.names import version_name
 from compose.store.remote import RemotePath, StorePath
-from compose.store.store import KINDS, PENDING, ModelStore, pinned_paths, temporaries
+from compose.store.store import ModelStore
 
 
 @dataclass(frozen=True)

@@ -313,6 +313,21 @@ def local_copy(path: Path | RemotePath) -> Iterator[Path]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def current_stamp(path: Path | RemotePath) -> str | None:
+    """A value that changes whenever the file is written (None when it is missing): a folder's inode,
+    mtime and size; an object's ETag."""
+    if isinstance(path, RemotePath):
+        try:
+            return path.read_tagged()[1]
+        except FileNotFoundError:
+            return None
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return f"{st.st_ino}:{st.st_mtime_ns}:{st.st_size}"
+
+
 def samples_home(folder: Path | RemotePath) -> Path:
     """The local folder that holds a model's sample database: the model folder itself when it is
     local; for a store on object storage, `COMPOSE_SAMPLES` (a folder) or a folder of this user's

@@ -22,6 +22,8 @@ A version is written with a `.pending` marker, removed when its run ends (releas
 gate). A run that fails removes its staging files and its unreleased versions; one that is killed
 leaves versions still marked pending, which `compose verify` names as leftovers of an aborted run
 and `compose gc` removes. Versions without the marker (every version of older stores) are whole.
+
+On object storage (compose.store.remote): the same layout, no lock, no rename (compose.store.publish).
 """
 
 from __future__ import annotations
@@ -29,14 +31,10 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
-import hashlib
 import json
 import logging
 import os
-import random
-import re
 import shutil
-import tempfile
 import time
 import uuid
 import warnings
@@ -58,51 +56,42 @@ from compose.errors import (
 )
 from compose.store import artifacts
 from compose.store.files import library_versions, missing_plugin_message, now, sha256_file
+from compose.store.layout import (
+    KINDS,
+    META,
+    PENDING,
+    canonical_json,
+    digest_json,
+    list_models,
+    pinned_paths,
+    read_json,
+    temporaries,
+)
 from compose.store.names import RELEASE_PATTERN, VERSION_PATTERN, release_name, version_name
 from compose.store.records import (
-    ARTIFACT,
     DECISION,
     META_TYPES,
     DecisionMeta,
-    DecisionPin,
     FeatureMeta,
     GroupMeta,
-    GroupPin,
     Holdout,
     Release,
     ReleaseBody,
     VersionMeta,
-    kept_decisions,
     parse_record,
 )
-from compose.store.remote import RemotePath, StorePath, local_copy, samples_home, store_location
+from compose.store.remote import RemotePath, StorePath, current_stamp, local_copy, samples_home, store_location
 from compose.store.signing import (
     check_record,
     check_signature,
     current_text,
     read_current,
-    seal,
     sign_bytes,
     signing_key,
 )
+from compose.store.version_files import meta_record, stage_files
 
 log = logging.getLogger(__name__)
-
-META = "meta.json"
-PENDING = ".pending"
-KINDS = ("features", "groups", "decisions")
-
-
-_TEMPORARY = re.compile(r"^\..+\.[0-9a-f]{32}\.tmp$")
-
-
-def temporaries(folder: Path) -> list[Path]:
-    """The staging files of `compose.data.io.atomic_path` (`.NAME.<hex>.tmp`) in `folder`, left by a killed process."""
-    try:
-        return sorted(p for p in folder.iterdir() if _TEMPORARY.match(p.name) and p.is_file())
-    except OSError:
-        return []
-
 
 class ModelStore:
     """The folder of one model (one schema name) inside a store root.
@@ -162,17 +151,7 @@ class ModelStore:
 
     def current_stamp(self) -> str | None:
         """A value that changes whenever CURRENT is written (None without CURRENT): what a server watches."""
-        path = self.path / "CURRENT"
-        if isinstance(path, RemotePath):
-            try:
-                return path.read_tagged()[1]
-            except FileNotFoundError:
-                return None
-        try:
-            st = os.stat(path)
-        except OSError:
-            return None
-        return f"{st.st_ino}:{st.st_mtime_ns}:{st.st_size}"
+        return current_stamp(self.path / "CURRENT")
 
     # --- locking -------------------------------------------------------------------------------
 
@@ -252,6 +231,11 @@ class ModelStore:
             self.settle()
         finally:
             self._session = None
+
+    def written(self, target: StorePath) -> None:
+        """Note a version written in this session (an aborted session removes it unless a release pins it)."""
+        if self._session is not None:
+            self._session.append(target)
 
     def settle(self) -> None:
         """Mark the versions written under the lock as whole (call before writing the release)."""
@@ -335,7 +319,9 @@ class ModelStore:
         """
         fmt = fmt or self.live_format()
         if isinstance(self.path, RemotePath):
-            return self._write_remote(kind, name, obj, meta, extras, fmt)
+            from compose.store.publish import write_remote_version
+
+            return write_remote_version(self, kind, name, obj, meta, extras, fmt)
         staging = self.path / ".tmp" / f"{kind}-{name}-{uuid.uuid4().hex}"
         try:
             return self._write_staged(staging, kind, name, obj, meta, extras, fmt)
@@ -343,91 +329,23 @@ class ModelStore:
             shutil.rmtree(staging, ignore_errors=True)
             raise
 
-    def _stage_files(self, staging: Path, kind: str, obj: Any, extras: dict[str, Any] | None,
-                     fmt: str) -> tuple[str, dict[str, str], dict[str, list[str]]]:
-        """Write a version's files into the local folder `staging`: (artifact, sha256 of each file, skops types)."""
-        artifact = DECISION if kind == "decisions" else artifacts.filename("model", fmt)
-        files: dict[str, str] = {}
-        trusted: dict[str, list[str]] = {}
-        for filename, content in [(artifact, obj),
-                                  *((artifacts.filename(k, fmt), v) for k, v in (extras or {}).items())]:
-            if filename == DECISION:
-                with (staging / filename).open("wb") as fh:
-                    fh.write(json.dumps(content, indent=2, sort_keys=True).encode("utf-8"))
-                    fh.flush()
-                    os.fsync(fh.fileno())
-            else:
-                types = artifacts.dump(content, staging / filename, fmt)
-                if types is not None:
-                    trusted[filename] = types
-            files[filename] = sha256_file(staging / filename)
-        return artifact, files, trusted
-
-    def _meta_record(self, kind: str, name: str, version: int, meta: dict[str, Any],
-                     staged: tuple[str, dict[str, str], dict[str, list[str]]], fmt: str,
-                     where: StorePath) -> dict[str, Any]:
-        """The sealed meta.json of a new version (checked against its record type first); `staged` is
-        what `_stage_files` returned."""
-        artifact, files, trusted = staged[0], dict(staged[1]), staged[2]
-        digest = files.pop(artifact)
-        record = {"kind": kind[:-1], "name": name, "version": version, "sha256": digest, "files": files,
-                  "created": now(), **meta, "libraries": library_versions()}
-        if artifact != ARTIFACT:
-            record["artifact"] = artifact
-        if fmt != "joblib" and kind != "decisions":
-            record.update(format=fmt, trusted_types=trusted)
-        typed = parse_record(META_TYPES[kind], json.loads(json.dumps(record, default=str)), where,
-                             "This is a bug in compose: the version was not written")
-        return seal(typed.to_json(), self.key)  # its own checksum and, with a key, its signature
-
     def _write_staged(self, staging: Path, kind: str, name: str, obj: Any, meta: dict[str, Any],
                       extras: dict[str, Any] | None, fmt: str) -> tuple[int, str]:
         staging.mkdir(parents=True)
         (staging / PENDING).write_text("written by a run that has not finished\n", encoding="utf-8")
-        artifact, files, trusted = self._stage_files(staging, kind, obj, extras, fmt)
+        artifact, files, trusted = stage_files(staging, kind, obj, extras, fmt)
         existing = self.versions(kind, name)
         version = (existing[-1] if existing else 0) + 1
-        sealed = self._meta_record(kind, name, version, meta, (artifact, files, trusted), fmt,
+        sealed = meta_record(self.key, kind, name, version, meta, (artifact, files, trusted), fmt,
                                    staging / META)
         (staging / META).write_text(json.dumps(sealed, indent=2), encoding="utf-8")
         target = self.node_dir(kind, name) / version_name(version)
         assert isinstance(target, Path)  # a local store
         target.parent.mkdir(parents=True, exist_ok=True)
         os.rename(staging, target)
-        if self._session is not None:
-            self._session.append(target)
+        self.written(target)
         fsync_dir(target.parent)
         return version, files[artifact]
-
-    def _write_remote(self, kind: str, name: str, obj: Any, meta: dict[str, Any],
-                      extras: dict[str, Any] | None, fmt: str) -> tuple[int, str]:
-        """A version on object storage: staged in a local folder, then uploaded under a version number
-        claimed by creating its `.pending` marker exclusively; meta.json, written last, makes it whole."""
-        with tempfile.TemporaryDirectory(prefix="compose-") as tmp:
-            staging = Path(tmp)
-            artifact, files, trusted = self._stage_files(staging, kind, obj, extras, fmt)
-            existing = self.versions(kind, name, claimed=True)
-            version = (existing[-1] if existing else 0) + 1
-            note = f"written by a run that has not finished (pid {os.getpid()}, {now()})\n".encode()
-            target = self.node_dir(kind, name) / version_name(version)
-            assert isinstance(target, RemotePath)  # a store on object storage
-            while not (target / PENDING).create(note):
-                version += 1  # another writer took this number first
-                target = target.with_name(version_name(version))
-            if self._session is not None:
-                self._session.append(target)
-            sealed = self._meta_record(kind, name, version, meta, (artifact, files, trusted), fmt,
-                                       target / META)
-            for filename in files:
-                target_file = target / filename
-                assert isinstance(target_file, RemotePath)
-                target_file.upload(staging / filename)
-            meta_key = target / META
-            assert isinstance(meta_key, RemotePath)
-            if not meta_key.create(json.dumps(sealed, indent=2).encode("utf-8")):
-                raise StoreConflictError(f"{meta_key} was written by another writer although this run claimed "
-                                         f"{version_name(version)}; run again")
-            return version, files[artifact]
 
     def meta(self, kind: str, name: str, version: int) -> VersionMeta:
         """The meta.json of a version, parsed into its record type (`FeatureMeta`, `GroupMeta`, `DecisionMeta`)."""
@@ -572,9 +490,9 @@ class ModelStore:
         return sorted(int(m.group(1)) for p in folder.glob("r*.json") if (m := RELEASE_PATTERN.match(p.stem)))
 
     def current_name(self) -> str:
-        return self._current()[0]
+        return self.current_tagged()[0]
 
-    def _current(self) -> tuple[str, str | None]:
+    def current_tagged(self) -> tuple[str, str | None]:
         """The live release's name (checked) and, on object storage, the tag of CURRENT (for compare-and-swap)."""
         path = self.path / "CURRENT"
         fix = f"set it to a release with `compose rollback --to-release rNNNN --store {self.path.parent}`"
@@ -603,11 +521,11 @@ class ModelStore:
         fix = "Point CURRENT at another release with `compose rollback --to-release rNNNN`"
         data = read_json(path, fix)
         body = {k: v for k, v in data.items() if k not in ("sha256", "signature")}
-        if data.get("sha256") != _digest_json(body):
+        if data.get("sha256") != digest_json(body):
             raise IntegrityError(f"{path} does not match its own sha256: it was edited or corrupted; point "
                                  "CURRENT at another release with `compose rollback --to-release rNNNN`")
         if self.key is not None:
-            check_signature(path, _canonical(body), data.get("signature"), self.key)
+            check_signature(path, canonical_json(body), data.get("signature"), self.key)
         record = parse_record(Release, data, path, fix)
         if record.release != name:
             raise IntegrityError(f"{path} holds release {record.release!r}, not {name!r}: it was renamed. {fix}")
@@ -631,54 +549,32 @@ class ModelStore:
                     if meta.meta_sha256 is not None else pin
         body = body.model_copy(update=checked)
         if isinstance(self.path, RemotePath):
-            return self._publish(body, make_current=make_current)
+            from compose.store.publish import publish
+
+            return publish(self, body, make_current=make_current)
         numbers = self.release_numbers()
         name = release_name((numbers[-1] if numbers else 0) + 1)
-        record = self._release_record(name, body)
+        record = self.release_record(name, body)
         atomic_write(self.path / "releases" / f"{name}.json", json.dumps(record, indent=2))
         if make_current:
             self.set_current(name)
         return name
 
-    def _release_record(self, name: str, body: ReleaseBody) -> dict[str, Any]:
+    def release_record(self, name: str, body: ReleaseBody) -> dict[str, Any]:
+        """The record of release `name` with `body`: its date, sha256 and, with a key, signature."""
         record: dict[str, Any] = {"release": name, "created": now(), **body.body_json()}
-        record["sha256"] = _digest_json(record)
+        record["sha256"] = digest_json(record)
         if self.key is not None:
-            record["signature"] = sign_bytes(self.key, _canonical(record))
+            record["signature"] = sign_bytes(self.key, canonical_json(record))
         parse_record(Release, record, self.path / "releases" / f"{name}.json", "This is a bug in compose")
         return record
-
-    def _publish(self, body: ReleaseBody, *, make_current: bool, attempts: int = 25) -> str:
-        """On object storage: create the next release exclusively, then move CURRENT to it by
-        compare-and-swap. When another writer published first, this run's changes are carried onto
-        the new live release (`rebase`) and tried again; when both changed the same node, StoreConflictError."""
-        for attempt in range(attempts):
-            try:
-                live, tag = self._current()
-            except ArtifactNotFoundError:
-                live, tag = None, None
-            if make_current and live is not None and body.parent != live:
-                body = rebase(self, body, live)
-            numbers = self.release_numbers()
-            name = release_name((numbers[-1] if numbers else 0) + 1)
-            key = self.path / "releases" / f"{name}.json"
-            assert isinstance(key, RemotePath)
-            if key.create(json.dumps(self._release_record(name, body), indent=2).encode("utf-8")):
-                current = self.path / "CURRENT"
-                assert isinstance(current, RemotePath)
-                if not make_current or current.replace_if(current_text(name, self.key).encode("utf-8"), tag):
-                    return name
-                log.info("%s: CURRENT moved while %s was published; trying again", self.path, name)
-            time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))  # another writer is publishing: let it finish
-        raise StoreConflictError(f"{self.path}: {attempts} attempts to publish a release lost to other writers; "
-                                 "run again when they have finished")
 
     def rewrite_release(self, release: Release) -> None:
         """Write an existing release again with a fresh sha256 (and signature); `compose sign` only."""
         record: dict[str, Any] = {"release": release.release, "created": release.created, **release.body_json()}
-        record["sha256"] = _digest_json(record)
+        record["sha256"] = digest_json(record)
         if self.key is not None:
-            record["signature"] = sign_bytes(self.key, _canonical(record))
+            record["signature"] = sign_bytes(self.key, canonical_json(record))
         path = self.path / "releases" / f"{release.release}.json"
         parse_record(Release, record, path, "This is a bug in compose")
         if isinstance(path, RemotePath):
@@ -692,7 +588,7 @@ class ModelStore:
         current = self.path / "CURRENT"
         if isinstance(current, RemotePath):
             try:
-                tag = self._current()[1]
+                tag = self.current_tagged()[1]
             except ArtifactNotFoundError:
                 tag = None
             except IntegrityError:  # a broken CURRENT is what a rollback mends: replace what is there
@@ -702,116 +598,3 @@ class ModelStore:
                                          "look at `compose releases` and run again")
             return
         atomic_write(current, current_text(name, self.key))
-
-
-def read_json(path: StorePath, fix: str) -> dict[str, Any]:
-    """A JSON object read from `path`; an IntegrityError (naming the file) if it is not UTF-8 JSON or not an object."""
-    try:
-        data = json.loads(path.read_bytes().decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise IntegrityError(f"{path} is corrupt: not UTF-8 text (byte {exc.start}). {fix}") from exc
-    except json.JSONDecodeError as exc:
-        raise IntegrityError(f"{path} is corrupt: not JSON ({exc}). {fix}") from exc
-    if not isinstance(data, dict):
-        raise IntegrityError(f"{path} is corrupt: it holds a JSON {type(data).__name__}, not an object. {fix}")
-    return data
-
-
-def next_release(live: Release, *, note: str, groups: dict[str, GroupPin] | None = None,
-                 decisions: dict[str, DecisionPin] | None = None) -> ReleaseBody:
-    """The body of a release that follows `live`: its pins, with `groups` and `decisions` replaced.
-
-    A tuned decision belongs to the head version it was tuned on, so one whose group now pins
-    another version is dropped (the schema's decision applies again; `kept_decisions`).
-    """
-    pinned = {**live.groups, **(groups or {})}
-    return live.body.model_copy(update={
-        "groups": pinned, "decisions": kept_decisions(pinned, {**live.decisions, **(decisions or {})}),
-        "parent": live.release, "note": note})
-
-
-def _changes(base: ReleaseBody | None, new: ReleaseBody) -> dict[tuple[str, str], Any]:
-    """What `new` changed against `base`: (kind, node) -> its new pin, or None where it was removed."""
-    out: dict[tuple[str, str], Any] = {}
-    for kind in KINDS:
-        before = base.pins(kind) if base is not None else {}
-        after = new.pins(kind)
-        for node in set(before) | set(after):
-            a, b = before.get(node), after.get(node)
-            if (a.version if a else None) != (b.version if b else None):
-                out[(kind, node)] = b
-    if base is None or base.schema_hash != new.schema_hash:
-        out[("schema", "")] = new.schema_hash
-    return out
-
-
-def rebase(store: ModelStore, body: ReleaseBody, live_name: str) -> ReleaseBody:
-    """`body`'s changes (against the release it was made from, `body.parent`) carried onto `live_name`,
-    which another writer published meanwhile. StoreConflictError when both changed the same node
-    or the schema, or when a head would read a feature version the result does not pin."""
-    base = store.release(body.parent) if body.parent else None
-    live = store.release(live_name)
-    ours, theirs = _changes(base, body), _changes(base, live)
-    clash = sorted(f"{kind[:-1]} {node!r}" if kind != "schema" else "the schema"
-                   for kind, node in set(ours) & set(theirs))
-    fix = "its versions are not released; run it again on the new live release"
-    if clash:
-        raise StoreConflictError(f"{store.path}: another writer released {live_name} while this run was writing, and "
-                                 f"both changed {', '.join(clash)}; {fix}")
-    pins: dict[str, dict[str, Any]] = {kind: dict(live.pins(kind)) for kind in KINDS}
-    for (kind, node), pin in ours.items():
-        if kind == "schema":
-            continue
-        if pin is None:
-            pins[kind].pop(node, None)
-        else:
-            pins[kind][node] = pin
-    for group, gpin in pins["groups"].items():
-        for feature, version in gpin.parents.items():
-            fpin = pins["features"].get(feature)
-            if fpin is None or fpin.version != version:
-                raise StoreConflictError(f"{store.path}: another writer released {live_name} while this run was "
-                                         f"writing; group {group!r} reads feature {feature!r} {version_name(version)}, "
-                                         f"which that release replaced; {fix}")
-    schema = body if ("schema", "") in ours else live
-    return body.model_copy(update={**pins, "decisions": kept_decisions(pins["groups"], pins["decisions"]),
-                                   "parent": live_name, "schema_hash": schema.schema_hash,
-                                   "schema_document": schema.schema_document})
-
-
-def _canonical(obj: dict[str, Any]) -> bytes:
-    """The bytes a release's signature covers: the record without `sha256` and `signature`, as sorted JSON."""
-    return json.dumps({k: v for k, v in obj.items() if k not in ("sha256", "signature")}, sort_keys=True,
-                      default=str).encode()
-
-
-def _digest_json(obj: Any) -> str:
-    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def pinned_paths(store: ModelStore) -> set[StorePath]:
-    """The folders of every version that some release pins, read leniently (a corrupt release pins nothing)."""
-    out: set[StorePath] = set()
-    for number in store.release_numbers():
-        path = store.path / "releases" / f"{release_name(number)}.json"
-        try:
-            record = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError, ComposeError):
-            continue
-        if not isinstance(record, dict):
-            continue
-        for kind in KINDS:
-            pins = record.get(kind)
-            for node, pin in (pins.items() if isinstance(pins, dict) else ()):
-                version = pin.get("version") if isinstance(pin, dict) else None
-                if isinstance(version, int) and isinstance(node, str):
-                    out.add(store.node_dir(kind, node) / version_name(version))
-    return out
-
-
-def list_models(root: StorePath) -> list[str]:
-    if isinstance(root, RemotePath):
-        return sorted(p.name for p in root.iterdir() if (p / "releases").is_dir())
-    if not root.is_dir():
-        return []
-    return sorted(p.name for p in root.iterdir() if p.is_dir() and (p / "releases").is_dir())

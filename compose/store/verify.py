@@ -9,9 +9,10 @@ from pathlib import Path
 from compose.errors import ComposeError
 from compose.store.artifacts import check_types
 from compose.store.gc import leftovers, run_in_progress, version_states
+from compose.store.layout import KINDS
 from compose.store.names import release_name, version_name
 from compose.store.remote import RemotePath, StorePath
-from compose.store.store import KINDS, ModelStore
+from compose.store.store import ModelStore
 
 
 def _why_kept(s: ModelStore, kind: str, node: str, version: int) -> str:
