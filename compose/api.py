@@ -17,6 +17,7 @@ from compose.runtime.model import ComposedModel
 from compose.schema.load import load_schema, schema_from_dict
 from compose.schema.models import Schema
 from compose.store.names import version_name
+from compose.store.remote import store_location
 from compose.store.store import ModelStore
 from compose.training.executor import FitExecutor
 from compose.training.learn import LearnReport
@@ -76,7 +77,7 @@ def train(  # noqa: PLR0913 - keyword-only options of the public API
     train_groups(s, data, store, only=only, force=force, accept_new_labels=accept_new_labels, n_jobs=n_jobs,
                  registry=reg, artifact_format=artifact_format, executor=executor, scheduler=scheduler,
                  budget_s=budget_s)
-    return load(Path(store) / s.name, registry=reg)
+    return load(store_location(store) / s.name, registry=reg)
 
 
 def learn(  # noqa: PLR0913 - keyword-only options of the public API

@@ -117,3 +117,8 @@ class ServeError(ComposeError):
     """The HTTP server cannot start as configured (an unsafe address without a token, a bad token file)."""
 class ClusterError(ComposeError, ConnectionError):
     """A Dask cluster could not be reached or used (the `[dask]` extra)."""
+
+
+class StoreConflictError(StoreLockedError):
+    """Another writer published a release of the same store at the same time, changing what this run
+    changed too (a store on object storage has no lock: writers meet at the release)."""

@@ -45,7 +45,8 @@ def key_arg(sp: argparse.ArgumentParser) -> None:
 
 
 def store_args(sp: argparse.ArgumentParser) -> None:
-    sp.add_argument("--store", required=True, help="the store's root folder (or a model folder in it)")
+    sp.add_argument("--store", required=True, help="the store's root folder (or a model folder in it), or a URL: "
+                                                   "s3://bucket/prefix, memory://name (docs/stores.md)")
     sp.add_argument("--model", help="the model's name, when the store holds more than one")
     key_arg(sp)
 

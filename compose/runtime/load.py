@@ -13,6 +13,7 @@ from compose.schema.load import schema_from_dict
 from compose.schema.models import Schema
 from compose.store.names import version_name
 from compose.store.records import Release, decision_version
+from compose.store.remote import RemotePath
 from compose.store.store import ModelStore
 
 
@@ -79,7 +80,7 @@ def _heads(store: ModelStore, schema: Schema, record: Release) -> dict[str, Head
     return heads
 
 
-def load(path: str | Path, *, model: str | None = None, release: str | None = None,
+def load(path: str | Path | RemotePath, *, model: str | None = None, release: str | None = None,
          registry: Registry | None = None, key: str | bytes | None = None) -> ComposedModel:
     """Load the live release (or `release`) of a model folder, or of the only model under a store root.
 

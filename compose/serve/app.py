@@ -78,7 +78,7 @@ class ServeState:
                 if live is None:
                     raise ApiError(503, "not_ready", f"no release of {self.store.path} is live yet",
                                    headers={"Retry-After": "1"})
-                self._samples = SampleStore.open(self.store.path, schema=live.model.schema, create=True)
+                self._samples = SampleStore.open(self.store.samples_home, schema=live.model.schema, create=True)
             return self._samples
 
     def start(self) -> None:

@@ -11,16 +11,15 @@ learning jobs is picked up. A release that fails to load is logged and the previ
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from pathlib import Path
 
 from compose.errors import ComposeError
 from compose.runtime.load import load
 from compose.runtime.model import ComposedModel
+from compose.store.remote import StorePath
 from compose.store.store import ModelStore
 
 log = logging.getLogger("compose.serve")
@@ -46,7 +45,7 @@ class ReleaseHolder:
         self.poll_interval = poll_interval
         self.live: Live | None = None
         self.last_error: str | None = None
-        self._seen: tuple[int, int, int] | None = (-1, -1, -1)  # never a real stamp: the first poll loads
+        self._seen: str | None = "never"  # never a real stamp: the first poll loads
         self._load_lock = threading.Lock()  # one load at a time; readers never take it
         self._pinned: OrderedDict[str, ComposedModel] = OrderedDict()
         self._pinned_lock = threading.Lock()
@@ -55,15 +54,12 @@ class ReleaseHolder:
         self._start_lock = threading.Lock()
 
     @property
-    def current_file(self) -> Path:
+    def current_file(self) -> StorePath:
         return self.store.path / "CURRENT"
 
-    def _stamp(self) -> tuple[int, int, int] | None:
-        try:
-            st = os.stat(self.current_file)
-        except FileNotFoundError:
-            return None
-        return (st.st_ino, st.st_mtime_ns, st.st_size)
+    def _stamp(self) -> str | None:
+        """CURRENT's inode, mtime and size in a folder; its ETag on object storage (`ModelStore.current_stamp`)."""
+        return self.store.current_stamp()
 
     def refresh(self, *, force: bool = False) -> bool:
         """Load and swap in the release CURRENT names if it is not the live one; True when it swapped."""

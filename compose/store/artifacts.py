@@ -22,6 +22,7 @@ from typing import Any
 import joblib
 
 from compose.errors import IntegrityError, PluginError
+from compose.store.remote import RemotePath
 
 FORMATS = ("joblib", "skops")
 SUFFIX = {"joblib": "joblib", "skops": "skops"}
@@ -84,7 +85,7 @@ def dump(obj: Any, path: Path, fmt: str) -> list[str] | None:
     return types
 
 
-def check_types(path: Path, trusted: list[str] | None, *, what: str) -> bytes:
+def check_types(path: Path | RemotePath, trusted: list[str] | None, *, what: str) -> bytes:
     """The bytes of a skops file whose types are all in `trusted`; read without building any object."""
     sio = _skops()
     data = path.read_bytes()

@@ -20,10 +20,12 @@ from typing import Any
 from compose.data.io import atomic_write
 from compose.errors import ArtifactNotFoundError, IntegrityError, StoreError
 from compose.store.artifacts import FORMATS
+from compose.store.layout import KINDS, META, read_json
 from compose.store.names import release_name, version_name
 from compose.store.records import DecisionPin, FeaturePin, GroupPin, VersionMeta
+from compose.store.remote import RemotePath
 from compose.store.signing import NO_KEY, seal, signing_key
-from compose.store.store import KINDS, META, ModelStore, read_json
+from compose.store.store import ModelStore
 from compose.store.verify import verify_store
 
 #: meta.json fields that `write_version` sets itself; a converted version gets its own.
@@ -89,7 +91,7 @@ def convert_store(store: str | Path, to: str, *, model: str | None = None) -> st
         return s.write_release(body)
 
 
-def sign_store(store: str | Path, *, model: str | None = None, key: str | bytes | None = None) -> int:
+def sign_store(store: str | Path | RemotePath, *, model: str | None = None, key: str | bytes | None = None) -> int:
     """Sign every record of a store with `key` (default `COMPOSE_SIGNING_KEY`); return how many were signed."""
     raw = signing_key(key)
     if raw is None:
@@ -110,7 +112,10 @@ def sign_store(store: str | Path, *, model: str | None = None, key: str | bytes 
                     path = reader.node_dir(kind, node) / version_name(v) / META
                     sealed = seal(read_json(path, "Verify the store"), raw)
                     checksums[(kind, node, v)] = sealed["meta_sha256"]
-                    atomic_write(path, json.dumps(sealed, indent=2))
+                    if isinstance(path, RemotePath):  # `compose sign` rewrites records in place, by design
+                        path.write_bytes(json.dumps(sealed, indent=2).encode("utf-8"))
+                    else:
+                        atomic_write(path, json.dumps(sealed, indent=2))
                     count += 1
         for number in reader.release_numbers():
             record = reader.release(release_name(number))

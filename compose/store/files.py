@@ -6,11 +6,11 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import sys
-from pathlib import Path
 
 import joblib
 
 from compose.store.records import FeatureMeta, GroupMeta, VersionMeta
+from compose.store.remote import StorePath
 
 
 def library_versions() -> dict[str, str]:
@@ -24,7 +24,7 @@ def library_versions() -> dict[str, str]:
             "numpy": numpy.__version__, "scipy": scipy.__version__, "joblib": joblib.__version__}
 
 
-def missing_plugin_message(path: Path, meta: VersionMeta, exc: BaseException) -> str:
+def missing_plugin_message(path: StorePath, meta: VersionMeta, exc: BaseException) -> str:
     """Why an intact artifact cannot be unpickled (a module or class it names is missing), and what
     to install: the plugin recorded in its meta.json when there is one, else the missing module."""
     plugin = meta.plugin if isinstance(meta, FeatureMeta | GroupMeta) else None
@@ -43,7 +43,7 @@ def now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
-def sha256_file(path: Path) -> str:
+def sha256_file(path: StorePath) -> str:
     h = hashlib.sha256()
     with path.open("rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):

@@ -19,16 +19,18 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from compose.errors import StoreLockedError
+from compose.errors import StoreError, StoreLockedError
+from compose.store.layout import KINDS, PENDING, pinned_paths, temporaries
 from compose.store.names import version_name
-from compose.store.store import KINDS, PENDING, ModelStore, pinned_paths, temporaries
+from compose.store.remote import RemotePath, StorePath
+from compose.store.store import ModelStore
 
 
 @dataclass(frozen=True)
 class Leftover:
     """One path `gc` removes: what it is and how many bytes it holds."""
 
-    path: Path
+    path: StorePath
     what: str
     size: int
 
@@ -37,7 +39,7 @@ class Leftover:
 class GcReport:
     """What `collect_garbage` removed (or, with `dry_run`, would remove) from one model's store."""
 
-    store: Path
+    store: StorePath
     dry_run: bool
     removed: list[Leftover] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)
@@ -68,7 +70,9 @@ def _human(size: int) -> str:
     return f"{size} bytes"  # pragma: no cover - the loop always returns
 
 
-def _size(path: Path) -> int:
+def _size(path: StorePath) -> int:
+    if isinstance(path, RemotePath):
+        return path.du()
     if path.is_file():
         return path.stat().st_size
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
@@ -94,8 +98,8 @@ def version_states(s: ModelStore) -> dict[tuple[str, str, int], str]:
 def run_in_progress(s: ModelStore) -> bool:
     """Whether a process holds the store's write lock now (without taking it or creating the lock file)."""
     lock_path = s.path / ".lock"
-    if not lock_path.is_file():
-        return False
+    if not isinstance(lock_path, Path) or not lock_path.is_file():
+        return False  # a store on object storage has no lock
     try:
         with lock_path.open("rb") as fh:
             try:
@@ -112,10 +116,11 @@ def leftovers(s: ModelStore) -> list[Leftover]:
     """Staging files and unpinned versions of aborted runs (only meaningful when no run holds the lock)."""
     found: list[Leftover] = []
     staging = s.path / ".tmp"
-    if staging.is_dir():
+    if isinstance(staging, Path) and staging.is_dir():
         found.extend(Leftover(p, "staging folder of an unfinished write", _size(p)) for p in sorted(staging.iterdir()))
     for folder in (s.path, s.path / "releases"):
-        found.extend(Leftover(p, "staging file of an unfinished write", _size(p)) for p in temporaries(folder))
+        if isinstance(folder, Path):
+            found.extend(Leftover(p, "staging file of an unfinished write", _size(p)) for p in temporaries(folder))
     for (kind, node, v), state in version_states(s).items():
         if state == "leftover":
             folder = s.node_dir(kind, node) / version_name(v)
@@ -129,6 +134,10 @@ def collect_garbage(store: str | Path, *, model: str | None = None, dry_run: boo
     """Remove the leftovers of aborted runs from a model's store, under its lock; never a version that a
     release pins, nor a whole version a finished run kept. With `dry_run`, only list them."""
     s = ModelStore.open(store, model)
+    if s.remote and not dry_run:
+        raise StoreError(f"compose gc does not remove anything from {s.path} yet: on object storage a version still "
+                         "marked pending may be another writer's upload in progress (there is no lock to ask); list "
+                         "the leftovers with --dry-run and remove them by hand once no run is writing")
     report = GcReport(s.path, dry_run)
     if dry_run:
         if run_in_progress(s):
@@ -149,11 +158,15 @@ def collect_garbage(store: str | Path, *, model: str | None = None, dry_run: boo
 def _remove(s: ModelStore) -> list[Leftover]:
     removed = []
     for item in leftovers(s):
-        if item.path.is_dir():
+        if isinstance(item.path, RemotePath):
+            item.path.rmtree()
+        elif item.path.is_dir():
             shutil.rmtree(item.path)
         else:
             item.path.unlink()
         removed.append(item)
+    staging = s.path / ".tmp"
     with contextlib.suppress(OSError):
-        (s.path / ".tmp").rmdir()  # the staging folder itself, once empty
+        if isinstance(staging, Path):
+            staging.rmdir()  # the staging folder itself, once empty
     return removed

@@ -6,9 +6,10 @@ from pathlib import Path
 from typing import Any
 
 from compose.errors import ArtifactNotFoundError, StoreError
+from compose.store.layout import next_release
 from compose.store.names import parse_version, release_name, version_name
 from compose.store.records import DecisionMeta, FeatureMeta, GroupMeta, GroupPin, VersionMeta
-from compose.store.store import ModelStore, next_release
+from compose.store.store import ModelStore
 
 
 def _open(store: str | Path, model: str | None) -> ModelStore:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import numpy as np
@@ -21,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from compose.errors import IntegrityError
 from compose.registry import Plugin
+from compose.store.remote import StorePath
 
 #: The file name of a pickled artifact (features, heads, and decisions written by compose 0.1.0).
 ARTIFACT = "model.joblib"
@@ -293,7 +293,7 @@ class Holdout:
         return stored
 
     @classmethod
-    def from_stored(cls, obj: Any, path: Path) -> Holdout:
+    def from_stored(cls, obj: Any, path: StorePath) -> Holdout:
         ok = (isinstance(obj, Mapping) and isinstance(obj.get("inputs"), pd.DataFrame)
               and isinstance(obj.get("y"), np.ndarray) and isinstance(obj.get("hashes"), np.ndarray))
         if not ok:
@@ -315,7 +315,7 @@ def _where(loc: tuple[int | str, ...]) -> str:
     return ".".join(str(part) for part in loc) or "(the whole file)"
 
 
-def parse_record(model: type[R], data: Any, path: Path, fix: str) -> R:
+def parse_record(model: type[R], data: Any, path: StorePath, fix: str) -> R:
     """`data` (read from `path`) as a `model`; an IntegrityError naming the file and each bad field."""
     try:
         return model.model_validate(data)

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from compose.errors import IntegrityError, StoreError
+from compose.store.remote import StorePath
 
 ENV_KEY = "COMPOSE_SIGNING_KEY"
 #: Passed as `key`: read without checking signatures, whatever the environment holds (`compose sign`).
@@ -87,7 +88,7 @@ def seal(record: dict[str, Any], key: bytes | None) -> dict[str, Any]:
     return out
 
 
-def check_signature(path: Path, data: bytes, signature: Any, key: bytes) -> None:
+def check_signature(path: StorePath, data: bytes, signature: Any, key: bytes) -> None:
     """Refuse `path` unless `signature` is the HMAC of `data` under `key`."""
     if not isinstance(signature, str) or not signature:
         raise IntegrityError(f"{path} is not signed, and this store is read with a signing key: it was written "
@@ -98,7 +99,7 @@ def check_signature(path: Path, data: bytes, signature: Any, key: bytes) -> None
                              "another key; it will not be used")
 
 
-def check_record(path: Path, record: dict[str, Any], key: bytes | None) -> None:
+def check_record(path: StorePath, record: dict[str, Any], key: bytes | None) -> None:
     """Check a meta.json record: its own checksum (when it has one) and, with a key, its signature."""
     wanted = record.get("meta_sha256")
     if wanted is not None and wanted != checksum(record):
@@ -115,7 +116,7 @@ def current_text(name: str, key: bytes | None) -> str:
     return f"{name}\n{sign_bytes(key, name.encode('utf-8'))}\n"
 
 
-def read_current(path: Path, text: str, key: bytes | None) -> str:
+def read_current(path: StorePath, text: str, key: bytes | None) -> str:
     """The release name in CURRENT, its signature checked when there is a key."""
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     name = lines[0] if lines else ""

@@ -22,6 +22,8 @@ A version is written with a `.pending` marker, removed when its run ends (releas
 gate). A run that fails removes its staging files and its unreleased versions; one that is killed
 leaves versions still marked pending, which `compose verify` names as leftovers of an aborted run
 and `compose gc` removes. Versions without the marker (every version of older stores) are whole.
+
+On object storage (compose.store.remote): the same layout, no lock, no rename (compose.store.publish).
 """
 
 from __future__ import annotations
@@ -29,10 +31,9 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
-import hashlib
 import json
+import logging
 import os
-import re
 import shutil
 import time
 import uuid
@@ -49,53 +50,48 @@ from compose.errors import (
     EnvironmentFault,
     IntegrityError,
     PluginError,
+    StoreConflictError,
     StoreError,
     StoreLockedError,
 )
 from compose.store import artifacts
 from compose.store.files import library_versions, missing_plugin_message, now, sha256_file
+from compose.store.layout import (
+    KINDS,
+    META,
+    PENDING,
+    canonical_json,
+    digest_json,
+    list_models,
+    pinned_paths,
+    read_json,
+    temporaries,
+)
 from compose.store.names import RELEASE_PATTERN, VERSION_PATTERN, release_name, version_name
 from compose.store.records import (
-    ARTIFACT,
     DECISION,
     META_TYPES,
     DecisionMeta,
-    DecisionPin,
     FeatureMeta,
     GroupMeta,
-    GroupPin,
     Holdout,
     Release,
     ReleaseBody,
     VersionMeta,
-    kept_decisions,
     parse_record,
 )
+from compose.store.remote import RemotePath, StorePath, current_stamp, local_copy, samples_home, store_location
 from compose.store.signing import (
     check_record,
     check_signature,
     current_text,
     read_current,
-    seal,
     sign_bytes,
     signing_key,
 )
+from compose.store.version_files import meta_record, stage_files
 
-META = "meta.json"
-PENDING = ".pending"
-KINDS = ("features", "groups", "decisions")
-
-
-_TEMPORARY = re.compile(r"^\..+\.[0-9a-f]{32}\.tmp$")
-
-
-def temporaries(folder: Path) -> list[Path]:
-    """The staging files of `compose.data.io.atomic_path` (`.NAME.<hex>.tmp`) in `folder`, left by a killed process."""
-    try:
-        return sorted(p for p in folder.iterdir() if _TEMPORARY.match(p.name) and p.is_file())
-    except OSError:
-        return []
-
+log = logging.getLogger(__name__)
 
 class ModelStore:
     """The folder of one model (one schema name) inside a store root.
@@ -104,17 +100,19 @@ class ModelStore:
     by default it is `COMPOSE_SIGNING_KEY`, and without one records carry only their checksums.
     """
 
-    def __init__(self, path: str | Path, *, key: str | bytes | None = None) -> None:
-        self.path = Path(path)
-        self._session: list[Path] | None = None  # versions written under the lock held now
+    def __init__(self, path: str | Path | RemotePath, *, key: str | bytes | None = None) -> None:
+        self.path: StorePath = store_location(path)
+        self._session: list[StorePath] | None = None  # versions written under the lock held now
         self.key = signing_key(key)
 
     @classmethod
-    def open(cls, root: str | Path, model: str | None = None, *, create: bool = False,
+    def open(cls, root: str | Path | RemotePath, model: str | None = None, *, create: bool = False,
              key: str | bytes | None = None) -> ModelStore:
-        """The model folder `root/model`; `root` itself if it is a model folder; else its only model."""
-        root = Path(root)
-        if root.exists() and not root.is_dir():
+        """The model folder `root/model`; `root` itself if it is a model folder; else its only model.
+
+        `root` is a folder or an fsspec URL (`s3://bucket/prefix`, `memory://name`; see compose.store.remote)."""
+        root = store_location(root)
+        if isinstance(root, Path) and root.exists() and not root.is_dir():
             raise EnvironmentFault(f"store {str(root)!r} is a file, not a folder; --store must name the store's "
                                    "folder (move the file away or choose another path)", str(root))
         if model is not None:
@@ -141,6 +139,20 @@ class ModelStore:
     def name(self) -> str:
         return self.path.name
 
+    @property
+    def remote(self) -> bool:
+        """True for a store on object storage (no lock, no rename: writers meet at the release)."""
+        return isinstance(self.path, RemotePath)
+
+    @property
+    def samples_home(self) -> Path:
+        """The local folder of this model's sample database (the model folder, for a local store)."""
+        return samples_home(self.path)
+
+    def current_stamp(self) -> str | None:
+        """A value that changes whenever CURRENT is written (None without CURRENT): what a server watches."""
+        return current_stamp(self.path / "CURRENT")
+
     # --- locking -------------------------------------------------------------------------------
 
     @contextlib.contextmanager
@@ -152,7 +164,14 @@ class ModelStore:
         leaving on an error (or Ctrl-C, or SIGTERM through SystemExit) removes the staging files and
         the versions written meanwhile that no release pins. An operating-system error (disk full,
         read-only, no permission) comes out as an EnvironmentFault naming the path.
+
+        A store on object storage has no lock: this opens the same session without waiting, and
+        concurrent writers meet at `write_release` (an exclusive release, CURRENT by compare-and-swap).
         """
+        if isinstance(self.path, RemotePath):
+            with self._remote_session():
+                yield
+            return
         try:
             self.path.mkdir(parents=True, exist_ok=True)
             lock_path = self.path / ".lock"
@@ -200,6 +219,24 @@ class ModelStore:
                 fh.truncate()
             fh.close()  # closing releases the flock
 
+    @contextlib.contextmanager
+    def _remote_session(self) -> Iterator[None]:
+        self._session = []
+        try:
+            yield
+        except BaseException:
+            self._abort_session()
+            raise
+        else:
+            self.settle()
+        finally:
+            self._session = None
+
+    def written(self, target: StorePath) -> None:
+        """Note a version written in this session (an aborted session removes it unless a release pins it)."""
+        if self._session is not None:
+            self._session.append(target)
+
     def settle(self) -> None:
         """Mark the versions written under the lock as whole (call before writing the release)."""
         for target in self._session or []:
@@ -208,12 +245,18 @@ class ModelStore:
 
     def _abort_session(self) -> None:
         """After a failed run: remove its staging files and the versions it wrote that no release pins."""
-        self._clean_temporaries()
-        for p in [*temporaries(self.path), *temporaries(self.path / "releases")]:
-            with contextlib.suppress(OSError):
-                p.unlink()
+        if isinstance(self.path, Path):
+            self._clean_temporaries()
+            for p in [*temporaries(self.path), *temporaries(self.path / "releases")]:
+                with contextlib.suppress(OSError):
+                    p.unlink()
         pinned = pinned_paths(self)
         for target in self._session or []:
+            if isinstance(target, RemotePath):
+                if target not in pinned:
+                    with contextlib.suppress(OSError, ComposeError):
+                        target.rmtree()
+                continue
             if target not in pinned:
                 shutil.rmtree(target, ignore_errors=True)
                 with contextlib.suppress(OSError):  # a node folder this run created and left empty
@@ -225,22 +268,30 @@ class ModelStore:
 
     def _clean_temporaries(self) -> None:
         tmp = self.path / ".tmp"
-        if tmp.is_dir():
+        if isinstance(tmp, Path) and tmp.is_dir():
             shutil.rmtree(tmp, ignore_errors=True)
 
     # --- versions ------------------------------------------------------------------------------
 
-    def node_dir(self, kind: str, name: str) -> Path:
+    def node_dir(self, kind: str, name: str) -> StorePath:
         return self.path / kind / name
 
-    def versions(self, kind: str, name: str) -> list[int]:
+    def versions(self, kind: str, name: str, *, claimed: bool = False) -> list[int]:
+        """The versions of `kind/name`. On object storage, those whose meta.json is written (a version
+        another writer is still uploading is not listed), or with `claimed` every number taken."""
         folder = self.node_dir(kind, name)
+        if isinstance(folder, RemotePath):
+            keys = [k.split("/", 1) for k in folder.find() if "/" in k]
+            return sorted({int(m.group(1)) for top, rest in keys if (m := VERSION_PATTERN.match(top))
+                           and (claimed or rest == META)})
         if not folder.is_dir():
             return []
         return sorted(int(m.group(1)) for p in folder.iterdir() if (m := VERSION_PATTERN.match(p.name)))
 
     def names(self, kind: str) -> list[str]:
         folder = self.path / kind
+        if isinstance(folder, RemotePath):
+            return sorted(p.name for p in folder.iterdir())
         return sorted(p.name for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
 
     def live_format(self) -> str:
@@ -267,6 +318,10 @@ class ModelStore:
         or `<key>.skops`), each with its sha256 in meta.json under `files`.
         """
         fmt = fmt or self.live_format()
+        if isinstance(self.path, RemotePath):
+            from compose.store.publish import write_remote_version
+
+            return write_remote_version(self, kind, name, obj, meta, extras, fmt)
         staging = self.path / ".tmp" / f"{kind}-{name}-{uuid.uuid4().hex}"
         try:
             return self._write_staged(staging, kind, name, obj, meta, extras, fmt)
@@ -277,53 +332,35 @@ class ModelStore:
     def _write_staged(self, staging: Path, kind: str, name: str, obj: Any, meta: dict[str, Any],
                       extras: dict[str, Any] | None, fmt: str) -> tuple[int, str]:
         staging.mkdir(parents=True)
-        artifact = DECISION if kind == "decisions" else artifacts.filename("model", fmt)
         (staging / PENDING).write_text("written by a run that has not finished\n", encoding="utf-8")
-        files: dict[str, str] = {}
-        trusted: dict[str, list[str]] = {}
-        for filename, content in [(artifact, obj),
-                                  *((artifacts.filename(k, fmt), v) for k, v in (extras or {}).items())]:
-            if filename == DECISION:
-                with (staging / filename).open("wb") as fh:
-                    fh.write(json.dumps(content, indent=2, sort_keys=True).encode("utf-8"))
-                    fh.flush()
-                    os.fsync(fh.fileno())
-            else:
-                types = artifacts.dump(content, staging / filename, fmt)
-                if types is not None:
-                    trusted[filename] = types
-            files[filename] = sha256_file(staging / filename)
-        digest = files.pop(artifact)
+        artifact, files, trusted = stage_files(staging, kind, obj, extras, fmt)
         existing = self.versions(kind, name)
         version = (existing[-1] if existing else 0) + 1
-        record = {"kind": kind[:-1], "name": name, "version": version, "sha256": digest, "files": files,
-                  "created": now(), **meta, "libraries": library_versions()}
-        if artifact != ARTIFACT:
-            record["artifact"] = artifact
-        if fmt != "joblib" and kind != "decisions":
-            record.update(format=fmt, trusted_types=trusted)
-        typed = parse_record(META_TYPES[kind], json.loads(json.dumps(record, default=str)), staging / META,
-                             "This is a bug in compose: the version was not written")
-        sealed = seal(typed.to_json(), self.key)  # its own checksum and, with a key, its signature
+        sealed = meta_record(self.key, kind, name, version, meta, (artifact, files, trusted), fmt,
+                                   staging / META)
         (staging / META).write_text(json.dumps(sealed, indent=2), encoding="utf-8")
         target = self.node_dir(kind, name) / version_name(version)
+        assert isinstance(target, Path)  # a local store
         target.parent.mkdir(parents=True, exist_ok=True)
         os.rename(staging, target)
-        if self._session is not None:
-            self._session.append(target)
+        self.written(target)
         fsync_dir(target.parent)
-        return version, digest
+        return version, files[artifact]
 
     def meta(self, kind: str, name: str, version: int) -> VersionMeta:
         """The meta.json of a version, parsed into its record type (`FeatureMeta`, `GroupMeta`, `DecisionMeta`)."""
         if kind not in META_TYPES:
             raise StoreError(f"unknown kind of version {kind!r}; the store holds {list(META_TYPES)}")
         path = self.node_dir(kind, name) / version_name(version) / META
-        if not path.is_file():
-            raise ArtifactNotFoundError(f"{path} is missing: {kind[:-1]} {name!r} has no version "
+        missing = ArtifactNotFoundError(f"{path} is missing: {kind[:-1]} {name!r} has no version "
                                         f"{version_name(version)}; list them with `compose versions`")
+        if isinstance(path, Path) and not path.is_file():
+            raise missing
         fix = f"Roll back to another version or retrain {kind[:-1]} {name!r}"
-        data = read_json(path, fix)
+        try:
+            data = read_json(path, fix)
+        except FileNotFoundError as exc:  # on object storage: one request, not a look and a read
+            raise missing from exc
         check_record(path, data, self.key)
         meta = parse_record(META_TYPES[kind], data, path, fix)
         if (meta.name, meta.version) != (name, version):
@@ -347,19 +384,21 @@ class ModelStore:
         return meta
 
     def verify_version(self, kind: str, name: str, version: int, expected_sha256: str | None = None,
-                       expected_meta: str | None = None) -> tuple[Path, VersionMeta]:
+                       expected_meta: str | None = None, *, meta: VersionMeta | None = None,
+                       local: Path | None = None) -> tuple[StorePath, VersionMeta]:
         """Check every file of a version against meta.json (and the release's sha256 of the artifact and
         checksum of meta.json, if given), without unpickling anything; return the artifact's path and the
-        meta. Raise IntegrityError."""
-        meta = self.meta(kind, name, version)
+        meta. Raise IntegrityError. `local` is a downloaded copy of the artifact to check instead (the
+        bytes that will be loaded)."""
+        meta = meta or self.meta(kind, name, version)
         path = self.node_dir(kind, name) / version_name(version) / meta.artifact
         if expected_meta is not None and meta.meta_sha256 != expected_meta:
             raise IntegrityError(f"{path.parent / META} does not match the checksum its release pins: the record was "
                                  f"changed after it was released. Retrain {kind[:-1]} {name!r} or roll back to "
                                  "another version; it will not be loaded")
-        if not path.is_file():
+        if local is None and not path.is_file():
             raise IntegrityError(f"{path} is missing; retrain {kind[:-1]} {name!r} or roll back to another version")
-        digest = sha256_file(path)
+        digest = sha256_file(local or path)
         for source, wanted in (("its meta.json", meta.sha256), ("the release", expected_sha256)):
             if wanted is not None and digest != wanted:
                 raise IntegrityError(f"{path} does not match the sha256 recorded in {source}: the file was "
@@ -380,13 +419,24 @@ class ModelStore:
         A decision written as data comes back as the mapping it was; one pickled by compose 0.1.0
         is unpickled (after the same checks).
         """
-        path, meta = self.verify_version(kind, name, version, expected_sha256, expected_meta)
+        meta = self.meta(kind, name, version)
+        artifact = self.node_dir(kind, name) / version_name(version) / meta.artifact
+        try:
+            with local_copy(artifact) as local:
+                self.verify_version(kind, name, version, expected_sha256, expected_meta, meta=meta, local=local)
+                return self._load_checked(kind, name, local, meta, artifact)
+        except FileNotFoundError as exc:
+            raise IntegrityError(f"{artifact} is missing; retrain {kind[:-1]} {name!r} or roll back to "
+                                 "another version") from exc
+
+    def _load_checked(self, kind: str, name: str, path: Path, meta: VersionMeta, source: StorePath) -> Any:
+        """Unpickle (or read) an artifact whose checks passed; `source` is where it is stored, for messages."""
         if path.name == DECISION:
             return read_json(path, f"Tune group {name!r} again")
         theirs = meta.scikit_learn
         mine = library_versions()["scikit-learn"]
         if theirs and theirs != mine:
-            warnings.warn(f"{path} was made with scikit-learn {theirs} and is loaded with {mine}; "
+            warnings.warn(f"{source} was made with scikit-learn {theirs} and is loaded with {mine}; "
                           "predictions may differ: retrain to be safe", stacklevel=2)
         what = f"{kind[:-1]} {name!r}"
         try:
@@ -394,14 +444,14 @@ class ModelStore:
         except (IntegrityError, PluginError):  # refused by a check, or skops is not installed
             raise
         except ImportError as exc:  # a module the pickle names is not installed: the file is not corrupt
-            raise PluginError(missing_plugin_message(path, meta, exc)) from exc
+            raise PluginError(missing_plugin_message(source, meta, exc)) from exc
         except AttributeError as exc:
             if "Can't get attribute" not in str(exc):  # pickle's words for a class missing from its module
-                raise IntegrityError(f"{path} cannot be loaded (AttributeError: {exc}); retrain "
+                raise IntegrityError(f"{source} cannot be loaded (AttributeError: {exc}); retrain "
                                      f"{kind[:-1]} {name!r}") from exc
-            raise PluginError(missing_plugin_message(path, meta, exc)) from exc
+            raise PluginError(missing_plugin_message(source, meta, exc)) from exc
         except Exception as exc:
-            raise IntegrityError(f"{path} cannot be loaded ({type(exc).__name__}: {exc}); retrain "
+            raise IntegrityError(f"{source} cannot be loaded ({type(exc).__name__}: {exc}); retrain "
                                  f"{kind[:-1]} {name!r}") from exc
 
     def load_extra(self, kind: str, name: str, version: int, key: str) -> Any:
@@ -412,10 +462,18 @@ class ModelStore:
         path = self.node_dir(kind, name) / version_name(version) / filename
         if wanted is None:
             raise ArtifactNotFoundError(f"{kind[:-1]} {name!r} {version_name(version)} has no {filename}")
-        if not path.is_file() or sha256_file(path) != wanted:
-            raise IntegrityError(f"{path} is missing or does not match the sha256 in its meta.json; it will "
+        refused = IntegrityError(f"{path} is missing or does not match the sha256 in its meta.json; it will "
                                  f"not be used. Retrain {kind[:-1]} {name!r}")
-        return artifacts.load(path, meta.format, meta.trusted_types.get(filename), what=f"{kind[:-1]} {name!r}")
+        if isinstance(path, Path) and not path.is_file():
+            raise refused
+        try:
+            with local_copy(path) as local:
+                if sha256_file(local) != wanted:
+                    raise refused
+                return artifacts.load(local, meta.format, meta.trusted_types.get(filename),
+                                      what=f"{kind[:-1]} {name!r}")
+        except FileNotFoundError as exc:
+            raise refused from exc
 
     def holdout(self, group: str, version: int) -> Holdout:
         """The holdout stored with a head version (checked against its meta.json)."""
@@ -427,25 +485,31 @@ class ModelStore:
 
     def release_numbers(self) -> list[int]:
         folder = self.path / "releases"
-        if not folder.is_dir():
+        if isinstance(folder, Path) and not folder.is_dir():
             return []
         return sorted(int(m.group(1)) for p in folder.glob("r*.json") if (m := RELEASE_PATTERN.match(p.stem)))
 
     def current_name(self) -> str:
+        return self.current_tagged()[0]
+
+    def current_tagged(self) -> tuple[str, str | None]:
+        """The live release's name (checked) and, on object storage, the tag of CURRENT (for compare-and-swap)."""
         path = self.path / "CURRENT"
         fix = f"set it to a release with `compose rollback --to-release rNNNN --store {self.path.parent}`"
-        if not path.is_file():
-            if self.release_numbers():
-                raise IntegrityError(f"{path} is missing; {fix}")
-            raise ArtifactNotFoundError(f"{self.path} has no release yet; train a model first")
         try:
-            name = read_current(path, path.read_bytes().decode("utf-8"), self.key)
+            raw, tag = path.read_tagged() if isinstance(path, RemotePath) else (path.read_bytes(), None)
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            if self.release_numbers():
+                raise IntegrityError(f"{path} is missing; {fix}") from None
+            raise ArtifactNotFoundError(f"{self.path} has no release yet; train a model first") from None
+        try:
+            name = read_current(path, raw.decode("utf-8"), self.key)
         except UnicodeDecodeError as exc:
             raise IntegrityError(f"{path} is not UTF-8 text (byte {exc.start}); {fix}") from exc
         if not RELEASE_PATTERN.match(name) or not (self.path / "releases" / f"{name}.json").is_file():
             raise IntegrityError(f"{path} names {name!r}, which is not a release in {self.path / 'releases'}; "
                                  "set it to one of them with `compose rollback --to-release rNNNN`")
-        return name
+        return name, tag
 
     def release(self, name: str | None = None) -> Release:
         """A release (default: the live one), checked against its own sha256 and parsed."""
@@ -457,11 +521,11 @@ class ModelStore:
         fix = "Point CURRENT at another release with `compose rollback --to-release rNNNN`"
         data = read_json(path, fix)
         body = {k: v for k, v in data.items() if k not in ("sha256", "signature")}
-        if data.get("sha256") != _digest_json(body):
+        if data.get("sha256") != digest_json(body):
             raise IntegrityError(f"{path} does not match its own sha256: it was edited or corrupted; point "
                                  "CURRENT at another release with `compose rollback --to-release rNNNN`")
         if self.key is not None:
-            check_signature(path, _canonical(body), data.get("signature"), self.key)
+            check_signature(path, canonical_json(body), data.get("signature"), self.key)
         record = parse_record(Release, data, path, fix)
         if record.release != name:
             raise IntegrityError(f"{path} holds release {record.release!r}, not {name!r}: it was renamed. {fix}")
@@ -484,91 +548,53 @@ class ModelStore:
                 checked[kind][node] = pin.model_copy(update={"meta_sha256": meta.meta_sha256}) \
                     if meta.meta_sha256 is not None else pin
         body = body.model_copy(update=checked)
+        if isinstance(self.path, RemotePath):
+            from compose.store.publish import publish
+
+            return publish(self, body, make_current=make_current)
         numbers = self.release_numbers()
         name = release_name((numbers[-1] if numbers else 0) + 1)
-        record: dict[str, Any] = {"release": name, "created": now(), **body.body_json()}
-        record["sha256"] = _digest_json(record)
-        if self.key is not None:
-            record["signature"] = sign_bytes(self.key, _canonical(record))
-        parse_record(Release, record, self.path / "releases" / f"{name}.json", "This is a bug in compose")
+        record = self.release_record(name, body)
         atomic_write(self.path / "releases" / f"{name}.json", json.dumps(record, indent=2))
         if make_current:
             self.set_current(name)
         return name
 
+    def release_record(self, name: str, body: ReleaseBody) -> dict[str, Any]:
+        """The record of release `name` with `body`: its date, sha256 and, with a key, signature."""
+        record: dict[str, Any] = {"release": name, "created": now(), **body.body_json()}
+        record["sha256"] = digest_json(record)
+        if self.key is not None:
+            record["signature"] = sign_bytes(self.key, canonical_json(record))
+        parse_record(Release, record, self.path / "releases" / f"{name}.json", "This is a bug in compose")
+        return record
+
     def rewrite_release(self, release: Release) -> None:
         """Write an existing release again with a fresh sha256 (and signature); `compose sign` only."""
         record: dict[str, Any] = {"release": release.release, "created": release.created, **release.body_json()}
-        record["sha256"] = _digest_json(record)
+        record["sha256"] = digest_json(record)
         if self.key is not None:
-            record["signature"] = sign_bytes(self.key, _canonical(record))
+            record["signature"] = sign_bytes(self.key, canonical_json(record))
         path = self.path / "releases" / f"{release.release}.json"
         parse_record(Release, record, path, "This is a bug in compose")
-        atomic_write(path, json.dumps(record, indent=2))
+        if isinstance(path, RemotePath):
+            path.write_bytes(json.dumps(record, indent=2).encode("utf-8"))
+        else:
+            atomic_write(path, json.dumps(record, indent=2))
 
     def set_current(self, name: str) -> None:
         if not (self.path / "releases" / f"{name}.json").is_file():
             raise ArtifactNotFoundError(f"release {name!r} does not exist in {self.path}")
-        atomic_write(self.path / "CURRENT", current_text(name, self.key))
-
-
-def read_json(path: Path, fix: str) -> dict[str, Any]:
-    """A JSON object read from `path`; an IntegrityError (naming the file) if it is not UTF-8 JSON or not an object."""
-    try:
-        data = json.loads(path.read_bytes().decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise IntegrityError(f"{path} is corrupt: not UTF-8 text (byte {exc.start}). {fix}") from exc
-    except json.JSONDecodeError as exc:
-        raise IntegrityError(f"{path} is corrupt: not JSON ({exc}). {fix}") from exc
-    if not isinstance(data, dict):
-        raise IntegrityError(f"{path} is corrupt: it holds a JSON {type(data).__name__}, not an object. {fix}")
-    return data
-
-
-def next_release(live: Release, *, note: str, groups: dict[str, GroupPin] | None = None,
-                 decisions: dict[str, DecisionPin] | None = None) -> ReleaseBody:
-    """The body of a release that follows `live`: its pins, with `groups` and `decisions` replaced.
-
-    A tuned decision belongs to the head version it was tuned on, so one whose group now pins
-    another version is dropped (the schema's decision applies again; `kept_decisions`).
-    """
-    pinned = {**live.groups, **(groups or {})}
-    return live.body.model_copy(update={
-        "groups": pinned, "decisions": kept_decisions(pinned, {**live.decisions, **(decisions or {})}),
-        "parent": live.release, "note": note})
-
-
-def _canonical(obj: dict[str, Any]) -> bytes:
-    """The bytes a release's signature covers: the record without `sha256` and `signature`, as sorted JSON."""
-    return json.dumps({k: v for k, v in obj.items() if k not in ("sha256", "signature")}, sort_keys=True,
-                      default=str).encode()
-
-
-def _digest_json(obj: Any) -> str:
-    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def pinned_paths(store: ModelStore) -> set[Path]:
-    """The folders of every version that some release pins, read leniently (a corrupt release pins nothing)."""
-    out: set[Path] = set()
-    for number in store.release_numbers():
-        path = store.path / "releases" / f"{release_name(number)}.json"
-        try:
-            record = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        if not isinstance(record, dict):
-            continue
-        for kind in KINDS:
-            pins = record.get(kind)
-            for node, pin in (pins.items() if isinstance(pins, dict) else ()):
-                version = pin.get("version") if isinstance(pin, dict) else None
-                if isinstance(version, int) and isinstance(node, str):
-                    out.add(store.node_dir(kind, node) / version_name(version))
-    return out
-
-
-def list_models(root: Path) -> list[str]:
-    if not root.is_dir():
-        return []
-    return sorted(p.name for p in root.iterdir() if p.is_dir() and (p / "releases").is_dir())
+        current = self.path / "CURRENT"
+        if isinstance(current, RemotePath):
+            try:
+                tag = self.current_tagged()[1]
+            except ArtifactNotFoundError:
+                tag = None
+            except IntegrityError:  # a broken CURRENT is what a rollback mends: replace what is there
+                tag = current.read_tagged()[1] if current.exists() else None
+            if not current.replace_if(current_text(name, self.key).encode("utf-8"), tag):
+                raise StoreConflictError(f"{current} was moved by another writer while it was set to {name}; "
+                                         "look at `compose releases` and run again")
+            return
+        atomic_write(current, current_text(name, self.key))

@@ -9,8 +9,10 @@ from pathlib import Path
 from compose.errors import ComposeError
 from compose.store.artifacts import check_types
 from compose.store.gc import leftovers, run_in_progress, version_states
+from compose.store.layout import KINDS
 from compose.store.names import release_name, version_name
-from compose.store.store import KINDS, ModelStore
+from compose.store.remote import RemotePath, StorePath
+from compose.store.store import ModelStore
 
 
 def _why_kept(s: ModelStore, kind: str, node: str, version: int) -> str:
@@ -27,7 +29,7 @@ def _why_kept(s: ModelStore, kind: str, node: str, version: int) -> str:
 class StoreCheck:
     """What `verify_store` found: the problems (one sentence each) and what it looked at."""
 
-    path: Path
+    path: StorePath
     problems: list[str] = field(default_factory=list)
     releases: int = 0
     versions: int = 0
@@ -59,7 +61,8 @@ class StoreCheck:
         return out
 
 
-def verify_store(store: str | Path, *, model: str | None = None, key: str | bytes | None = None) -> StoreCheck:
+def verify_store(store: str | Path | RemotePath, *, model: str | None = None,
+                 key: str | bytes | None = None) -> StoreCheck:
     """Check CURRENT, every release (its own sha256, the versions it pins) and every stored version
     (each file against the sha256 in its meta.json, meta.json against its checksum). With a signing
     `key` (default: `COMPOSE_SIGNING_KEY`) every signature too. Nothing is unpickled."""

@@ -23,6 +23,7 @@ from compose.registry import Registry
 from compose.schema.models import Schema
 from compose.store.names import version_name
 from compose.store.records import Release
+from compose.store.remote import RemotePath, StorePath, store_location
 from compose.store.sample_db import sample_store_path
 from compose.store.sample_records import UpsertReport
 from compose.store.samples import SampleStore
@@ -63,7 +64,7 @@ class GroupLearning:
 class LearnReport:
     """The outcome of `learn`: what was added, which groups were retrained and how they fared."""
 
-    store: Path
+    store: StorePath
     added: UpsertReport | None
     changed: list[str]
     groups: dict[str, GroupLearning] = field(default_factory=dict)
@@ -125,24 +126,25 @@ def changed_groups(schema: Schema, samples: SampleStore, store: ModelStore, live
 
 
 def learn(  # noqa: PLR0913 - the lifecycle options, keyword-only
-        schema: Schema, data: Any, model_dir: str | Path, *, force: bool = False, accept_new_labels: bool = False,
+        schema: Schema, data: Any, model_dir: str | Path | RemotePath, *, force: bool = False,
+        accept_new_labels: bool = False,
         n_jobs: int | None = None, lock_timeout: float = 600.0, source: str | None = None,
         registry: Registry | None = None, budget_s: float | None = None) -> LearnReport:
     """Upsert `data` (may be None) into the sample store of `model_dir`, then retrain, gate and
     release exactly the groups whose labelled data changed (see the module docstring). `budget_s`
     overrides the search budget of every `model: auto` group."""
-    store = ModelStore(Path(model_dir))
+    store = ModelStore(store_location(model_dir))
     if not store.release_numbers():
         raise ArtifactNotFoundError(f"{store.path} has no release to learn on; train it first "
                                     f"(compose train SCHEMA --data FILE --store {store.path.parent})")
     live = store.release()
-    if not sample_store_path(store.path).is_file():
+    if not sample_store_path(store.samples_home).is_file():
         raise ArtifactNotFoundError(
             f"{store.path} was made before compose kept samples: it has no sample store to learn into. Seed it "
             f"with the data the live release was trained on: compose samples --store {store.path.parent} --import "
             f"ORIGINAL_TRAINING_FILE (or compose learn --store {store.path.parent} --data ORIGINAL_TRAINING_FILE "
             "after that), then learn the new labels")
-    with SampleStore.open(store.path, schema=schema) as samples:
+    with SampleStore.open(store.samples_home, schema=schema) as samples:
         legacy = [g for g, pin in live.groups.items() if g in schema.groups
                   and store.group_meta(g, pin.version).samples is None]
         if legacy and samples.info("seeded") is None:

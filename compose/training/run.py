@@ -46,6 +46,7 @@ from compose.registry import Registry, resolve
 from compose.schema.models import Schema
 from compose.store.names import version_name
 from compose.store.records import FeaturePin, GateVerdict, GroupPin, Holdout, Release, ReleaseBody, kept_decisions
+from compose.store.remote import RemotePath, StorePath, store_location
 from compose.store.sample_records import SampleSet
 from compose.store.samples import SampleStore
 from compose.store.store import ModelStore
@@ -75,7 +76,7 @@ class GroupReport:
 class TrainReport:
     """The outcome of a training run: new versions, the release written (if any), and warnings."""
 
-    store: Path
+    store: StorePath
     release: str | None
     features: dict[str, int] = field(default_factory=dict)
     groups: dict[str, GroupReport] = field(default_factory=dict)
@@ -170,7 +171,7 @@ class TrainingRun:
 def fit_and_release(  # noqa: PLR0913 - the lifecycle commands' options, keyword-only
     schema: Schema,
     data: Any,
-    store: str | Path,
+    store: str | Path | RemotePath,
     *,
     groups: list[str] | None = None,
     refit: set[str] | None = None,
@@ -207,7 +208,7 @@ def fit_and_release(  # noqa: PLR0913 - the lifecycle commands' options, keyword
     if n_jobs is not None and (not isinstance(n_jobs, int) or n_jobs == 0 or n_jobs < -1):
         raise UsageError(f"--jobs (n_jobs) must be a number of parallel fits of at least 1, or -1 for every core; "
                          f"got {n_jobs!r}")
-    model_store = ModelStore(Path(store) / schema.name)
+    model_store = ModelStore(store_location(store) / schema.name)
     reg = resolve(registry)
     if samples:
         incoming = read_incoming(schema, data, groups)
@@ -250,7 +251,7 @@ def read_samples(schema: Schema, store: ModelStore, incoming: Incoming | None, g
     """Step 1 from the sample store (under the lock): add the data's rows, read every stored
     sample, choose the groups to train and each group's training and held-out rows."""
     report = TrainReport(store.path, None)
-    samples = SampleStore.open(store.path, schema=schema)
+    samples = SampleStore.open(store.samples_home, schema=schema)
     try:
         if incoming is not None:
             added = samples.upsert(incoming.frame, schema)
