@@ -40,7 +40,8 @@ def monitored_schema(base: Path, out: Path) -> Path:
 
 
 def rows_of(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    return [{k: (None if pd.isna(v) else v) for k, v in r.items()} for r in frame[INPUTS].to_dict(orient="records")]
+    records = frame[INPUTS].to_dict(orient="records")
+    return [{str(k): (None if pd.isna(v) else v) for k, v in r.items()} for r in records]
 
 
 def serve_rows(store: Path, rows: list[dict[str, Any]]) -> None:
