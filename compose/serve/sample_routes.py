@@ -13,6 +13,7 @@ import json
 import queue
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -86,7 +87,8 @@ class Capture:
     """`--capture`: predicted rows are stored as unannotated samples, and the answers given to them in the
     served log (`compose.store.served`, what `compose monitor` reads), by a background thread in batches."""
 
-    BATCH = 256  # requests written in one transaction, at most
+    BATCH = 1000  # requests written in one transaction, at most
+    FLUSH_SECONDS = 1.0  # how long the first request of a batch waits for others (one write per second)
 
     def __init__(self, state: Any) -> None:
         self.state = state
@@ -103,9 +105,10 @@ class Capture:
     def _run(self) -> None:
         while True:
             batch = [self.queue.get()]
+            deadline = time.monotonic() + self.FLUSH_SECONDS
             with contextlib.suppress(queue.Empty):
-                while len(batch) < self.BATCH:
-                    batch.append(self.queue.get_nowait())
+                while len(batch) < self.BATCH and (left := deadline - time.monotonic()) > 0:
+                    batch.append(self.queue.get(timeout=left))
             try:
                 self._store(batch)
             except (ComposeError, ApiError, sqlite3.Error) as exc:
