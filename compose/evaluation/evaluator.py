@@ -72,6 +72,7 @@ class EvaluationReport(TypedDict):
     comparison: list[ComparisonRow]
     curves: dict[str, list[dict[str, Any]]]
     audit: NotRequired[dict[str, Any]]  # with `compose evaluate --audit`: the `compose audit` report
+    monitoring: NotRequired[dict[str, Any]]  # the `compose monitor` report, rendered as the monitoring section
 
 
 #: A label with fewer examples than this in the evaluated rows is reported in `warnings`.

@@ -24,7 +24,7 @@ from compose.evaluation.sections import audit_html, curves_html
 if TYPE_CHECKING:
     from compose.evaluation.evaluator import EvaluationReport
 
-_STYLE = """
+STYLE = """
 body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222}
 table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}
 th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}.better{font-weight:bold;color:#0a6b2d}
@@ -182,9 +182,13 @@ def render_html(report: EvaluationReport) -> str:
         parts.append(f'<img alt="{esc(group)} precision and recall" src="{_bars_figure(figure, group, models)}">')
     parts.append(curves_html(report.get("curves", {})))
     parts.append(audit_html(report.get("audit")))
+    if report.get("monitoring"):
+        from compose.evaluation.monitor_section import monitoring_html
+
+        parts.append(monitoring_html(report.get("monitoring")))
     title = f"compose evaluation: {report.get('model', '')} {report['release']}"
     return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{esc(title)}</title>"
-            f"<style>{_STYLE}</style></head><body>{''.join(parts)}</body></html>\n")
+            f"<style>{STYLE}</style></head><body>{''.join(parts)}</body></html>\n")
 
 
 def write_html(report: EvaluationReport, path: str | Path) -> Path:

@@ -111,6 +111,13 @@ class GateSpec(_Strict):
     tolerance: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0
 
 
+class MonitorSpec(_Strict):
+    """What `compose monitor` flags for a group: `drift`, the Jensen-Shannon distance (0 to 1) between the
+    served label distribution and the version's holdout predictions above which the group is flagged."""
+
+    drift: Probability = 0.1
+
+
 class GroupSpec(_Strict):
     """One independent head: a mutually exclusive set (multiclass, binary) or a set of tags."""
 
@@ -122,6 +129,7 @@ class GroupSpec(_Strict):
     when: dict[str, list[str]] | None = None
     gate: GateSpec = Field(default_factory=GateSpec)
     calibration: Literal["sigmoid", "isotonic"] | None = None
+    monitor: MonitorSpec = Field(default_factory=MonitorSpec)
 
     @field_validator("model", mode="before")
     @classmethod

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +28,7 @@ from compose._version import __version__
 from compose.data.targets import prepare_inputs
 from compose.errors import DataError
 from compose.runtime.model import SMALL_BATCH
-from compose.serve import errors, sample_routes
+from compose.serve import errors, metrics_routes, sample_routes
 from compose.serve.errors import ApiError
 from compose.serve.holder import Live, ReleaseHolder
 from compose.serve.learning import Learner
@@ -194,6 +195,7 @@ def create_app(store: str | Path | ModelStore, model: str | None = None, *, toke
     app.add_middleware(BodyLimit, max_bytes=limits.max_body_bytes)
     _core_routes(app, state)
     sample_routes.install(app, state, authorized)
+    app.include_router(metrics_routes.router)
     if capture:
         state.capture = Capture(state)
     return app
@@ -220,6 +222,7 @@ def _core_routes(app: FastAPI, state: ServeState) -> None:
     @app.post("/v1/predict", response_model=PredictResponse, tags=["predict"], responses=_ERRORS)
     async def predict(request: PredictRequest) -> Response:
         """Merged results for the rows, as `compose predict` writes them to JSON Lines; each names its release."""
+        started = time.perf_counter()
         state.check_rows(len(request.rows))
         # a pinned release other than the live one may need loading: off the event loop
         live = state.live() if request.release is None else await run_in_threadpool(state.live, request.release)
@@ -228,7 +231,8 @@ def _core_routes(app: FastAPI, state: ServeState) -> None:
         else:
             results = await run_in_threadpool(_predict, live, request.rows)
         if state.capture is not None and request.rows:
-            state.capture.add(request.rows)
+            state.capture.add(request.rows, results)
+        metrics_routes.observe(state, results, time.perf_counter() - started)
         return Response(_dumps({"results": results}), media_type="application/json")
 
     @app.get("/v1/model", response_model=ModelInfo, tags=["model"], responses=_ERRORS)

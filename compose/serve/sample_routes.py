@@ -11,7 +11,9 @@ from __future__ import annotations
 import contextlib
 import json
 import queue
+import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -36,6 +38,8 @@ from compose.serve.messages import (
 )
 from compose.store.sample_records import Cell, Sample, truths
 from compose.store.samples import SampleStore
+from compose.store.served import ServedLog, ServedRow
+from compose.store.served import now as served_now
 
 MAX_SCANNED = 20_000  # samples a review list (disagrees=true) reads per request, at most
 _ERRORS: dict[int | str, dict[str, Any]] = {
@@ -81,27 +85,51 @@ def _disagrees(annotation: Cell, result: dict[str, Any], labels: list[str]) -> b
 
 
 class Capture:
-    """`--capture`: predicted rows are stored as unannotated samples by a background thread."""
+    """`--capture`: predicted rows are stored as unannotated samples, and the answers given to them in the
+    served log (`compose.store.served`, what `compose monitor` reads), by a background thread in batches."""
+
+    BATCH = 1000  # requests written in one transaction, at most
+    FLUSH_SECONDS = 1.0  # how long the first request of a batch waits for others (one write per second)
 
     def __init__(self, state: Any) -> None:
         self.state = state
-        self.queue: queue.Queue[list[dict[str, Any]]] = queue.Queue(maxsize=1000)
+        self.queue: queue.Queue[tuple[list[dict[str, Any]], list[dict[str, Any]] | None, str]] = \
+            queue.Queue(maxsize=1000)
+        self.served: ServedLog | None = None
         self.thread = threading.Thread(target=self._run, name="compose-serve-capture", daemon=True)
         self.thread.start()
 
-    def add(self, rows: list[dict[str, Any]]) -> None:
+    def add(self, rows: list[dict[str, Any]], results: list[dict[str, Any]] | None = None) -> None:
         with contextlib.suppress(queue.Full):  # never slow a prediction down for the labelling queue
-            self.queue.put_nowait(rows)
+            self.queue.put_nowait((rows, results, served_now()))
 
     def _run(self) -> None:
         while True:
-            rows = self.queue.get()
+            batch = [self.queue.get()]
+            deadline = time.monotonic() + self.FLUSH_SECONDS
+            with contextlib.suppress(queue.Empty):
+                while len(batch) < self.BATCH and (left := deadline - time.monotonic()) > 0:
+                    batch.append(self.queue.get(timeout=left))
             try:
-                schema = self.state.live().model.schema
-                frame = as_frame([{k: v for k, v in r.items() if k in schema.inputs} for r in rows])
-                self.state.samples().upsert(frame, schema, source="capture", identity="new")  # a served row is new
-            except (ComposeError, ApiError) as exc:
+                self._store(batch)
+            except (ComposeError, ApiError, sqlite3.Error) as exc:
                 self.state.log.warning("compose serve: captured rows were not stored: %s", exc)
+
+    def _store(self, batch: list[tuple[list[dict[str, Any]], list[dict[str, Any]] | None, str]]) -> None:
+        schema = self.state.live().model.schema
+        rows = [r for rs, _, _ in batch for r in rs]
+        frame = as_frame([{k: v for k, v in r.items() if k in schema.inputs} for r in rows])
+        ids = self.state.samples().upsert(frame, schema, source="capture", identity="new").ids  # a served row is new
+        answered: list[ServedRow] = []
+        start = 0
+        for rs, results, at in batch:
+            if results is not None:
+                answered.extend(ServedRow.from_results(results, ids[start:start + len(rs)], at=at))
+            start += len(rs)
+        if answered:
+            if self.served is None:
+                self.served = ServedLog.open(self.state.store.path)
+            self.served.append(answered)
 
 
 def install(app: FastAPI, state: Any, authorized: Callable[..., None]) -> None:
