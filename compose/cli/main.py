@@ -14,7 +14,19 @@ import warnings
 from collections.abc import Callable, Sequence
 
 import compose
-from compose.cli import advisor, artifacts, core, export, gc, history, learning, quality, samples, serve
+from compose.cli import (
+    advisor,
+    artifacts,
+    core,
+    export,
+    gc,
+    history,
+    labelstudio,
+    learning,
+    quality,
+    samples,
+    serve,
+)
 from compose.cli._output import EXIT_ENVIRONMENT, EXIT_USER_ERROR
 
 # Errors of the user's own input (a path that does not exist, a folder given for a file): exit 2.
@@ -37,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="print only results and errors (no progress)")
         return sp
 
-    for room in (core, learning, history, samples, advisor, quality, gc, export, artifacts, serve):
+    for room in (core, learning, history, samples, advisor, quality, gc, export, artifacts, serve, labelstudio):
         room.register(add)
     return p
 
