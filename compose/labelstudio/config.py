@@ -139,10 +139,8 @@ def _draft_group(control: ET.Element, parents: dict[ET.Element, ET.Element], sou
     if not labels or "" in labels:
         raise SchemaError(f"{where}: every <Choice> needs a value, and a group at least one")
     kind = control.get("choice", "single")
-    if kind == "multiple":
-        gtype = "multilabel"
-    else:
-        gtype = "binary" if kind == "single" and len(labels) == 2 else "multiclass"
+    single = "binary" if kind == "single" and len(labels) == 2 else "multiclass"
+    gtype = "multilabel" if kind == "multiple" else single
     group: dict[str, Any] = {"type": gtype, "labels": labels}
     when = _conditions(control, parents, where)
     if when:
