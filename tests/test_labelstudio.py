@@ -25,7 +25,8 @@ from compose.labelstudio import draft_schema, label_config
 from compose.schema.load import schema_from_dict
 
 ROOT = Path(__file__).resolve().parents[1]
-SCHEMAS = [ROOT / "schemas" / "penguins.yaml", ROOT / "schemas" / "movies.yaml", ROOT / "examples" / "emoji" / "emoji.yaml"]
+SCHEMAS = [ROOT / "schemas" / "penguins.yaml", ROOT / "schemas" / "movies.yaml",
+           ROOT / "examples" / "emoji" / "emoji.yaml"]
 GATED = """\
 schema_version: 1
 name: shop
