@@ -23,6 +23,7 @@ import base64
 import binascii
 import contextlib
 import hmac
+import json
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -32,11 +33,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Request
 from fastapi.responses import JSONResponse
 
+from compose.data.io import as_frame
 from compose.errors import DataError
 from compose.labelstudio import annotation_cells, prediction, sample_id, task_rows, to_names
 from compose.serve.errors import ApiError
 from compose.serve.messages import ErrorBody
-from compose.serve.sample_routes import _frame
 from compose.serve.security import TOKEN_ENV
 
 SOURCE = "labelstudio"
@@ -151,7 +152,9 @@ def _annotated(state: Any, payload: dict[str, Any]) -> dict[str, Any]:
     sid = sample_id(task["id"])
     row = {"id": sid, **task_rows([task], schema)[0], **read.cells}
     samples = state.samples()
-    report = samples.upsert(_frame(state, [row]), schema, source=SOURCE, on_conflict="update")
+    frame = as_frame([{k: json.dumps(v) if isinstance(v, list) else v for k, v in row.items()}])
+    frame.attrs["source"] = f"the {payload.get('action')} of task {task['id']}"
+    report = samples.upsert(frame, schema, source=SOURCE, on_conflict="update")  # as POST /v1/samples does
     removed = []
     for group in _asked_groups(state, payload):  # the latest annotation is the task's whole answer
         if group not in read.cells and samples.remove_annotation(sid, group, source=SOURCE) is not None:
