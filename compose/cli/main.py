@@ -14,7 +14,20 @@ import warnings
 from collections.abc import Callable, Sequence
 
 import compose
-from compose.cli import advisor, artifacts, core, export, gc, history, learning, monitor, quality, samples, serve
+from compose.cli import (
+    advisor,
+    artifacts,
+    core,
+    export,
+    gc,
+    history,
+    labelstudio,
+    learning,
+    monitor,
+    quality,
+    samples,
+    serve,
+)
 from compose.cli._output import EXIT_ENVIRONMENT, EXIT_USER_ERROR
 
 # Errors of the user's own input (a path that does not exist, a folder given for a file): exit 2.
@@ -37,7 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="print only results and errors (no progress)")
         return sp
 
-    for room in (core, learning, history, samples, advisor, quality, gc, export, artifacts, serve, monitor):
+    for room in (core, learning, history, samples, advisor, quality, gc, export, artifacts, serve, monitor,
+                 labelstudio):
         room.register(add)
     return p
 

@@ -28,7 +28,7 @@ from compose._version import __version__
 from compose.data.targets import prepare_inputs
 from compose.errors import DataError
 from compose.runtime.model import SMALL_BATCH
-from compose.serve import errors, metrics_routes, sample_routes
+from compose.serve import errors, labelstudio, metrics_routes, sample_routes
 from compose.serve.errors import ApiError
 from compose.serve.holder import Live, ReleaseHolder
 from compose.serve.learning import Learner
@@ -196,6 +196,7 @@ def create_app(store: str | Path | ModelStore, model: str | None = None, *, toke
     _core_routes(app, state)
     sample_routes.install(app, state, authorized)
     app.include_router(metrics_routes.router)
+    app.include_router(labelstudio.router)  # Label Studio's ML backend protocol (compose.serve.labelstudio)
     if capture:
         state.capture = Capture(state)
     return app

@@ -1,0 +1,10 @@
+"""Label Studio as compose's labelling front end: configs from schemas, tasks and annotations as rows.
+
+No web dependency here: the ML backend routes that use these live in `compose.serve.labelstudio`.
+"""
+
+from compose.labelstudio.config import draft_schema, label_config
+from compose.labelstudio.tasks import Annotated, annotation_cells, prediction, sample_id, task_rows, to_names
+
+__all__ = ["Annotated", "annotation_cells", "draft_schema", "label_config", "prediction", "sample_id", "task_rows",
+           "to_names"]
