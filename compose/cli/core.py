@@ -135,7 +135,7 @@ def cmd_predict(a: argparse.Namespace) -> int:
 
 def cmd_evaluate(a: argparse.Namespace) -> int:
     if a.html:
-        from compose.evaluation.report import require_matplotlib
+        from compose.evaluation.sections import require_matplotlib
 
         require_matplotlib()  # fail before the work, not after it
     model = _load(a)

@@ -15,8 +15,7 @@ from typing import Any
 import numpy as np
 
 from compose.data.io import atomic_write
-from compose.evaluation.report import STYLE, require_matplotlib
-from compose.evaluation.sections import figure_uri
+from compose.evaluation.sections import STYLE, figure_uri, require_matplotlib
 
 
 def _figure(group: str, g: dict[str, Any]) -> str:

@@ -185,11 +185,11 @@ def _annotations(store: ModelStore, rows: list[ServedRow]) -> dict[str, dict[str
     from compose.store.sample_db import sample_store_path
     from compose.store.samples import SampleStore
 
-    if not sample_store_path(store.path).is_file():
+    if not sample_store_path(store.samples_home).is_file():
         return {}
     ids = {r.sample for r in rows if r.sample is not None}
     out: dict[str, dict[str, Any]] = {}
-    with SampleStore.open(store.path, create=False) as samples:
+    with SampleStore.open(store.samples_home, create=False) as samples:
         for sample_id in ids:
             try:
                 out[sample_id] = dict(samples.get(sample_id).annotations)
@@ -205,7 +205,7 @@ def monitor(store: str | Path, model: str | None = None, *, since: str | None = 
     if release is not None and release not in {release_name(n) for n in s.release_numbers()}:
         raise DataError(f"--release {release}: {s.path} has no such release; list them with "
                         f"compose releases --store {store}")
-    with ServedLog.open(s.path, create=False) as log:
+    with ServedLog.open(s.samples_home, create=False) as log:  # beside the sample store
         rows = log.rows(since=since, release=release)
     by: dict[str, dict[str, list[ServedRow]]] = {}
     for row in rows:

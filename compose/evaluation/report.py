@@ -18,37 +18,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from compose.data.io import atomic_write
-from compose.errors import ComposeError
-from compose.evaluation.sections import audit_html, curves_html
+from compose.evaluation.sections import STYLE, figure_class, audit_html, curves_html
 
 if TYPE_CHECKING:
     from compose.evaluation.evaluator import EvaluationReport
-
-STYLE = """
-body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222}
-table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}
-th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}.better{font-weight:bold;color:#0a6b2d}
-.warn{background:#fff4d6;border-left:4px solid #e0a800;padding:.4em .8em;margin:.3em 0}
-img{max-width:100%;display:block;margin:.5em 0}
-.curves img.curve{display:inline-block;width:32%;margin:.2em}.note{color:#555;font-size:.92em}
-"""
-
-
-def require_matplotlib() -> None:
-    """Raise one clear ComposeError, saying how to install it, when matplotlib is missing."""
-    _figure_class()
-
-
-def _figure_class() -> Any:
-    """`matplotlib.figure.Figure` (a figure that renders itself, with no backend switch and no pyplot)."""
-    try:
-        import matplotlib  # noqa: F401 - first, so a missing package is found even if a submodule is cached
-        from matplotlib.figure import Figure
-    except ImportError as exc:
-        raise ComposeError("the HTML report needs matplotlib, which is not installed; install it with "
-                           "`pip install 'compose-groups[report]'` (or `pip install matplotlib`)") from exc
-    return Figure
-
 
 def _png(fig: Any) -> str:
     buf = io.BytesIO()
@@ -142,7 +115,7 @@ def _metrics_table(models: list[tuple[str, dict[str, Any]]]) -> str:
 
 def render_html(report: EvaluationReport) -> str:
     """The report as one HTML document whose images are embedded as data:image/png;base64 URIs."""
-    figure = _figure_class()
+    figure = figure_class()
     esc = html.escape
     base = report.get("baseline")
     parts = [f"<h1>Evaluation of {esc(report.get('model', ''))} release {esc(report['release'])}</h1>",

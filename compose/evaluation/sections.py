@@ -12,9 +12,36 @@ import io
 from typing import Any
 
 from compose.curves import Curve, draw
+from compose.errors import ComposeError
 
 #: Issues shown per group in the report (the CSV/JSON output of `compose audit` has them all).
 AUDIT_ROWS = 25
+
+
+STYLE = """
+body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222}
+table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}
+th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}.better{font-weight:bold;color:#0a6b2d}
+.warn{background:#fff4d6;border-left:4px solid #e0a800;padding:.4em .8em;margin:.3em 0}
+img{max-width:100%;display:block;margin:.5em 0}
+.curves img.curve{display:inline-block;width:32%;margin:.2em}.note{color:#555;font-size:.92em}
+"""
+
+
+def require_matplotlib() -> None:
+    """Raise one clear ComposeError, saying how to install it, when matplotlib is missing."""
+    figure_class()
+
+
+def figure_class() -> Any:
+    """`matplotlib.figure.Figure` (a figure that renders itself, with no backend switch and no pyplot)."""
+    try:
+        import matplotlib  # noqa: F401 - first, so a missing package is found even if a submodule is cached
+        from matplotlib.figure import Figure
+    except ImportError as exc:
+        raise ComposeError("the HTML report needs matplotlib, which is not installed; install it with "
+                           "`pip install 'compose-groups[report]'` (or `pip install matplotlib`)") from exc
+    return Figure
 
 
 def figure_uri(fig: Any) -> str:

@@ -230,7 +230,7 @@ _LEDGERS_LOCK = threading.Lock()
 
 
 def _ledger(state: Any) -> Ledger:
-    path = Path(state.store.path) / "labelstudio.sqlite"
+    path = Path(state.store.samples_home) / "labelstudio.sqlite"
     with _LEDGERS_LOCK:
         if str(path) not in _LEDGERS:
             _LEDGERS[str(path)] = Ledger(path)

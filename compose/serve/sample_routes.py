@@ -128,7 +128,7 @@ class Capture:
             start += len(rs)
         if answered:
             if self.served is None:
-                self.served = ServedLog.open(self.state.store.path)
+                self.served = ServedLog.open(self.state.store.samples_home)
             self.served.append(answered)
 
 
