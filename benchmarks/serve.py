@@ -114,7 +114,7 @@ def percentile(values: list[float], q: float) -> float:
 def latency(store: Path, rows: list[dict[str, Any]], requests: int) -> dict[str, Any]:
     compose_port, bare_port = free_port(), free_port()
     model = compose.load(store)
-    constant = json.dumps({"results": model.predict([rows[0]])}, ensure_ascii=False)
+    constant = json.dumps({"results": [model.predict_one(rows[0])]}, ensure_ascii=False)
     timings: dict[str, list[float]] = {"bare": [], "compose": []}
     with server([sys.executable, "-m", "compose", "-q", "serve", "--store", str(store), "--port", str(compose_port),
                  "--no-learn"], compose_port) as compose_url, \
