@@ -115,6 +115,12 @@ class Learner:
         if pool is not None:
             pool.stop(abandon=fitting)
 
+    @property
+    def worker_pid(self) -> int | None:
+        """The process id of the worker process, once it has started (None before, or when stopped)."""
+        with self._cond:
+            return self._pool.pid if self._pool is not None else None
+
     # --- scheduling ----------------------------------------------------------------------------
 
     def touch(self, groups: list[str]) -> list[str]:
