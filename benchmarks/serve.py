@@ -109,7 +109,7 @@ def server(cmd: list[str], port: int, timeout: float = 180.0) -> Iterator[str]:
 
 def input_rows(frame: pd.DataFrame, schema: compose.Schema, n: int) -> list[dict[str, Any]]:
     rows = frame[list(schema.inputs)].head(n)
-    return [{k: (None if pd.isna(v) else v) for k, v in r.items()} for r in rows.to_dict(orient="records")]
+    return [{str(k): (None if pd.isna(v) else v) for k, v in r.items()} for r in rows.to_dict(orient="records")]
 
 
 def percentile(values: list[float], q: float) -> float:
