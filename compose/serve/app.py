@@ -73,7 +73,7 @@ def create_app(store: str | Path | ModelStore, model: str | None = None, *, toke
     app.include_router(jobs_router)
     _document_bodies(app, BODY_SCHEMAS)
     if capture:
-        state.capture = Capture(state)
+        state.capture = Capture(state.live, state.samples)
     return app
 
 

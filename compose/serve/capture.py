@@ -3,23 +3,26 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import queue
 import threading
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
 from compose.data.io import as_frame
 from compose.errors import ComposeError
 from compose.serve.errors import ApiError
+from compose.serve.holder import Live
+from compose.store.samples import SampleStore
 
-if TYPE_CHECKING:
-    from compose.serve.state import ServeState
+log = logging.getLogger("compose.serve")
 
 
 class Capture:
     """Rows handed to `add` are stored by a thread of their own; a full queue drops them (never slows a prediction)."""
 
-    def __init__(self, state: ServeState) -> None:
-        self.state = state
+    def __init__(self, live: Callable[[], Live], samples: Callable[[], SampleStore]) -> None:
+        self.live, self.samples = live, samples
         self.queue: queue.Queue[list[dict[str, Any]]] = queue.Queue(maxsize=1000)
         self.thread = threading.Thread(target=self._run, name="compose-serve-capture", daemon=True)
         self.thread.start()
@@ -32,8 +35,8 @@ class Capture:
         while True:
             rows = self.queue.get()
             try:
-                schema = self.state.live().model.schema
+                schema = self.live().model.schema
                 frame = as_frame([{k: v for k, v in r.items() if k in schema.inputs} for r in rows])
-                self.state.samples().upsert(frame, schema, source="capture")
+                self.samples().upsert(frame, schema, source="capture")
             except (ComposeError, ApiError) as exc:
-                self.state.log.warning("compose serve: captured rows were not stored: %s", exc)
+                log.warning("compose serve: captured rows were not stored: %s", exc)

@@ -7,16 +7,13 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
+from compose.serve.capture import Capture
 from compose.serve.errors import ApiError
 from compose.serve.holder import Live, ReleaseHolder
 from compose.serve.learning import Learner
 from compose.store.samples import SampleStore
 from compose.store.store import ModelStore
-
-if TYPE_CHECKING:
-    from compose.serve.capture import Capture
 
 log = logging.getLogger("compose.serve")
 MAX_ROWS = 1000
