@@ -114,7 +114,8 @@ features:
 groups:
   category:
     type: multiclass
-    labels: [Activities, Animals & Nature, Flags, Food & Drink, Objects, People & Body, Smileys & Emotion, Symbols, Travel & Places]
+    labels: [Activities, Animals & Nature, Flags, Food & Drink, Objects, People & Body, Smileys & Emotion, Symbols,
+             Travel & Places]
     features: [words]
   skin_tone:
     type: multiclass

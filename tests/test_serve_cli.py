@@ -84,6 +84,7 @@ def test_an_unexpected_failure_is_a_500_with_an_id_and_no_traceback(
             raise RuntimeError("secret internals /etc/shadow")
 
         monkeypatch.setattr(live.model, "predict", broken)
+        monkeypatch.setattr(live.model, "predict_one", broken)  # a single row takes the row path
         response = client.post("/v1/predict", json={"rows": [ROW]})
     assert response.status_code == 500
     body = response.json()

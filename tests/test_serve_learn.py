@@ -6,7 +6,9 @@ the rows held back are then posted to the server.
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -188,3 +190,36 @@ def test_kill_9_during_a_retrain_keeps_the_previous_release_and_every_accepted_s
         assert {r["release"] for r in predicted} == {"r0001"}
     assert (store / "penguins" / "CURRENT").read_text().strip() == "r0001"
     assert compose.verify_store(store).ok  # no half-written version or release was left behind
+
+
+def test_a_dead_worker_process_fails_its_job_and_the_next_job_runs_in_a_new_one(
+    head_store: tuple[Path, pd.DataFrame], tmp_path: Path
+) -> None:
+    source, held = head_store
+    shutil.copytree(source, tmp_path / "store")
+    token = "t" * 20
+    app = create_app(tmp_path / "store", token=token, debounce=0)
+    learner = app.state.compose.learner
+
+    def worker(other_than: int | None = None) -> int:
+        deadline = time.monotonic() + 60
+        while (pid := learner.worker_pid) in (None, other_than):
+            assert time.monotonic() < deadline, "no worker process started within 60s"
+            time.sleep(0.05)
+        return int(pid)
+
+    with TestClient(app, headers={"Authorization": f"Bearer {token}"}) as c:
+        first = worker()
+        os.kill(first, signal.SIGKILL)  # the worker dies between two jobs (an out-of-memory kill, say)
+        rows = sample_rows(held, ["species"])
+        assert c.post("/v1/samples", json={"rows": rows[:20]}).status_code == 200
+        failed = wait_for_job(c, "species")
+        assert failed["status"] == "failed" and "worker process" in failed["error"], failed
+        second = worker(other_than=first)  # a new worker process, found by the exception's type
+        assert c.post("/v1/samples", json={"rows": rows[20:]}).status_code == 200
+        deadline = time.monotonic() + 120
+        while (job := wait_for_job(c, "species"))["id"] == failed["id"]:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        assert job["status"] == "released", job
+        assert learner.worker_pid == second

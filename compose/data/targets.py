@@ -135,7 +135,11 @@ def in_when(labels: Sequence[str], index: np.ndarray, wanted: Sequence[str]) -> 
     The one test of a `when` condition: training and tuning apply it to the gate's labels in the
     data, the runtime to the gate's decided labels.
     """
-    return np.isin(index, [labels.index(w) for w in wanted])
+    ids = [labels.index(w) for w in wanted]
+    if len(ids) == 1:  # the common `when: {gate: [label]}`: one comparison, 10x cheaper than isin on a row
+        same: np.ndarray = np.asarray(index) == ids[0]
+        return same
+    return np.isin(index, ids)
 
 
 def outside_when(when: Mapping[str, Sequence[str]] | None, targets: Mapping[str, GroupTargets],

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from compose.data.io import atomic_write
-from compose.evaluation.sections import STYLE, figure_class, audit_html, curves_html
+from compose.evaluation.sections import STYLE, audit_html, curves_html, figure_class
 
 if TYPE_CHECKING:
     from compose.evaluation.evaluator import EvaluationReport

@@ -3,6 +3,7 @@
 `ApiError` is raised by the routes; the handlers map compose's own errors (a `DataError` is a 422
 that names the row, the column and the value, as the CLI does), FastAPI's request validation (also
 422, in the same words) and anything unexpected (500 with an id to find it in the server log).
+`RESPONSES` is the table of error answers that the routers document (`responses(401, 422, ...)`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from compose.errors import (
     SampleConflictError,
     StoreLockedError,
 )
+from compose.serve.messages import ErrorBody
 
 log = logging.getLogger("compose.serve")
 _SHOWN = 5
@@ -80,51 +82,72 @@ def describe_validation(errors: Sequence[Any]) -> str:
     return "; ".join(parts[:_SHOWN]) + more if parts else "the request is not valid"
 
 
-def install(app: FastAPI) -> None:
+#: The error answers of the API, written once: every router documents the ones its routes give.
+RESPONSES: dict[int, str] = {
+    401: "no or a wrong bearer token",
+    403: "the server was started with --no-learn",
+    404: "unknown release, sample, group or job",
+    409: "the sample exists with another annotation",
+    413: "body or row count over the limit",
+    422: "a row, column or value that the schema refuses",
+    503: "no release is live yet",
+}
+
+
+def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI `responses` of a router: the error answers `codes`, each an `ErrorBody`."""
+    return {code: {"model": ErrorBody, "description": RESPONSES[code]} for code in codes}
+
+
+#: compose's own errors as answers: (exception, HTTP status, code, headers), the first match wins.
+_MAPPED: tuple[tuple[type[ComposeError], int, str, dict[str, str] | None], ...] = (
+    (SampleConflictError, 409, "conflict", None),
+    (DataError, 422, "invalid_input", None),
+    (ArtifactNotFoundError, 404, "not_found", None),
+    (StoreLockedError, 503, "busy", {"Retry-After": "5"}),
+    (IntegrityError, 503, "store_integrity", None),
+    (ComposeError, 409, "refused", None),
+)
+
+
+async def _api(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ApiError)
+    return JSONResponse(body(exc.error, exc.detail, exc.id), status_code=exc.status, headers=exc.headers)
+
+
+async def _invalid(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    return JSONResponse(body("invalid_request", describe_validation(exc.errors())), status_code=422)
+
+
+async def _compose(_: Request, exc: Exception) -> JSONResponse:
+    for kind, status, code, headers in _MAPPED:
+        if isinstance(exc, kind):
+            sample = exc.sample_id or None if isinstance(exc, SampleConflictError) else None
+            return JSONResponse(body(code, str(exc), sample), status_code=status, headers=headers)
+    raise exc  # not a ComposeError: never registered for one
+
+
+async def _http(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    return JSONResponse(body(code, detail), status_code=exc.status_code, headers=getattr(exc, "headers", None))
+
+
+async def _internal(request: Request, exc: Exception) -> JSONResponse:
+    ref = uuid.uuid4().hex[:12]
+    log.error("compose serve: internal error %s on %s %s", ref, request.method, request.url.path,
+              exc_info=(type(exc), exc, exc.__traceback__))
+    return JSONResponse(body("internal", f"internal error {ref}: this is a bug in compose, not in your request; "
+                                         "the server log has the details under this id"), status_code=500)
+
+
+def install_handlers(app: FastAPI) -> None:
     """Register the handlers on `app`: every error leaves as an `ErrorBody`."""
-
-    @app.exception_handler(ApiError)
-    async def _api(_: Request, exc: ApiError) -> JSONResponse:
-        return JSONResponse(body(exc.error, exc.detail, exc.id), status_code=exc.status, headers=exc.headers)
-
-    @app.exception_handler(RequestValidationError)
-    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        return JSONResponse(body("invalid_request", describe_validation(exc.errors())), status_code=422)
-
-    @app.exception_handler(SampleConflictError)
-    async def _conflict(_: Request, exc: SampleConflictError) -> JSONResponse:
-        return JSONResponse(body("conflict", str(exc), exc.sample_id or None), status_code=409)
-
-    @app.exception_handler(DataError)
-    async def _data(_: Request, exc: DataError) -> JSONResponse:
-        return JSONResponse(body("invalid_input", str(exc)), status_code=422)
-
-    @app.exception_handler(ArtifactNotFoundError)
-    async def _missing(_: Request, exc: ArtifactNotFoundError) -> JSONResponse:
-        return JSONResponse(body("not_found", str(exc)), status_code=404)
-
-    @app.exception_handler(StoreLockedError)
-    async def _locked(_: Request, exc: StoreLockedError) -> JSONResponse:
-        return JSONResponse(body("busy", str(exc)), status_code=503, headers={"Retry-After": "5"})
-
-    @app.exception_handler(IntegrityError)
-    async def _corrupt(_: Request, exc: IntegrityError) -> JSONResponse:
-        return JSONResponse(body("store_integrity", str(exc)), status_code=503)
-
-    @app.exception_handler(ComposeError)
-    async def _compose(_: Request, exc: ComposeError) -> JSONResponse:
-        return JSONResponse(body("refused", str(exc)), status_code=409)
-
-    @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return JSONResponse(body(code, detail), status_code=exc.status_code, headers=getattr(exc, "headers", None))
-
-    @app.exception_handler(Exception)
-    async def _internal(request: Request, exc: Exception) -> JSONResponse:
-        ref = uuid.uuid4().hex[:12]
-        log.error("compose serve: internal error %s on %s %s", ref, request.method, request.url.path,
-                  exc_info=(type(exc), exc, exc.__traceback__))
-        return JSONResponse(body("internal", f"internal error {ref}: this is a bug in compose, not in your request; "
-                                             "the server log has the details under this id"), status_code=500)
+    app.add_exception_handler(ApiError, _api)
+    app.add_exception_handler(RequestValidationError, _invalid)
+    for kind, *_ in _MAPPED:
+        app.add_exception_handler(kind, _compose)
+    app.add_exception_handler(StarletteHTTPException, _http)
+    app.add_exception_handler(Exception, _internal)

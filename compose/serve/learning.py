@@ -8,7 +8,8 @@ arrive while it runs schedule the next one. Jobs run one at a time in a worker p
 the group on every stored sample through the gate (`compose.learn`, in
 `compose.serve.worker.retrain_group`). A job
 whose candidate passes made a new release: the learner asks the release holder to swap it in at
-once instead of waiting for the next poll of CURRENT.
+once instead of waiting for the next poll of CURRENT. A worker process that dies (the pool's
+`BrokenProcessPool`) fails its job and is replaced by a new one for the next.
 
 Jobs are kept in memory (the last `KEEP_JOBS`); the samples and releases they act on are in the
 store, so a server killed in the middle of a job restarts on the previous release with every
@@ -18,20 +19,23 @@ accepted sample. The groups waiting for a retrain are written to the sample stor
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
 import multiprocessing
+import os
+import signal
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass, field
+from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, datetime
-from typing import Any
 
 from compose.serve.holder import ReleaseHolder
+from compose.serve.messages import Job
 from compose.serve.worker import retrain_group, warm_up
 from compose.store.samples import SampleStore
 
@@ -44,30 +48,26 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
-@dataclass
-class Job:
-    """One retrain of one group: scheduled -> running -> released | refused | unchanged | failed."""
+class _Pool:
+    """The worker process: a one-process `ProcessPoolExecutor` (spawn) and the id of its process,
+    which the worker itself reports (`warm_up`), so that a fit in progress can be stopped."""
 
-    id: str
-    group: str
-    status: str = "scheduled"
-    created: str = field(default_factory=_now)
-    started: str | None = None
-    finished: str | None = None
-    samples: int | None = None
-    from_release: str | None = None
-    release: str | None = None
-    version: int | None = None
-    n_train: int | None = None
-    n_holdout: int | None = None
-    metrics: dict[str, Any] = field(default_factory=dict)
-    gate: dict[str, Any] | None = None
-    retrained: list[str] = field(default_factory=list)
-    error: str | None = None
-    seconds: float | None = None
+    def __init__(self) -> None:
+        self.executor = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+        self.pid: int | None = None
+        self.executor.submit(warm_up).add_done_callback(self._started)
 
-    def to_dict(self) -> dict[str, Any]:
-        return dict(vars(self))
+    def _started(self, future: Future[int]) -> None:
+        if not future.cancelled() and future.exception() is None:
+            self.pid = future.result()
+
+    def stop(self, *, abandon: bool) -> None:
+        """Stop the worker; `abandon`: kill it in the middle of a fit (its version is never released half-way)."""
+        self.executor.shutdown(wait=False, cancel_futures=True)
+        if abandon and self.pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGTERM)
+        self.executor.shutdown(wait=True)  # the executor reaps its process
 
 
 class Learner:
@@ -83,7 +83,7 @@ class Learner:
         self._count = 0
         self._cond = threading.Condition()
         self._stopping = False
-        self._executor: ProcessPoolExecutor | None = None
+        self._pool: _Pool | None = None
         self._thread: threading.Thread | None = None
 
     # --- lifecycle -----------------------------------------------------------------------------
@@ -93,8 +93,7 @@ class Learner:
             if self._thread is not None:
                 return
             self._stopping = False
-            self._executor = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
-            self._executor.submit(warm_up)  # import scikit-learn in the worker now, not in the first job
+            self._pool = _Pool()  # imports scikit-learn in the worker now, not in the first job
             self._thread = threading.Thread(target=self._loop, name="compose-serve-learner", daemon=True)
             self._thread.start()
         if self.holder.live is not None:  # a restart: the groups still waiting when the last server stopped
@@ -108,17 +107,19 @@ class Learner:
         with self._cond:
             self._stopping = True
             self._cond.notify_all()
-            thread, executor = self._thread, self._executor
-            self._thread = self._executor = None
+            thread, pool = self._thread, self._pool
+            self._thread = self._pool = None
+            fitting = bool(self._running)
         if thread is not None:
             thread.join(timeout=5)
-        if executor is not None:  # a fit in progress is abandoned: its version is never released half-way
-            workers = list(getattr(executor, "_processes", {}).values())
-            executor.shutdown(wait=False, cancel_futures=True)
-            for worker in workers:
-                worker.terminate()
-            for worker in workers:
-                worker.join(timeout=5)
+        if pool is not None:
+            pool.stop(abandon=fitting)
+
+    @property
+    def worker_pid(self) -> int | None:
+        """The process id of the worker process, once it has started (None before, or when stopped)."""
+        with self._cond:
+            return self._pool.pid if self._pool is not None else None
 
     # --- scheduling ----------------------------------------------------------------------------
 
@@ -161,50 +162,64 @@ class Learner:
 
     def _submit(self, group: str) -> None:  # under the condition's lock
         self._count += 1
-        job = Job(f"j{self._count:04d}", group)
+        job = Job(id=f"j{self._count:04d}", group=group)
         self.jobs[job.id] = job
         while len(self.jobs) > KEEP_JOBS:
             self.jobs.popitem(last=False)
         self._running[group] = job
-        assert self._executor is not None
-        try:
-            future = self._executor.submit(retrain_group, str(self.holder.store.path), group)
-        except RuntimeError as exc:  # the executor was shut down, or its worker died
-            self._finish(job, {"status": "failed", "error": f"the worker process is gone ({exc})"})
-            return
+        assert self._pool is not None
         job.status, job.started = "running", _now()
+        try:
+            future = self._pool.executor.submit(retrain_group, str(self.holder.store.path), job.model_copy())
+        except BrokenProcessPool as exc:  # the worker died between two jobs
+            self._finish(job.model_copy(update={"status": "failed", "error": f"the worker process is gone ({exc})"}),
+                         broken=True)
+            return
+        except RuntimeError as exc:  # the executor was shut down
+            self._finish(job.model_copy(update={"status": "failed", "error": f"the worker process is gone ({exc})"}))
+            return
         log.info("compose serve: job %s retrains group %s", job.id, group)
         future.add_done_callback(functools.partial(self._done, job))
 
-    def _done(self, job: Job, future: Future[dict[str, Any]]) -> None:
+    def _done(self, job: Job, future: Future[Job]) -> None:
+        broken = False
         try:
-            outcome = future.result()
-        except Exception as exc:  # a crash in the worker (BrokenProcessPool) or a bug: the job failed
-            outcome = {"status": "failed", "error": f"the retrain failed ({type(exc).__name__}: {exc})"}
-        if outcome.get("status") == "released":
+            finished = future.result()
+        except BrokenProcessPool as exc:  # the worker process crashed (killed, out of memory)
+            broken = True
+            finished = job.model_copy(update={"status": "failed", "error": f"the worker process crashed ({exc})"})
+        except Exception as exc:  # a bug in the job: it failed, the worker is fine
+            finished = job.model_copy(update={"status": "failed",
+                                              "error": f"the retrain failed ({type(exc).__name__}: {exc})"})
+        if finished.status == "released":
             self.holder.refresh()  # swap the new release in now
         with self._cond:
-            self._finish(job, outcome)
+            self._finish(finished, broken=broken)
             self._cond.notify_all()
 
-    def _finish(self, job: Job, outcome: dict[str, Any]) -> None:  # under the condition's lock
-        for key, value in outcome.items():
-            if hasattr(job, key):
-                setattr(job, key, value)
+    def _finish(self, job: Job, *, broken: bool = False) -> None:  # under the condition's lock
         job.finished = _now()
+        if job.id in self.jobs:
+            self.jobs[job.id] = job
         self._running.pop(job.group, None)
-        self._persist()
-        if job.status == "failed" and "BrokenProcessPool" in (job.error or "") and not self._stopping:
-            self._executor = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
         log.info("compose serve: job %s (%s) %s%s", job.id, job.group, job.status,
                  f": release {job.release} is live" if job.release and job.status == "released" else
                  f": {job.error}" if job.error else "")
+        if self._stopping and job.status == "failed":  # abandoned by stop(): its group stays noted as waiting
+            return
+        self._persist()
+        if broken and not self._stopping:  # a new worker process for the next job; the dead one is reaped apart
+            old, self._pool = self._pool, _Pool()
+            if old is not None:
+                threading.Thread(target=functools.partial(old.stop, abandon=False), name="compose-serve-pool-stop",
+                                 daemon=True).start()
 
     def job(self, job_id: str) -> Job | None:
         with self._cond:
-            return self.jobs.get(job_id)
+            job = self.jobs.get(job_id)
+            return None if job is None else job.model_copy()
 
     def all_jobs(self, group: str | None = None, status: str | None = None) -> list[Job]:
         with self._cond:
-            return [j for j in reversed(self.jobs.values())
+            return [j.model_copy() for j in reversed(self.jobs.values())
                     if (group is None or j.group == group) and (status is None or j.status == status)]

@@ -7,6 +7,7 @@ then typed and checked by the same rules as `compose predict` (`compose.data.tar
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -133,6 +134,19 @@ class SamplesRequest(_Strict):
                                              "body_mass_g": 3750, "species": "Adelie"}]])
 
 
+class SampleFilter(BaseModel):
+    """The query of `GET /v1/samples`: which samples, and which page."""
+
+    group: str | None = Field(None, description="samples of this group (with `annotated`, `disagrees`)")
+    annotated: bool | None = Field(None, description="annotated for `group` (true) or not (false)")
+    disagrees: bool = Field(False, description="only samples whose annotation of `group` the live release answers "
+                                               "otherwise")
+    split: str | None = Field(None, pattern="^(train|holdout)$")
+    source: str | None = Field(None, description="e.g. api, capture, or a file name")
+    after: int | None = Field(None, ge=0, description="the `next_after` of the previous page")
+    limit: int = Field(100, ge=1, le=500)
+
+
 class SamplesResponse(_Strict):
     ids: list[str] = Field(description="the id of each row's sample: its `id`, else the id of the new sample it made")
     revision: int | None = Field(description="the sample store's revision of this write (null: nothing changed)")
@@ -173,13 +187,24 @@ class SamplesPage(_Strict):
     next_after: int | None = Field(description="pass as `after` for the next page (null: the last page)")
 
 
-class JobOut(_Strict):
-    """A retraining job and its gate verdict."""
+JobStatus = Literal["scheduled", "running", "released", "refused", "unchanged", "failed"]
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+class Job(_Strict):
+    """One retrain of one group and its gate verdict: scheduled -> running -> released | refused | unchanged | failed.
+
+    The one record of a job: the learner keeps it, the worker process fills it in and returns it,
+    and `/v1/jobs` answers it.
+    """
 
     id: str
     group: str
-    status: Literal["scheduled", "running", "released", "refused", "unchanged", "failed"]
-    created: str
+    status: JobStatus = "scheduled"
+    created: str = Field(default_factory=_now)
     started: str | None = None
     finished: str | None = None
     samples: int | None = None
@@ -197,5 +222,5 @@ class JobOut(_Strict):
 
 
 class JobsPage(_Strict):
-    jobs: list[JobOut]
+    jobs: list[Job]
     pending: list[str] = Field(description="groups with a retrain scheduled or running")

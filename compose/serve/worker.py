@@ -5,25 +5,28 @@ server's requests and a crash of the fit never takes the server down. It calls `
 the model folder with no new data: every group whose annotations changed since its live version
 (the job's group, and any other one changed meanwhile) is retrained on all its stored samples, on
 the live features, and gated against its live head on the same held-out rows; the ones that pass
-are released. It returns a plain dict (the verdict of the job's group, the release made) and the
-server swaps that release in.
+are released. It returns the job's record filled in (the verdict of the job's group, the release made)
+and the server swaps that release in.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Any
 
 from compose.api import learn
 from compose.errors import ComposeError, GateRefusedError
+from compose.serve.messages import Job
 from compose.store.store import ModelStore
 from compose.training.learn import LearnReport
 
 
-def warm_up() -> bool:
-    """Nothing: submitted once at start so the worker has imported scikit-learn before the first job."""
-    return True
+def warm_up() -> int:
+    """The worker's process id: submitted once at start, so that the worker has imported scikit-learn
+    before the first job and the learner knows which process to stop in the middle of a fit."""
+    return os.getpid()
 
 
 def _outcome(report: LearnReport, group: str) -> dict[str, Any]:
@@ -44,8 +47,9 @@ def _outcome(report: LearnReport, group: str) -> dict[str, Any]:
     return out
 
 
-def retrain_group(model_dir: str, group: str) -> dict[str, Any]:
-    """Learn the stored annotations of the model folder `model_dir` for `group`; never raises a ComposeError."""
+def retrain_group(model_dir: str, job: Job) -> Job:
+    """Learn the stored annotations of the model folder `model_dir` for `job.group`; the job filled in
+    (released, refused, unchanged or failed). Never raises a ComposeError."""
     t0 = time.perf_counter()
     base: dict[str, Any] = {}
     try:
@@ -57,6 +61,7 @@ def retrain_group(model_dir: str, group: str) -> dict[str, Any]:
             if not isinstance(exc.report, LearnReport):
                 raise
             report = exc.report
-        return {**base, **_outcome(report, group), "seconds": time.perf_counter() - t0}
+        outcome = {**base, **_outcome(report, job.group)}
     except ComposeError as exc:
-        return {**base, "status": "failed", "error": str(exc), "seconds": time.perf_counter() - t0}
+        outcome = {**base, "status": "failed", "error": str(exc)}
+    return job.model_copy(update={**outcome, "seconds": time.perf_counter() - t0})
