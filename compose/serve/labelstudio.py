@@ -116,7 +116,8 @@ def predict(state: State, payload: Payload) -> dict[str, Any]:
     return {"results": [prediction(r, targets) for r in results], "model_version": live.release}
 
 
-@router.post("/webhook", status_code=201)
+@router.post("/webhook", status_code=201, responses={200: {"description": "an event compose does not act on "
+                                                                     "(as Label Studio's ML backend answers it)"}})
 def webhook(state: State, payload: Payload) -> Any:
     """Annotations made in Label Studio become samples; the groups they touch retrain."""
     action = payload.get("action")
