@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bz2
 import contextlib
+import csv
 import errno
 import gzip
 import importlib
@@ -13,6 +14,7 @@ import lzma
 import os
 import re
 import uuid
+import warnings
 import zipfile
 import zlib
 from collections.abc import Iterable, Iterator, Mapping
@@ -264,12 +266,32 @@ def _read_json(path: Path) -> pd.DataFrame:
 
 def _delimited_frames(path: Path, sep: str, size: int | None) -> Iterator[pd.DataFrame]:
     header = pd.read_csv(path, header=None, nrows=1, sep=sep, **_CSV_OPTIONS)
-    _check_columns(path, ["" if pd.isna(v) else str(v) for v in header.iloc[0]] if len(header) else [])
-    if size is None:
-        yield pd.read_csv(path, sep=sep, **_CSV_OPTIONS)
-        return
-    with pd.read_csv(path, sep=sep, chunksize=size, **_CSV_OPTIONS) as reader:
-        yield from reader
+    names = ["" if pd.isna(v) else str(v) for v in header.iloc[0]] if len(header) else []
+    _check_columns(path, names)
+    # index_col=False: a first data row longer than the header is not an index column; pandas warns
+    # (and would drop the cells), and the warning is turned into the error naming that row.
+    options = {"sep": sep, "index_col": False, **_CSV_OPTIONS}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", pd.errors.ParserWarning)
+        try:
+            if size is None:
+                yield pd.read_csv(path, **options)
+                return
+            with pd.read_csv(path, chunksize=size, **options) as reader:
+                yield from reader
+        except pd.errors.ParserWarning:
+            raise _long_row(path, sep, len(names)) from None
+
+
+def _long_row(path: Path, sep: str, width: int) -> DataError:
+    """The error for the first row of `path` with more cells than its header's `width`."""
+    with _open_text(path) as fh:
+        reader = csv.reader(fh, delimiter=sep)
+        for cells in reader:
+            if len(cells) > width:
+                return _parse_error(path, "csv" if sep == "," else "tsv", pd.errors.ParserError(
+                    f"Expected {width} fields in line {reader.line_num}, saw {len(cells)}"), 0)
+    return DataError(f"{path}: a row has more cells than the header; give every row as many cells as the header")
 
 
 def _parquet_frames(path: Path, size: int | None) -> Iterator[pd.DataFrame]:
@@ -343,7 +365,8 @@ def iter_batches(path: str | Path, batch_size: int) -> Iterator[pd.DataFrame]:
     The same reader as `read_table`, with the same errors: Parquet is read row group by row group
     (`iter_batches`, without pre-buffering), CSV, TSV and JSON Lines in chunks. Each batch carries
     the file's name in `attrs["source"]` and the position of its first row in the whole file in
-    `attrs["first_row"]`, so an error names the row in the file, not in the batch.
+    `attrs["first_row"]`, so an error names the row in the file, not in the batch. A file with a
+    header and no rows gives no batch (`read_table` refuses it: every other reader needs rows).
     """
     if batch_size < 1:
         raise DataError(f"batch size must be at least 1; got {batch_size}")
@@ -360,8 +383,6 @@ def iter_batches(path: str | Path, batch_size: int) -> Iterator[pd.DataFrame]:
         df.index = pd.RangeIndex(len(df))
         yield _named(df, p, first)
         first += len(df)
-    if first == 0:
-        raise _no_rows(p, kind)
 
 
 def count_rows(path: str | Path) -> int | None:
