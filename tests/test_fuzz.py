@@ -415,3 +415,21 @@ def test_a_broken_file_gets_one_sentence_from_every_command(data: st.DataObject,
                 continue
             _assert_one_sentence(command, code, out, err, path, line)
     assert sorted(p.name for p in (store / "penguins" / "releases").iterdir()) == releases
+
+
+@_settings(10)
+@given(data=st.data())
+def test_every_command_on_mutated_data_files_gives_a_result_or_one_sentence(
+        data: st.DataObject, birds: pd.DataFrame, reader_store: tuple[Path, Path]) -> None:
+    schema, store = reader_store
+    name, content = data.draw(data_files(birds))
+    with _file(name, content) as path:
+        for command in READERS:
+            with tempfile.TemporaryDirectory() as folder:
+                copy = Path(folder) / "store"
+                shutil.copytree(store, copy)
+                code, out, err = _cli(_argv(command, schema, copy, path, Path(folder)))
+            assert "internal error" not in err and "Traceback" not in err, (command, err)
+            if code not in (0, 3):  # 3: the gate refused a candidate, or tune met no target
+                said = [text for text in err.splitlines() if text.strip()]
+                assert code == 2 and said and said[-1].startswith("compose: error: "), (command, code, err)

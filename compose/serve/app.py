@@ -34,7 +34,7 @@ from compose.serve.learning import Learner
 from compose.serve.messages import ErrorBody, Health, ModelInfo, PredictRequest, PredictResponse, Ready, ReloadResponse
 from compose.serve.model_info import model_info
 from compose.serve.sample_routes import Capture
-from compose.serve.security import TOKEN_ENV, BodyLimit, token_matches
+from compose.serve.security import TOKEN_ENV, BodyLimit, ImageScope, check_image_root, token_matches
 from compose.store.samples import SampleStore
 from compose.store.store import ModelStore
 
@@ -64,6 +64,7 @@ class ServeState:
         self.store, self.holder, self.token, self.learner = store, holder, token, learner
         self.max_rows = limits.max_rows
         self.capture: Capture | None = None
+        self.image_root: Path | None = None  # where requests may name images by path (--image-root)
         self.log = log
         self._samples: SampleStore | None = None
         self._samples_lock = threading.Lock()
@@ -162,20 +163,23 @@ def _predict(live: Live, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         raise
 
 
-def create_app(store: str | Path | ModelStore, model: str | None = None, *, token: str | None = None,
-               learn: bool = True, capture: bool = False, limits: Limits | None = None,
-               poll_interval: float = 0.5, debounce: float = 1.0) -> FastAPI:
+def create_app(  # noqa: PLR0913 - the keyword-only options of `compose serve`, one per flag
+        store: str | Path | ModelStore, model: str | None = None, *, token: str | None = None, learn: bool = True,
+        capture: bool = False, limits: Limits | None = None, poll_interval: float = 0.5, debounce: float = 1.0,
+        image_root: str | Path | None = None) -> FastAPI:
     """The ASGI app serving the live release of a store's model.
 
     `token`: the bearer token of the mutating routes (None: the server changes nothing). `learn`:
     accept samples and annotations, and retrain the groups they touch in a worker process
     (`debounce` seconds after the last change); `capture`: store every predicted row as an
     unannotated sample. `poll_interval`: seconds between checks of the store's CURRENT file.
+    `image_root`: the folder under which a request may name an image by path (None: bytes only).
     """
     s = store if isinstance(store, ModelStore) else ModelStore.open(store, model, create=model is not None)
     limits = limits or Limits()
     holder = ReleaseHolder(s, poll_interval=poll_interval)
     state = ServeState(s, holder, token, limits, None)
+    state.image_root = check_image_root(image_root)
     if learn:
         state.learner = Learner(holder, state.samples, debounce=debounce)
 
@@ -192,6 +196,7 @@ def create_app(store: str | Path | ModelStore, model: str | None = None, *, toke
     app.state.compose = state
     errors.install(app)
     app.add_middleware(BodyLimit, max_bytes=limits.max_body_bytes)
+    app.add_middleware(ImageScope, root=state.image_root)
     _core_routes(app, state)
     sample_routes.install(app, state, authorized)
     if capture:

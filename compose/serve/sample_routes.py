@@ -19,6 +19,7 @@ import pandas as pd
 from fastapi import Depends, FastAPI, Query
 from fastapi.responses import Response
 
+from compose.data.images import request_images
 from compose.data.io import as_frame
 from compose.errors import ComposeError, DataError
 from compose.serve.errors import ApiError
@@ -98,7 +99,8 @@ class Capture:
             try:
                 schema = self.state.live().model.schema
                 frame = as_frame([{k: v for k, v in r.items() if k in schema.inputs} for r in rows])
-                self.state.samples().upsert(frame, schema, source="capture")
+                with request_images(self.state.image_root):  # this thread, too, reads no path a request names
+                    self.state.samples().upsert(frame, schema, source="capture")
             except (ComposeError, ApiError) as exc:
                 self.state.log.warning("compose serve: captured rows were not stored: %s", exc)
 
