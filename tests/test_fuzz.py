@@ -398,7 +398,7 @@ def _assert_one_sentence(command: str, code: int, out: str, err: str, path: Path
 
 
 @pytest.mark.parametrize("kind", BROKEN)
-@_settings(5)
+@_settings(8)
 @given(data=st.data())
 def test_a_broken_file_gets_one_sentence_from_every_command(data: st.DataObject, kind: str, birds: pd.DataFrame,
                                                            reader_store: tuple[Path, Path]) -> None:
@@ -417,7 +417,7 @@ def test_a_broken_file_gets_one_sentence_from_every_command(data: st.DataObject,
     assert sorted(p.name for p in (store / "penguins" / "releases").iterdir()) == releases
 
 
-@_settings(10)
+@_settings(20)
 @given(data=st.data())
 def test_every_command_on_mutated_data_files_gives_a_result_or_one_sentence(
         data: st.DataObject, birds: pd.DataFrame, reader_store: tuple[Path, Path]) -> None:
