@@ -172,7 +172,8 @@ def _parquet_error(p: Path, exc: BaseException, first_row: int) -> DataError | N
     if not isinstance(exc, (ValueError, OSError, TypeError, _arrow_error())):
         return None
     after = f", after row {first_row}" if first_row else ""
-    return DataError(f"{p}{after}: not a whole Parquet file ({_first_line(exc)}); write or copy the file again")
+    cause = re.sub(r"^Could not open Parquet input source '.*?': ", "", _first_line(exc))  # the name is said once
+    return DataError(f"{p}{after}: not a whole Parquet file ({cause}); write or copy the file again")
 
 
 def _arrow_error() -> type[BaseException]:
