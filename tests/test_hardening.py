@@ -93,7 +93,7 @@ def _flip(data: bytes) -> bytes:
 def test_a_truncated_gzip_says_what_where_and_how(tmp_path: Path, penguins_bytes: bytes) -> None:
     path = tmp_path / "p.csv.gz"
     path.write_bytes(gzip.compress(penguins_bytes)[:500])
-    with pytest.raises(compose.DataError, match=r"p.csv.gz: the .gz compressed data is truncated or corrupt "
+    with pytest.raises(compose.DataError, match=r"p.csv.gz, line \d+: the .gz compressed data is truncated or corrupt "
                                                 r"\(.*\); write or copy the file again \(`gzip -t"):
         compose.read_table(path)
 

@@ -16,7 +16,8 @@ def cmd_serve(a: argparse.Namespace) -> int:
     from compose.serve.app import Limits
 
     app = create_app(a.store, a.model, token=token, learn=not a.no_learn, capture=a.capture,
-                     limits=Limits(a.max_rows, a.max_body_bytes), poll_interval=a.poll_interval, debounce=a.debounce)
+                     limits=Limits(a.max_rows, a.max_body_bytes), poll_interval=a.poll_interval, debounce=a.debounce,
+                     image_root=a.image_root)
     serve(app, host=a.host, port=a.port, log_level="warning" if a.quiet else "info")
     return 0
 
@@ -37,3 +38,6 @@ def register(add: Adder) -> None:
                     help="seconds between checks of the store's CURRENT for a new release (default 0.5)")
     sp.add_argument("--debounce", type=float, default=1.0,
                     help="seconds a group waits after its last new annotation before it is retrained (default 1)")
+    sp.add_argument("--image-root", metavar="DIR",
+                    help="the folder under which requests may name image inputs by path; without it a request "
+                         "sends image bytes (base64 or a data: URL) and no path is read")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bz2
 import contextlib
+import csv
 import errno
 import gzip
 import importlib
@@ -11,12 +12,14 @@ import io
 import json
 import lzma
 import os
+import re
 import uuid
+import warnings
 import zipfile
 import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import pandas as pd
 
@@ -43,6 +46,11 @@ def file_kind(path: Path) -> str:
 _TOOLS = {".gz": "gzip", ".bz2": "bzip2", ".xz": "xz", ".zst": "zstd", ".zip": "unzip"}
 _MODULES = {".zst": "zstandard"}
 _MACHINE_ERRNOS = {errno.EACCES, errno.EPERM, errno.EIO, errno.ENOENT, errno.ENOSPC, errno.EMFILE, errno.ENOMEM}
+# What a truncated or corrupt stream raises: gzip.BadGzipFile, bz2's and zstandard's data errors and a
+# zip's bad offsets are OSErrors (told from a fault of the machine by their errno).
+_STREAM_ERRORS = (EOFError, zlib.error, zipfile.BadZipFile, lzma.LZMAError, OSError)
+_CSV_OPTIONS: dict[str, Any] = {"dtype": str, "keep_default_na": False, "na_values": [""], "encoding": "utf-8"}
+_RAGGED = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
 
 
 def _compression(path: Path) -> str | None:
@@ -50,36 +58,143 @@ def _compression(path: Path) -> str | None:
     return suffix if suffix in COMPRESSIONS else None
 
 
-def _open_text(path: Path) -> IO[str]:
-    """`path` opened as UTF-8 text, decompressed by its suffix (a .zip must hold one file)."""
+def _decompressed(path: Path, stack: contextlib.ExitStack) -> IO[bytes]:
     suffix = _compression(path)
     if suffix is None:
-        return path.open("r", encoding="utf-8")
+        return path.open("rb")
     if suffix == ".gz":
-        return gzip.open(path, "rt", encoding="utf-8")
+        return cast(IO[bytes], gzip.open(path, "rb"))
     if suffix == ".bz2":
-        return bz2.open(path, "rt", encoding="utf-8")
+        return cast(IO[bytes], bz2.open(path, "rb"))
     if suffix == ".xz":
-        return lzma.open(path, "rt", encoding="utf-8")
+        return cast(IO[bytes], lzma.open(path, "rb"))
     if suffix == ".zip":
-        archive = zipfile.ZipFile(path)
+        archive = stack.enter_context(zipfile.ZipFile(path))
         members = [n for n in archive.namelist() if not n.endswith("/")]
         if len(members) != 1:
             raise DataError(f"{path}: a .zip data file must hold exactly one file; it holds {len(members)} "
                             f"({members[:5]}); zip one file or unpack it")
-        return io.TextIOWrapper(archive.open(members[0]), encoding="utf-8")
-    zstandard = importlib.import_module("zstandard")  # optional; read_table names it when it is missing
-    stream: IO[bytes] = zstandard.open(path, "rb")
-    return io.TextIOWrapper(stream, encoding="utf-8")
+        return archive.open(members[0])
+    zstandard = importlib.import_module("zstandard")  # optional; _broken names it when it is missing
+    return cast(IO[bytes], zstandard.open(path, "rb"))
 
 
-def _corrupt(path: Path, exc: BaseException) -> DataError:
-    suffix = _compression(path)
-    cause = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+@contextlib.contextmanager
+def _open_binary(path: Path) -> Iterator[IO[bytes]]:
+    """The bytes of `path`, decompressed by its suffix (a .zip must hold one file)."""
+    with contextlib.ExitStack() as stack:
+        yield stack.enter_context(_decompressed(path, stack))
+
+
+@contextlib.contextmanager
+def _open_text(path: Path) -> Iterator[IO[str]]:
+    with _open_binary(path) as raw:
+        yield io.TextIOWrapper(raw, encoding="utf-8")
+
+
+def _locate(path: Path) -> tuple[int, BaseException] | None:
+    """The first line of `path` that cannot be decompressed or decoded as UTF-8, and why (None: none)."""
+    number = 0
+    try:
+        with _open_binary(path) as fh:
+            for number, raw in enumerate(fh, start=1):
+                try:
+                    raw.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    return number, exc
+    except _STREAM_ERRORS as exc:
+        if isinstance(exc, OSError) and exc.errno in _MACHINE_ERRNOS:
+            raise
+        return number + 1, exc
+    return None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _stream_error(p: Path, exc: BaseException) -> DataError:
+    """A file whose bytes cannot be decompressed or decoded, named by the line where they break."""
+    found = _locate(p)
+    line, cause = found if found is not None else (None, exc)
+    where = f"{p}, line {line}" if line is not None else str(p)
+    if isinstance(cause, UnicodeDecodeError):
+        byte = cause.object[cause.start:cause.start + 1]
+        return DataError(f"{where}: not UTF-8 text (byte 0x{byte.hex() or '??'}: {cause.reason}); save the file as "
+                         "UTF-8")
+    suffix = _compression(p)
     if suffix is None:
-        return DataError(f"cannot read {path}: {cause}; check that it is a whole, uncorrupted file")
-    return DataError(f"{path}: the {suffix} compressed data is truncated or corrupt ({cause}); write or copy the "
-                     f"file again (`{_TOOLS[suffix]} -t {path}` tests it)")
+        return DataError(f"{where}: cannot read the file ({_first_line(cause)}); check that it is a whole, "
+                         "uncorrupted file")
+    return DataError(f"{where}: the {suffix} compressed data is truncated or corrupt ({_first_line(cause)}); write "
+                     f"or copy the file again (`{_TOOLS[suffix]} -t {p}` tests it)")
+
+
+def _parse_error(p: Path, kind: str, exc: BaseException, first_row: int) -> DataError:
+    match = _RAGGED.search(str(exc))
+    if match:
+        separator = "comma" if kind == "csv" else "tab"
+        return DataError(f"{p}, line {match[2]}: {match[3]} cells where the header has {match[1]}; give every row "
+                         f"as many cells as the header (quote a cell that holds a {separator})")
+    after = f" from row {first_row + 1}" if first_row else ""
+    return DataError(f"cannot read {p} as {kind}{after} ({_first_line(exc)}); fix the file (a {kind} file needs a "
+                     "header row, then the same number of cells on every row)")
+
+
+def _broken(p: Path, kind: str, exc: BaseException, first_row: int) -> DataError | None:
+    """The one sentence for a file that cannot be read, naming where it broke; None for a fault of the machine."""
+    if isinstance(exc, OSError) and exc.errno in _MACHINE_ERRNOS:
+        return None  # the disk or its permissions, not the bytes
+    fixed = _fixed_error(p, exc)
+    if fixed is not None:
+        return fixed
+    if kind == "parquet":
+        return _parquet_error(p, exc, first_row)
+    if isinstance(exc, (UnicodeDecodeError, *_STREAM_ERRORS)):
+        return _stream_error(p, exc)
+    return _parse_error(p, kind, exc, first_row) if isinstance(exc, ValueError) else None
+
+
+def _fixed_error(p: Path, exc: BaseException) -> DataError | None:
+    """A missing package, JSON nested too deeply, no header: the same sentence wherever it happens."""
+    if isinstance(exc, ImportError):
+        module = _MODULES.get(_compression(p) or "", getattr(exc, "name", None) or "pyarrow")
+        return DataError(f"reading {p} needs the optional package {module!r}: pip install {module}")
+    if isinstance(exc, RecursionError):
+        return DataError(f"{p}: the JSON is nested too deeply to read; flatten it")
+    if isinstance(exc, pd.errors.EmptyDataError):
+        return DataError(f"data file {str(p)!r} holds no header row; it needs a header row and rows of data")
+    return None
+
+
+def _parquet_error(p: Path, exc: BaseException, first_row: int) -> DataError | None:
+    if not isinstance(exc, (ValueError, OSError, TypeError, _arrow_error())):
+        return None
+    after = f", after row {first_row}" if first_row else ""
+    cause = re.sub(r"^Could not open Parquet input source '.*?': ", "", _first_line(exc))  # the name is said once
+    return DataError(f"{p}{after}: not a whole Parquet file ({cause}); write or copy the file again")
+
+
+def _arrow_error() -> type[BaseException]:
+    import pyarrow
+
+    error: type[BaseException] = pyarrow.lib.ArrowException
+    return error
+
+
+@contextlib.contextmanager
+def _reading(p: Path, kind: str, first_row: int = 0) -> Iterator[None]:
+    """Every failure of reading `p` as one DataError (see `_broken`); faults of the machine pass through."""
+    try:
+        yield
+    except DataError:
+        raise
+    except Exception as exc:
+        error = _broken(p, kind, exc, first_row)
+        if error is None:
+            raise
+        raise error from exc
 
 
 def _check_columns(path: Path, names: list[str]) -> None:
@@ -100,8 +215,7 @@ def _object_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def _read_jsonl(path: Path) -> pd.DataFrame:
-    rows: list[dict[str, Any]] = []
+def _jsonl_rows(path: Path) -> Iterator[dict[str, Any]]:
     with _open_text(path) as fh:
         for number, line in enumerate(fh, start=1):
             if not line.strip():
@@ -111,25 +225,39 @@ def _read_jsonl(path: Path) -> pd.DataFrame:
             except RecursionError:
                 raise DataError(f"{path}, line {number}: the JSON is nested too deeply to read; flatten it") from None
             except ValueError as exc:
-                raise DataError(f"{path}, line {number}: not valid JSON ({str(exc).splitlines()[0]}); every line "
+                raise DataError(f"{path}, line {number}: not valid JSON ({_first_line(exc)}); every line "
                                 'must be one JSON object such as {"title": "Alien", "runtime": 117}') from exc
             if not isinstance(row, dict):
                 raise DataError(f"{path}, line {number}: expected one JSON object per line, got "
                                 f"{type(row).__name__} {line.strip()[:40]!r}; write each row as "
                                 '{"column": value, ...}')
-            rows.append(row)
-    return pd.DataFrame.from_records(rows) if rows else pd.DataFrame()
+            yield row
+
+
+def _jsonl_frames(path: Path, size: int | None) -> Iterator[pd.DataFrame]:
+    rows: list[dict[str, Any]] = []
+    for row in _jsonl_rows(path):
+        rows.append(row)
+        if size is not None and len(rows) == size:
+            yield pd.DataFrame.from_records(rows)
+            rows = []
+    if rows or size is None:
+        yield pd.DataFrame.from_records(rows) if rows else pd.DataFrame()
 
 
 def _read_json(path: Path) -> pd.DataFrame:
     with _open_text(path) as fh:
-        try:
-            data = json.load(fh, object_pairs_hook=_object_pairs)
-        except RecursionError:
-            raise DataError(f"{path}: the JSON is nested too deeply to read; flatten it") from None
-        except ValueError as exc:
-            raise DataError(f"{path}: not valid JSON ({str(exc).splitlines()[0]}); write a list of row objects "
-                            "(orient=records)") from exc
+        text = fh.read()
+    try:
+        data = json.loads(text, object_pairs_hook=_object_pairs)
+    except RecursionError:
+        raise DataError(f"{path}: the JSON is nested too deeply to read; flatten it") from None
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{path}, line {exc.lineno}: not valid JSON ({exc.msg}); write a list of row objects "
+                        "(orient=records)") from exc
+    except ValueError as exc:
+        raise DataError(f"{path}: not valid JSON ({_first_line(exc)}); write a list of row objects "
+                        "(orient=records)") from exc
     if isinstance(data, list) and all(isinstance(r, dict) for r in data):
         return pd.DataFrame.from_records(data) if data else pd.DataFrame()
     raise DataError(f"{path}: expected a JSON list of row objects such as [{{\"title\": \"Alien\"}}], got "
@@ -137,13 +265,62 @@ def _read_json(path: Path) -> pd.DataFrame:
                     "write one object per row")
 
 
-def _read_delimited(path: Path, sep: str) -> pd.DataFrame:
-    options: dict[str, Any] = {"sep": sep, "dtype": str, "keep_default_na": False, "na_values": [""],
-                               "encoding": "utf-8"}
-    header = pd.read_csv(path, header=None, nrows=1, **options)
-    _check_columns(path, ["" if pd.isna(v) else str(v) for v in header.iloc[0]] if len(header) else [])
-    frame: pd.DataFrame = pd.read_csv(path, **options)
-    return frame
+def _delimited_frames(path: Path, sep: str, size: int | None) -> Iterator[pd.DataFrame]:
+    header = pd.read_csv(path, header=None, nrows=1, sep=sep, **_CSV_OPTIONS)
+    names = ["" if pd.isna(v) else str(v) for v in header.iloc[0]] if len(header) else []
+    _check_columns(path, names)
+    # index_col=False: a first data row longer than the header is not an index column; pandas warns
+    # (and would drop the cells), and the warning is turned into the error naming that row.
+    options = {"sep": sep, "index_col": False, **_CSV_OPTIONS}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", pd.errors.ParserWarning)
+        try:
+            if size is None:
+                yield pd.read_csv(path, **options)
+                return
+            with pd.read_csv(path, chunksize=size, **options) as reader:
+                yield from reader
+        except pd.errors.ParserWarning:
+            raise _long_row(path, sep, len(names)) from None
+
+
+def _long_row(path: Path, sep: str, width: int) -> DataError:
+    """The error for the first row of `path` with more cells than its header's `width`."""
+    with _open_text(path) as fh:
+        reader = csv.reader(fh, delimiter=sep)
+        for cells in reader:
+            if len(cells) > width:
+                return _parse_error(path, "csv" if sep == "," else "tsv", pd.errors.ParserError(
+                    f"Expected {width} fields in line {reader.line_num}, saw {len(cells)}"), 0)
+    return DataError(f"{path}: a row has more cells than the header; give every row as many cells as the header")
+
+
+def _parquet_frames(path: Path, size: int | None) -> Iterator[pd.DataFrame]:
+    if size is None:
+        yield pd.read_parquet(path)
+        return
+    import pyarrow.parquet as pq
+
+    # pre_buffer=False: with it, pyarrow keeps the buffered column chunks of the whole file
+    # alive, and memory grows with the file instead of with the batch.
+    with pq.ParquetFile(path, pre_buffer=False) as pf:
+        for batch in pf.iter_batches(batch_size=size):
+            yield batch.to_pandas()
+
+
+def _frames(p: Path, kind: str, size: int | None) -> Iterator[pd.DataFrame]:
+    """The rows of `p` in frames of at most `size` rows (`None`: one frame), by kind."""
+    if kind in ("csv", "tsv"):
+        yield from _delimited_frames(p, "," if kind == "csv" else "\t", size)
+    elif kind == "jsonl":
+        yield from _jsonl_frames(p, size)
+    elif kind == "parquet":
+        yield from _parquet_frames(p, size)
+    else:  # a JSON array cannot be read in parts
+        df = _read_json(p)
+        step = size or max(len(df), 1)
+        for start in range(0, max(len(df), 1), step):
+            yield df.iloc[start:start + step].reset_index(drop=True)
 
 
 def _readable(path: str | Path) -> tuple[Path, str]:
@@ -158,114 +335,66 @@ def _readable(path: str | Path) -> tuple[Path, str]:
     return p, kind
 
 
-def read_table(path: str | Path) -> pd.DataFrame:
-    """Read a CSV, TSV, JSON Lines, JSON or Parquet file, optionally compressed. Only empty cells are
-    missing in CSV. Duplicate column names, truncated or corrupt files are a DataError naming the file."""
-    p, kind = _readable(path)
-    try:
-        if kind in ("csv", "tsv"):
-            df = _read_delimited(p, "," if kind == "csv" else "\t")
-        elif kind == "jsonl":
-            df = _read_jsonl(p)
-        elif kind == "json":
-            df = _read_json(p)
-        else:
-            df = _read_parquet(p)
-    except DataError:
-        raise
-    except ImportError as exc:
-        module = _MODULES.get(_compression(p) or "", getattr(exc, "name", None) or "pyarrow")
-        raise DataError(f"reading {p} needs the optional package {module!r}: pip install {module}") from exc
-    except (EOFError, zlib.error, zipfile.BadZipFile, lzma.LZMAError) as exc:
-        raise _corrupt(p, exc) from exc
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{p} is not UTF-8 text (byte {exc.start}: {exc.reason}); save it as UTF-8") from exc
-    except pd.errors.EmptyDataError as exc:
-        raise DataError(f"data file {str(p)!r} holds no header row; it needs a header row and rows of data") from exc
-    except (ValueError, pd.errors.ParserError) as exc:
-        raise DataError(f"cannot read {p} as {kind}: {str(exc).splitlines()[0] if str(exc) else exc!r}; fix the "
-                        "file (a CSV needs the same number of cells on every row)") from exc
-    except OSError as exc:
-        if exc.errno in _MACHINE_ERRNOS:  # the disk or its permissions, not the bytes
-            raise
-        raise _corrupt(p, exc) from exc  # gzip.BadGzipFile, bz2 data errors, a zip's bad offsets (EINVAL)
+def _no_rows(p: Path, kind: str) -> DataError:
+    what = "has a header but no rows" if kind in ("csv", "tsv", "parquet") else "holds no rows"
+    return DataError(f"data file {str(p)!r} {what}; it needs at least one row of data")
+
+
+def _named(df: pd.DataFrame, p: Path, first_row: int) -> pd.DataFrame:
     df.columns = [str(c) for c in df.columns]
     _check_columns(p, list(df.columns))
     df.attrs["source"] = str(p)
+    df.attrs["first_row"] = first_row
     return df
 
 
-def _read_parquet(path: Path) -> pd.DataFrame:
-    import pyarrow
-
-    try:
-        frame: pd.DataFrame = pd.read_parquet(path)
-    except pyarrow.lib.ArrowException as exc:
-        if isinstance(exc, OSError) and exc.errno is not None:
-            raise
-        raise DataError(f"cannot read {path} as parquet: {str(exc).splitlines()[0] if str(exc) else exc!r}; "
-                        "write the file again") from exc
-    return frame
-
-
-def _chunks(p: Path, kind: str, batch_size: int) -> Iterator[pd.DataFrame]:
-    if kind == "parquet":
-        import pyarrow.parquet as pq
-
-        # pre_buffer=False: with it, pyarrow keeps the buffered column chunks of the whole file
-        # alive, and memory grows with the file instead of with the batch.
-        with pq.ParquetFile(p, pre_buffer=False) as pf:
-            for batch in pf.iter_batches(batch_size=batch_size):
-                yield batch.to_pandas()
-    elif kind in ("csv", "tsv"):
-        with pd.read_csv(p, sep="," if kind == "csv" else "\t", dtype=str, keep_default_na=False, na_values=[""],
-                         encoding="utf-8", chunksize=batch_size) as reader:
-            yield from reader
-    elif kind == "jsonl":
-        with pd.read_json(p, lines=True, dtype=False, chunksize=batch_size) as reader:
-            yield from reader
-    else:  # a JSON array cannot be read in parts
-        df = pd.read_json(p, dtype=False)
-        for start in range(0, len(df), batch_size):
-            yield df.iloc[start:start + batch_size].reset_index(drop=True)
+def read_table(path: str | Path) -> pd.DataFrame:
+    """Read a CSV, TSV, JSON Lines, JSON or Parquet file, optionally compressed. Only empty cells are
+    missing in CSV. A file that cannot be read (truncated, corrupt, not UTF-8, ragged, duplicate column
+    names, no rows) is a DataError naming the file and the line or row where it breaks."""
+    p, kind = _readable(path)
+    with _reading(p, kind):
+        df = next(_frames(p, kind, None))
+    if len(df) == 0:
+        raise _no_rows(p, kind)
+    return _named(df, p, 0)
 
 
 def iter_batches(path: str | Path, batch_size: int) -> Iterator[pd.DataFrame]:
     """Read a data file in batches of at most `batch_size` rows, in bounded memory.
 
-    Parquet is read row group by row group (`iter_batches`, without pre-buffering), CSV, TSV and
-    JSON Lines in chunks. Each batch is numbered from 0 and carries the file's name in
-    `attrs["source"]` and the position of its first row in the whole file in `attrs["first_row"]`,
-    so an error names the row in the file, not in the batch.
+    The same reader as `read_table`, with the same errors: Parquet is read row group by row group
+    (`iter_batches`, without pre-buffering), CSV, TSV and JSON Lines in chunks. Each batch carries
+    the file's name in `attrs["source"]` and the position of its first row in the whole file in
+    `attrs["first_row"]`, so an error names the row in the file, not in the batch. A file with a
+    header and no rows gives no batch (`read_table` refuses it: every other reader needs rows).
     """
     if batch_size < 1:
         raise DataError(f"batch size must be at least 1; got {batch_size}")
     p, kind = _readable(path)
     first = 0
-    chunks = _chunks(p, kind, batch_size)
+    frames = _frames(p, kind, batch_size)
     while True:
-        try:
-            df = next(chunks)
-        except StopIteration:
-            return
-        except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
-            raise DataError(f"cannot read {p} as {kind} after row {first}: {str(exc).splitlines()[0]}") from exc
-        df.columns = [str(c) for c in df.columns]
+        with _reading(p, kind, first):
+            df = next(frames, None)
+        if df is None:
+            break
+        if len(df) == 0:
+            continue
         df.index = pd.RangeIndex(len(df))
-        df.attrs["source"] = str(p)
-        df.attrs["first_row"] = first
+        yield _named(df, p, first)
         first += len(df)
-        yield df
 
 
 def count_rows(path: str | Path) -> int | None:
     """The number of data rows of a file when it is cheap to know (Parquet metadata), else None."""
     p = Path(path)
-    if file_kind(p) != "parquet":
+    if file_kind(p) != "parquet" or not p.is_file():
         return None
     import pyarrow.parquet as pq
 
-    return int(pq.ParquetFile(p).metadata.num_rows)
+    with _reading(p, "parquet"):
+        return int(pq.ParquetFile(p).metadata.num_rows)
 
 
 def as_frame(data: Any) -> pd.DataFrame:

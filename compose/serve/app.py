@@ -30,27 +30,30 @@ from compose.serve.routers.model import router as model_router
 from compose.serve.routers.predict import BODY_SCHEMAS
 from compose.serve.routers.predict import router as predict_router
 from compose.serve.routers.samples import router as samples_router
-from compose.serve.security import BodyLimit
+from compose.serve.security import BodyLimit, ImageScope, check_image_root
 from compose.serve.state import Limits, ServeState
 from compose.store.store import ModelStore
 
 __all__ = ["Limits", "create_app"]
 
 
-def create_app(store: str | Path | ModelStore, model: str | None = None, *, token: str | None = None,
-               learn: bool = True, capture: bool = False, limits: Limits | None = None,
-               poll_interval: float = 0.5, debounce: float = 1.0) -> FastAPI:
+def create_app(  # noqa: PLR0913 - the keyword-only options of `compose serve`, one per flag
+        store: str | Path | ModelStore, model: str | None = None, *, token: str | None = None, learn: bool = True,
+        capture: bool = False, limits: Limits | None = None, poll_interval: float = 0.5, debounce: float = 1.0,
+        image_root: str | Path | None = None) -> FastAPI:
     """The ASGI app serving the live release of a store's model (`model`: the model of a store holding several).
 
     `token`: the bearer token of the mutating routes (None: the server changes nothing). `learn`:
     accept samples and annotations, and retrain the groups they touch in a worker process
     (`debounce` seconds after the last change); `capture`: store every predicted row as an
     unannotated sample. `poll_interval`: seconds between checks of the store's CURRENT file.
+    `image_root`: the folder under which a request may name an image by path (None: bytes only).
     """
     s = store if isinstance(store, ModelStore) else ModelStore.open(store, model, create=model is not None)
     limits = limits or Limits()
     holder = ReleaseHolder(s, poll_interval=poll_interval)
     state = ServeState(s, holder, token, limits, None)
+    state.image_root = check_image_root(image_root)
     if learn:
         state.learner = Learner(holder, state.samples, debounce=debounce)
 
@@ -67,6 +70,7 @@ def create_app(store: str | Path | ModelStore, model: str | None = None, *, toke
     app.state.compose = state
     install_handlers(app)
     app.add_middleware(BodyLimit, max_bytes=limits.max_body_bytes)
+    app.add_middleware(ImageScope, root=state.image_root)
     app.include_router(health_router)
     app.include_router(predict_router)
     app.include_router(model_router)
@@ -76,7 +80,7 @@ def create_app(store: str | Path | ModelStore, model: str | None = None, *, toke
     app.include_router(labelstudio.router)  # Label Studio's ML backend protocol (compose.serve.labelstudio)
     _document_bodies(app, BODY_SCHEMAS)
     if capture:
-        state.capture = Capture(state.live, state.samples, state.store.samples_home)
+        state.capture = Capture(state.live, state.samples, state.store.samples_home, state.image_root)
     return app
 
 

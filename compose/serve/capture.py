@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from compose.data.images import request_images
 from compose.data.io import as_frame
 from compose.errors import ComposeError
 from compose.serve.errors import ApiError
@@ -32,8 +33,9 @@ class Capture:
     BATCH = 1000  # requests written in one transaction, at most
     FLUSH_SECONDS = 1.0  # how long the first request of a batch waits for others (one write per second)
 
-    def __init__(self, live: Callable[[], Live], samples: Callable[[], SampleStore], home: Path) -> None:
-        self.live, self.samples, self.home = live, samples, home
+    def __init__(self, live: Callable[[], Live], samples: Callable[[], SampleStore], home: Path,
+                 image_root: Path | None = None) -> None:
+        self.live, self.samples, self.home, self.image_root = live, samples, home, image_root
         self.queue: queue.Queue[_Item] = queue.Queue(maxsize=1000)
         self.served: ServedLog | None = None
         self.thread = threading.Thread(target=self._run, name="compose-serve-capture", daemon=True)
@@ -59,7 +61,8 @@ class Capture:
         schema = self.live().model.schema
         rows = [r for rs, _, _ in batch for r in rs]
         frame = as_frame([{k: v for k, v in r.items() if k in schema.inputs} for r in rows])
-        ids = self.samples().upsert(frame, schema, source="capture", identity="new").ids  # a served row is new
+        with request_images(self.image_root):  # this thread, too, reads no path a request names
+            ids = self.samples().upsert(frame, schema, source="capture", identity="new").ids  # a served row is new
         answered: list[ServedRow] = []
         start = 0
         for rs, results, at in batch:

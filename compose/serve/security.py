@@ -5,6 +5,8 @@
   without a token refuses every mutating request (read-only).
 - The server refuses to listen on an address other than loopback without a token.
 - A body over the limit is answered 413 before it is parsed, whether it says its length or streams.
+- A request never reaches the server's disk: an image cell is its bytes (base64 or a `data:` URL),
+  or a path under `--image-root` only (`ImageScope`, `compose.data.images.request_images`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from pathlib import Path
 from typing import Any
 
+from compose.data.images import request_images
 from compose.errors import ServeError
 
 TOKEN_ENV = "COMPOSE_SERVE_TOKEN"
@@ -146,3 +149,27 @@ def _replay(chunks: list[bytes], pending: Message | None, receive: Receive) -> R
         return await receive()
 
     return replayed
+
+
+def check_image_root(path: str | Path | None) -> Path | None:
+    """`--image-root`, resolved; a path that is not a folder is refused before the server starts."""
+    if path is None:
+        return None
+    root = Path(path).expanduser().resolve()
+    if not root.is_dir():
+        raise ServeError(f"--image-root {path}: not a folder; give the folder whose images requests may name "
+                         "by path (or leave --image-root out: requests then send image bytes)")
+    return root
+
+
+class ImageScope:
+    """ASGI middleware: every request is handled under `request_images(root)`, so its image cells are
+    bytes (base64 or a data: URL) or paths under `root`, and no other file of the server is opened."""
+
+    def __init__(self, app: ASGIApp, root: Path | None) -> None:
+        self.app = app
+        self.root = root
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        with request_images(self.root):  # the context is copied into the thread pool of the sync routes
+            await self.app(scope, receive, send)

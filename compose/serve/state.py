@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 
 from compose.serve.capture import Capture
 from compose.serve.errors import ApiError
@@ -36,6 +37,7 @@ class ServeState:
         self.store, self.holder, self.token, self.learner = store, holder, token, learner
         self.max_rows = limits.max_rows
         self.capture: Capture | None = None
+        self.image_root: Path | None = None  # where requests may name images by path (--image-root)
         self.log = log
         self._samples: SampleStore | None = None
         self._samples_lock = threading.Lock()
