@@ -54,7 +54,7 @@ from compose.errors import (
 )
 from compose.store import artifacts
 from compose.store.files import library_versions, missing_plugin_message, now, sha256_file
-from compose.store.names import RELEASE_PATTERN, VERSION_PATTERN, release_name, version_name
+from compose.store.names import RELEASE_PATTERN, VERSION_PATTERN, node_folder, node_of_folder, release_name, version_name
 from compose.store.records import (
     ARTIFACT,
     DECISION,
@@ -231,7 +231,7 @@ class ModelStore:
     # --- versions ------------------------------------------------------------------------------
 
     def node_dir(self, kind: str, name: str) -> Path:
-        return self.path / kind / name
+        return self.path / kind / node_folder(name)
 
     def versions(self, kind: str, name: str) -> list[int]:
         folder = self.node_dir(kind, name)
@@ -241,7 +241,7 @@ class ModelStore:
 
     def names(self, kind: str) -> list[str]:
         folder = self.path / kind
-        return sorted(p.name for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
+        return sorted(node_of_folder(p.name) for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
 
     def live_format(self) -> str:
         """The artifact format of the live release's heads (joblib for a new or an older store)."""
@@ -267,7 +267,7 @@ class ModelStore:
         or `<key>.skops`), each with its sha256 in meta.json under `files`.
         """
         fmt = fmt or self.live_format()
-        staging = self.path / ".tmp" / f"{kind}-{name}-{uuid.uuid4().hex}"
+        staging = self.path / ".tmp" / f"{kind}-{node_folder(name)}-{uuid.uuid4().hex}"
         try:
             return self._write_staged(staging, kind, name, obj, meta, extras, fmt)
         except BaseException:
