@@ -274,7 +274,7 @@ def hierarchical_metrics(true_paths: list[list[str]], pred_paths: list[list[str]
     levels: list[dict[str, Any]] = []
     for level in range(1, depth + 1):
         reach = [i for i, t in enumerate(true_paths) if len(t) >= level]
-        right = sum(1 for i in reach if len(pred_paths[i]) >= level and pred_paths[i][level - 1] == true_paths[i][level - 1])
+        right = sum(1 for i in reach if pred_paths[i][level - 1:level] == true_paths[i][level - 1:level])
         cut = _hierarchical_prf([t[:level] for t in true_paths], [p[:level] for p in pred_paths])
         levels.append({"level": level, "n": len(reach), "accuracy": _r(_div(right, len(reach))) if reach else None,
                        **cut})

@@ -79,11 +79,12 @@ def decode(tree: Tree, conditional: Mapping[str, np.ndarray], applied: np.ndarra
     for d in range(width):
         for parent in ("", *tree.nodes):
             kids = tree.children.get(parent, ())
-            rows = np.flatnonzero(current == (index[parent] if parent else -1)) if kids else []
-            if len(rows) == 0 or (parent and tree.depth[parent] != d):
+            if not kids or (tree.depth[parent] if parent else 0) != d:
                 continue
-            cols = [index[k] for k in kids]
-            full[rows, d] = np.asarray(cols)[scores[np.ix_(rows, cols)].argmax(axis=1)]
+            rows = np.flatnonzero(current == (index[parent] if parent else -1))
+            if len(rows):
+                cols = np.array([index[k] for k in kids], dtype=np.int64)
+                full[rows, d] = cols[scores[np.ix_(rows, cols)].argmax(axis=1)]
         current = np.where(full[:, d] >= 0, full[:, d], -2)  # -2: the path has ended
     chosen = np.where(full >= 0, np.take_along_axis(scores, np.maximum(full, 0), axis=1), -1.0)
     keep = full >= 0

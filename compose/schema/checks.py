@@ -155,13 +155,9 @@ def _check_group(
     if "features" in gspec and isinstance(gspec["features"], list) and not gspec["features"]:
         problems.append(((*base, "features"), "a group must read at least one feature; name one or "
                                                "leave the key out to read all features"))
-    if gtype == "hierarchy":
-        problems.extend(tree_problems(gname, gspec.get("labels")))
+    problems.extend(_check_tree(base, gtype, gspec.get("labels")))
     labels = [label_text(v) for v in gspec["labels"]] \
         if isinstance(gspec.get("labels"), list) and gtype != "hierarchy" else None
-    if isinstance(gspec.get("labels"), dict) and gtype not in ("hierarchy", None):
-        problems.append(((*base, "labels"), f"a {gtype} group's labels are a list; a nested mapping of labels "
-                                             "needs `type: hierarchy`"))
     if labels is not None:
         seen: set[Any] = set()
         for i, label in enumerate(labels):
@@ -207,6 +203,16 @@ def _check_group(
     problems.extend(_check_model(base, gspec.get("model"), registry, trusted))
     problems.extend(_check_when(gname, gspec.get("when"), groups))
     return problems
+
+
+def _check_tree(base: Path_, gtype: str | None, labels: Any) -> list[tuple[Path_, str]]:
+    """A hierarchy's label tree (`compose.schema.hierarchy`); a nested mapping of labels in another group type."""
+    if gtype == "hierarchy":
+        return tree_problems(str(base[1]), labels)
+    if isinstance(labels, dict) and gtype is not None:
+        return [((*base, "labels"), f"a {gtype} group's labels are a list; a nested mapping of labels "
+                                    "needs `type: hierarchy`")]
+    return []
 
 
 def _check_model(base: Path_, model: Any, registry: Registry,

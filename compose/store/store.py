@@ -54,7 +54,14 @@ from compose.errors import (
 )
 from compose.store import artifacts
 from compose.store.files import library_versions, missing_plugin_message, now, sha256_file
-from compose.store.names import RELEASE_PATTERN, VERSION_PATTERN, node_folder, node_of_folder, release_name, version_name
+from compose.store.names import (
+    RELEASE_PATTERN,
+    VERSION_PATTERN,
+    node_folder,
+    node_of_folder,
+    release_name,
+    version_name,
+)
 from compose.store.records import (
     ARTIFACT,
     DECISION,
