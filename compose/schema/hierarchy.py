@@ -153,3 +153,19 @@ def head_specs(tree: Tree, spec: Any) -> dict[str, dict[str, Any]]:
     common = spec.model_dump(mode="json", exclude_defaults=True, exclude={"type", "labels", "decision"})
     return {name: {**common, "type": "multiclass", "labels": list(tree.children[node])}
             for name, node in tree.heads().items()}
+
+
+def head_hint(trees: Mapping[str, Tree], names: list[str]) -> str:
+    """A sentence for unknown group names that look like a hierarchy's node (`emoji/Flags`): which
+    nodes have a head. Empty when none of `names` is under a hierarchy."""
+    for name in names:
+        group, _, node = name.partition(SEP)
+        tree = trees.get(group)
+        if tree is None:
+            continue
+        heads = list(tree.heads())
+        if node in tree.parent:
+            why = "is a leaf" if tree.is_leaf(node) else "has a single child"
+            return f" {node!r} {why} of hierarchy {group!r}, so it has no head of its own; its heads are {heads}."
+        return f" Hierarchy {group!r} has no node {node!r}; its heads are {heads}."
+    return ""
