@@ -269,7 +269,9 @@ def test_retrain_one_node_leaves_the_others_untouched(store: Path, data: Path, t
 
 def test_evaluate_reports_hierarchical_figures(store: Path, data: Path, tmp_path: Path) -> None:
     assert main(["-q", "evaluate", "--store", str(store), "--data", str(data), "--split", "holdout",
-                 "--json", str(tmp_path / "ev.json")]) == 0
+                 "--json", str(tmp_path / "ev.json"), "--html", str(tmp_path / "ev.html")]) == 0
+    page = (tmp_path / "ev.html").read_text(encoding="utf-8")
+    assert 'alt="emoji accuracy per node" src="data:image/png;base64,' in page and "hier. F" in page
     h = json.loads((tmp_path / "ev.json").read_text(encoding="utf-8"))["hierarchical"]["emoji"]
     assert [lv["level"] for lv in h["levels"]] == [1, 2]
     assert 0.0 < h["hierarchical_f1"] <= 1.0 and h["levels"][0]["accuracy"] is not None

@@ -79,3 +79,81 @@ def summary_lines(report: dict[str, dict[str, Any]]) -> list[str]:
         if stopped:
             lines.append(f"  stopped before a leaf: {stopped}")
     return lines
+
+
+#: A tree picture shows its leaves up to this many; a larger tree is drawn down to its parent nodes.
+MAX_DRAWN_LEAVES = 40
+
+
+def hierarchy_html(report: dict[str, dict[str, Any]], trees: dict[str, Any] | None = None) -> str:
+    """The report's hierarchy section: per group a table of the levels and a tree picture of the
+    per-node accuracy (matplotlib's `Figure`, no pyplot). `trees` maps a group to its `Tree`."""
+    import html
+
+    esc = html.escape
+    parts: list[str] = []
+    for name, m in report.items():
+        parts.append(f"<h2>{esc(name)} <span class='note'>(hierarchy, {m['n']} labelled rows)</span></h2>")
+        parts.append(f"<p>Hierarchical F {m['hierarchical_f1']:.4f} (precision {m['hierarchical_precision']:.4f}, "
+                     f"recall {m['hierarchical_recall']:.4f}), over path node sets.</p>")
+        parts.append("<table><tr><th>level</th><th>rows</th><th>accuracy</th><th>hier. precision</th>"
+                     "<th>hier. recall</th><th>hier. F</th><th>stopped here</th></tr>")
+        for lv in m["levels"]:
+            acc = "-" if lv["accuracy"] is None else f"{lv['accuracy']:.4f}"
+            stopped = m["stopped"].get(str(lv["level"]), 0.0)
+            parts.append(f"<tr><td>{lv['level']}</td><td>{lv['n']}</td><td>{acc}</td>"
+                         f"<td>{lv['hierarchical_precision']:.4f}</td><td>{lv['hierarchical_recall']:.4f}</td>"
+                         f"<td>{lv['hierarchical_f1']:.4f}</td><td>{stopped:.1%}</td></tr>")
+        parts.append(f"<tr><td>none</td><td colspan='5'>no label at all</td><td>{m['stopped'].get('0', 0.0):.1%}"
+                     "</td></tr></table>")
+        tree = (trees or {}).get(name)
+        if tree is not None:
+            parts.append(f'<img alt="{esc(name)} accuracy per node" src="{_tree_figure(tree, m["nodes"])}">')
+    return "".join(parts)
+
+
+def _tree_figure(tree: Any, nodes: list[dict[str, Any]]) -> str:
+    """The tree drawn left to right, each parent node coloured by its head's accuracy."""
+    from matplotlib import colormaps
+    from matplotlib.figure import Figure
+
+    from compose.evaluation.sections import figure_uri
+
+    accuracy = {(n["node"] or ""): n for n in nodes}
+    leaves = [x for x in tree.nodes if tree.is_leaf(x)]
+    shown = [x for x in ("", *tree.nodes) if len(leaves) <= MAX_DRAWN_LEAVES or not tree.is_leaf(x)]
+    ys = _positions(tree, set(shown))
+    fig = Figure(figsize=(3.2 * (tree.max_depth + 1), max(2.5, 0.28 * max(len(ys), 1))))
+    ax = fig.add_subplot(1, 1, 1)
+    cmap = colormaps["RdYlGn"]
+    for x in shown:
+        d = tree.depth.get(x, 0)
+        for k in tree.children.get(x, ()):
+            if k in shown:
+                ax.plot([d, d + 1], [ys[x], ys[k]], color="#bbbbbb", linewidth=0.8, zorder=1)
+        info = accuracy.get(x)
+        acc = None if info is None else info["accuracy"]
+        label = (x or tree.group) + ("" if acc is None else f"  {acc:.2f} (n={info['n']})")  # type: ignore[index]
+        colour = "#eeeeee" if acc is None else cmap(acc)
+        ax.text(d, ys[x], label, fontsize=7, va="center", ha="left", zorder=2,
+                bbox={"boxstyle": "round,pad=0.2", "facecolor": colour, "edgecolor": "#888888"})
+    ax.set_xlim(-0.1, tree.max_depth + 1.2)
+    ax.set_ylim(-1, max(ys.values(), default=0) + 1)
+    ax.invert_yaxis()  # the first node on top
+    ax.axis("off")
+    ax.set_title(f"{tree.group}: accuracy of each parent node's head (green 1, red 0)", fontsize=9)
+    return figure_uri(fig)
+
+
+def _positions(tree: Any, shown: set[str]) -> dict[str, float]:
+    """A row per drawn node without drawn children (in preorder), a parent halfway between its children."""
+    ys: dict[str, float] = {}
+
+    def place(x: str) -> float:
+        kids = [k for k in tree.children.get(x, ()) if k in shown]
+        ys[x] = float(np.mean([place(k) for k in kids])) if kids else float(sum(
+            1 for n in ys if not [k for k in tree.children.get(n, ()) if k in shown]))
+        return ys[x]
+
+    place("")
+    return ys
