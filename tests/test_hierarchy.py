@@ -277,3 +277,23 @@ def test_evaluate_reports_hierarchical_figures(store: Path, data: Path, tmp_path
     assert 0.0 < h["hierarchical_f1"] <= 1.0 and h["levels"][0]["accuracy"] is not None
     assert set(h["stopped"]) == {"0", "1"}
     assert [n["head"] for n in h["nodes"]] == ["emoji", HEAD]
+
+
+def test_a_label_moved_to_another_branch_clears_the_heads_it_left(tmp_path: Path) -> None:
+    from compose.store.samples import open_samples
+
+    schema = parse_schema(MARITAL)
+    samples, _ = open_samples(tmp_path, schema=schema, create=True)
+    samples.upsert(pd.DataFrame({"id": ["a", "b"], "age": [30, 40], "marital": ["Legally", "Divorced"]}), schema)
+    report = samples.upsert(pd.DataFrame({"id": ["a", "b"], "age": [30, 40],
+                                          "marital": ["Married-civ-spouse", "Not married"]}), schema)
+    frame = samples.frame(schema).set_index("id")
+    # a moved to Married: its annotations under Not married and Separated are stale and removed
+    assert frame.loc["a", ["marital", "marital/Married"]].tolist() == ["Married", "Married-civ-spouse"]
+    assert frame.loc["a", ["marital/Not married", "marital/Separated"]].isna().all()
+    assert report.changed["marital/Not married"] == 1 and report.changed["marital/Separated"] == 1
+    # b is now known only as far as Not married, which its finer annotation agrees with: it stays
+    assert frame.loc["b", "marital/Not married"] == "Divorced"
+    # and the store's frame reads back as the same targets
+    again = parse_targets(frame.reset_index(), schema)
+    assert again["marital/Separated"].n_labelled == 0 and again["marital/Married"].n_labelled == 1

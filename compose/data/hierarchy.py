@@ -11,6 +11,7 @@ rebuilt from the sample store) is kept as it is.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -78,3 +79,36 @@ def _child_column(paths: list[list[str] | None], tree: Tree, node: str, index: p
         else:
             values.append(path[depth])
     return pd.Series(values, index=index, dtype=object)
+
+
+def off_path_rows(schema: Schema, cells: Mapping[str, Sequence[str | None]]) -> dict[str, list[int]]:
+    """Per head of a hierarchy (the root's aside), the rows whose known path turns away from the
+    head's node: a label moved to another branch, whose old annotation for that head is stale.
+
+    A path known only down to an ancestor of the node (a cell naming an inner node above it) does
+    not turn away: a finer annotation below stays.
+    """
+    out: dict[str, list[int]] = {}
+    for tree in schema.hierarchies.values():
+        if tree.group not in cells:
+            continue
+        n = len(cells[tree.group])
+        for head, node in tree.heads().items():
+            if node and head in cells:
+                rows = [r for r in range(n) if _turns_away(tree, node, cells, r)]
+                if rows:
+                    out[head] = rows
+    return out
+
+
+def _turns_away(tree: Tree, node: str, cells: Mapping[str, Sequence[str | None]], r: int) -> bool:
+    for ancestor in tree.path(node):
+        parent = tree.parent[ancestor]
+        if len(tree.children[parent]) < 2:
+            continue  # no head there: a single child follows its parent
+        chosen = cells[tree.head_name(parent)][r] if tree.head_name(parent) in cells else None
+        if chosen is None:
+            return False
+        if chosen != ancestor:
+            return True
+    return False
