@@ -298,3 +298,38 @@ def test_a_label_moved_to_another_branch_clears_the_heads_it_left(tmp_path: Path
     # and the store's frame reads back as the same targets
     again = parse_targets(frame.reset_index(), schema)
     assert again["marital/Separated"].n_labelled == 0 and again["marital/Married"].n_labelled == 1
+
+
+# --- the advisor ------------------------------------------------------------------------------------
+
+
+def test_suggest_proposes_a_hierarchy_for_parent_and_child_tags(tmp_path: Path) -> None:
+    from compose.advisor.draft import draft_yaml
+    from compose.advisor.suggest import suggest
+
+    df = pd.read_csv(EMOJI / "emoji.csv")
+    tags = [c + (f"|{s}" if isinstance(s, str) else "") for c, s in zip(df["category"], df["subcategory"], strict=True)]
+    pd.DataFrame({"name": df["name"], "tags": tags}).to_csv(tmp_path / "tags.csv", index=False)
+    s = suggest(tmp_path / "tags.csv", "tags")
+    (group,) = [g for g in s.groups if g.type == "hierarchy"]
+    assert group.tree is not None and set(group.tree) == set(df["category"])
+    assert set(group.tree[PEOPLE]) == set(df["subcategory"].dropna())
+    assert all(not kids for parent, kids in group.tree.items() if parent != PEOPLE)
+    (tmp_path / "draft.yaml").write_text(draft_yaml(s), encoding="utf-8")
+    schema = compose.load_schema(tmp_path / "draft.yaml")
+    assert list(schema.groups) == [group.name, f"{group.name}/{PEOPLE}"]
+    # the flat tag column splits into the hierarchy's one column, holding the deepest tag
+    targets = parse_targets(pd.read_csv(tmp_path / "tags.csv"), schema)
+    assert targets[group.name].n_labelled == len(df)
+    assert targets[f"{group.name}/{PEOPLE}"].n_labelled == int(df["subcategory"].notna().sum())
+
+
+def test_a_flat_tag_row_on_two_branches_is_left_empty() -> None:
+    from compose.data.tags import convert
+
+    text = MARITAL.replace("inputs: {age: {type: number}}", "inputs: {age: {type: number}}\ntags: tags")
+    schema = parse_schema(text)
+    out = convert(schema, pd.DataFrame({"age": [1, 2, 3], "tags": ["Not married|Divorced", "Divorced",
+                                                                    "Married|Divorced"]}), tags="tags")
+    assert out["marital"].tolist() == ["Divorced", "Divorced", None]
+    assert out.attrs["conflicts"] == {"marital": 1}

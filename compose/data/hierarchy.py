@@ -112,3 +112,25 @@ def _turns_away(tree: Tree, node: str, cells: Mapping[str, Sequence[str | None]]
         if chosen != ancestor:
             return True
     return False
+
+
+def collapse_columns(df: pd.DataFrame, schema: Schema) -> tuple[pd.DataFrame, dict[str, int]]:
+    """`df` with each hierarchy's head columns folded into the group's one column, holding the
+    deepest node given (what a flat tag column split by the heads' labels gives); a row whose
+    nodes are on two branches gets an empty cell, counted per group in the second value."""
+    conflicts: dict[str, int] = {}
+    for tree in schema.hierarchies.values():
+        heads = [h for h in tree.heads() if h in df.columns]
+        if tree.group not in heads:
+            continue
+        values: list[str | None] = []
+        for given in zip(*(df[h].tolist() for h in heads), strict=True):
+            nodes = [v for v in given if isinstance(v, str) and v in tree.parent]
+            deepest = max(nodes, key=tree.depth.__getitem__) if nodes else None
+            if deepest is not None and not set(nodes) <= set(tree.path(deepest)):
+                conflicts[tree.group] = conflicts.get(tree.group, 0) + 1
+                deepest = None
+            values.append(deepest)
+        df = df.drop(columns=[h for h in heads if h != tree.group])
+        df[tree.group] = pd.Series(values, index=df.index, dtype=object)
+    return df, conflicts
