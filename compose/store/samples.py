@@ -125,11 +125,13 @@ class SampleStore(SampleDatabase):
             stored = self._stored(db, [existing[r][0] for r in existing])
             changes = _changes(cells, groups, {r: sids[r] for r in keep}, stored, report,
                                ids if on_conflict == "error" else None, where)
-            writes: list[tuple[int, int, int, str | None]] = [(gid, sid, rev, value) for gid, sid, value in changes]
-            writes += _off_path(schema, cells, groups, {r: sids[r] for r in existing}, stored, report, rev)
+            writes = [(gid, sid, rev, value) for gid, sid, value in changes]
             db.executemany("INSERT INTO history VALUES (?, ?, ?, ?)", writes)
+            # a hierarchy label moved to another branch: the heads it left lose their stale annotation
+            cleared = _off_path(schema, cells, groups, {r: sids[r] for r in existing}, stored, report, rev)
+            db.executemany("INSERT INTO history VALUES (?, ?, ?, ?)", cleared)
             report.new_samples, report.known_samples = len(new_rows), len(existing)
-            if not writes and not new_rows:
+            if not writes and not new_rows and not cleared:
                 raise _NothingNew  # leave the database untouched, byte for byte
             report.revision = rev
         skipped = set(report.skipped)
