@@ -303,25 +303,42 @@ def test_a_label_moved_to_another_branch_clears_the_heads_it_left(tmp_path: Path
 # --- the advisor ------------------------------------------------------------------------------------
 
 
-def test_suggest_proposes_a_hierarchy_for_parent_and_child_tags(tmp_path: Path) -> None:
+def test_suggest_proposes_a_hierarchy_for_parent_and_child_tags(penguins_frame: pd.DataFrame,
+                                                                tmp_path: Path) -> None:
     from compose.advisor.draft import draft_yaml
     from compose.advisor.suggest import suggest
 
-    df = pd.read_csv(EMOJI / "emoji.csv")
-    tags = [c + (f"|{s}" if isinstance(s, str) else "") for c, s in zip(df["category"], df["subcategory"], strict=True)]
-    pd.DataFrame({"name": df["name"], "tags": tags}).to_csv(tmp_path / "tags.csv", index=False)
+    df = penguins_frame.dropna(subset=["bill_length_mm"]).reset_index(drop=True)
+    # child tags under two of the species: short or long bill for its species (the median splits)
+    median = df.groupby("species")["bill_length_mm"].transform("median")
+    size = np.where(df["bill_length_mm"] > median, "long", "short")
+    child = [f"{s.lower()}_{z}" if s != "Chinstrap" else "" for s, z in zip(df["species"], size, strict=True)]
+    tags = ["|".join(t for t in (s, c) if t) for s, c in zip(df["species"], child, strict=True)]
+    frame = df[["bill_depth_mm", "flipper_length_mm", "body_mass_g"]].assign(tags=tags)
+    frame.to_csv(tmp_path / "tags.csv", index=False)
     s = suggest(tmp_path / "tags.csv", "tags")
     (group,) = [g for g in s.groups if g.type == "hierarchy"]
-    assert group.tree is not None and set(group.tree) == set(df["category"])
-    assert set(group.tree[PEOPLE]) == set(df["subcategory"].dropna())
-    assert all(not kids for parent, kids in group.tree.items() if parent != PEOPLE)
+    assert group.tree is not None
+    assert {k: sorted(v) for k, v in group.tree.items()} == {
+        "Adelie": ["adelie_long", "adelie_short"], "Chinstrap": [], "Gentoo": ["gentoo_long", "gentoo_short"]}
     (tmp_path / "draft.yaml").write_text(draft_yaml(s), encoding="utf-8")
     schema = compose.load_schema(tmp_path / "draft.yaml")
-    assert list(schema.groups) == [group.name, f"{group.name}/{PEOPLE}"]
+    assert set(schema.groups) == {group.name, f"{group.name}/Adelie", f"{group.name}/Gentoo"}
     # the flat tag column splits into the hierarchy's one column, holding the deepest tag
     targets = parse_targets(pd.read_csv(tmp_path / "tags.csv"), schema)
     assert targets[group.name].n_labelled == len(df)
-    assert targets[f"{group.name}/{PEOPLE}"].n_labelled == int(df["subcategory"].notna().sum())
+    assert targets[f"{group.name}/Gentoo"].n_labelled == int((df["species"] == "Gentoo").sum())
+
+
+def test_child_tags_under_one_parent_tag_stay_a_conditional_group(tmp_path: Path) -> None:
+    from compose.advisor.suggest import suggest
+
+    df = pd.read_csv(EMOJI / "emoji.csv")  # subcategories only for People & Body, as examples/emoji/emoji.yaml has
+    tags = [c + (f"|{s}" if isinstance(s, str) else "") for c, s in zip(df["category"], df["subcategory"], strict=True)]
+    pd.DataFrame({"name": df["name"], "tags": tags}).to_csv(tmp_path / "tags.csv", index=False)
+    s = suggest(tmp_path / "tags.csv", "tags")
+    assert not [g for g in s.groups if g.type == "hierarchy"]
+    assert any(g.when and list(g.when.values()) == [[PEOPLE]] for g in s.groups)
 
 
 def test_a_flat_tag_row_on_two_branches_is_left_empty() -> None:

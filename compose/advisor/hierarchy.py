@@ -2,9 +2,11 @@
 
 A multiclass group C that the advisor made conditional on another multiclass group P (`when`) is
 folded into P as a `type: hierarchy` group when each of C's labels occurs with one label of P only
-(in at least `level` of its rows, 98% by default): then P's labels are the top level and each of
-C's labels sits under its parent. Several such child groups fold into one tree when no two of them
-put children under the same parent (two would give a row two children).
+(in at least `level` of its rows, 98% by default) and the children sit under two or more of P's
+labels: then P's labels are the top level and each of C's labels sits under its parent. Children
+under one parent label only stay a conditional group (`when: {P: [that label]}`). Several child
+groups fold into one tree when no two of them put children under the same parent (two would give a
+row two children).
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ def propose_hierarchies(groups: list[GroupProposal], rows: list[list[str]], leve
             for label in child.labels:
                 tree[parents[label]].append(label)
             taken.append(child)
-        if taken:
+        if sum(1 for kids_of in tree.values() if kids_of) >= 2:
             _fold(by_name[gate], taken, tree)
             folded |= {c.name for c in taken}
     return [g for g in groups if g.name not in folded]
