@@ -350,3 +350,36 @@ def test_a_flat_tag_row_on_two_branches_is_left_empty() -> None:
                                                                     "Married|Divorced"]}), tags="tags")
     assert out["marital"].tolist() == ["Divorced", "Divorced", None]
     assert out.attrs["conflicts"] == {"marital": 1}
+
+
+# --- ONNX export ------------------------------------------------------------------------------------
+
+PENGUIN_TREE = """
+schema_version: 1
+name: pg
+inputs: {bill_depth_mm: {type: number}, flipper_length_mm: {type: number}, body_mass_g: {type: number}}
+features: {m: {type: tabular, inputs: [bill_depth_mm, flipper_length_mm, body_mass_g]}}
+groups:
+  kind:
+    type: hierarchy
+    labels: {Adelie: [adelie_long, adelie_short], Chinstrap: [], Gentoo: [gentoo_long, gentoo_short]}
+    decision: {min_confidence: 0.55}
+"""
+
+
+def test_an_onnx_export_gives_the_same_paths(penguins_frame: pd.DataFrame, tmp_path: Path) -> None:
+    pytest.importorskip("onnxruntime")
+    from compose.export.onnx import export_onnx, load
+
+    df = penguins_frame.dropna(subset=["bill_length_mm"]).reset_index(drop=True)
+    median = df.groupby("species")["bill_length_mm"].transform("median")
+    size = np.where(df["bill_length_mm"] > median, "long", "short")
+    df["kind"] = [f"{s.lower()}_{z}" if s != "Chinstrap" else s for s, z in zip(df["species"], size, strict=True)]
+    data = df[["bill_depth_mm", "flipper_length_mm", "body_mass_g", "kind"]]
+    compose.train(parse_schema(PENGUIN_TREE), data, store=tmp_path / "store")
+    export_onnx(tmp_path / "store", tmp_path / "onnx")
+    rows = data.drop(columns=["kind"]).to_dict("records")
+    expected = compose.load(tmp_path / "store" / "pg").predict(rows).to_list()
+    got = load(tmp_path / "onnx").predict(rows)
+    assert [r["groups"]["kind"]["path"] for r in got] == [r["groups"]["kind"]["path"] for r in expected]
+    assert {r["groups"]["kind"]["outcome"] for r in expected} >= {"labelled", "stopped"}
