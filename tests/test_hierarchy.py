@@ -367,19 +367,34 @@ groups:
 """
 
 
-def test_an_onnx_export_gives_the_same_paths(penguins_frame: pd.DataFrame, tmp_path: Path) -> None:
-    pytest.importorskip("onnxruntime")
-    from compose.export.onnx import export_onnx, load
-
+@pytest.fixture(scope="module")
+def penguin_tree(tmp_path_factory: pytest.TempPathFactory, penguins_frame: pd.DataFrame) -> tuple[Path, pd.DataFrame]:
+    """A store of a penguin tree: species, and for Adelie and Gentoo a short or long bill (the median splits)."""
     df = penguins_frame.dropna(subset=["bill_length_mm"]).reset_index(drop=True)
     median = df.groupby("species")["bill_length_mm"].transform("median")
     size = np.where(df["bill_length_mm"] > median, "long", "short")
     df["kind"] = [f"{s.lower()}_{z}" if s != "Chinstrap" else s for s, z in zip(df["species"], size, strict=True)]
     data = df[["bill_depth_mm", "flipper_length_mm", "body_mass_g", "kind"]]
-    compose.train(parse_schema(PENGUIN_TREE), data, store=tmp_path / "store")
-    export_onnx(tmp_path / "store", tmp_path / "onnx")
+    root = tmp_path_factory.mktemp("penguin-tree")
+    compose.train(parse_schema(PENGUIN_TREE), data, store=root)
+    return root, data
+
+
+def test_an_onnx_export_gives_the_same_paths(penguin_tree: tuple[Path, pd.DataFrame], tmp_path: Path) -> None:
+    pytest.importorskip("onnxruntime")
+    from compose.export.onnx import export_onnx, load
+
+    store, data = penguin_tree
+    export_onnx(store, tmp_path / "onnx")
     rows = data.drop(columns=["kind"]).to_dict("records")
-    expected = compose.load(tmp_path / "store" / "pg").predict(rows).to_list()
+    expected = compose.load(store / "pg").predict(rows).to_list()
     got = load(tmp_path / "onnx").predict(rows)
     assert [r["groups"]["kind"]["path"] for r in got] == [r["groups"]["kind"]["path"] for r in expected]
     assert {r["groups"]["kind"]["outcome"] for r in expected} >= {"labelled", "stopped"}
+
+
+def test_tune_refuses_a_hierarchy_head(penguin_tree: tuple[Path, pd.DataFrame],
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    store, _ = penguin_tree
+    assert main(["-q", "tune", "--store", str(store), "--group", "kind/Adelie", "--target", "precision=0.9"]) == 2
+    assert "is a head of hierarchy 'kind', whose decision is the path's min_confidence" in capsys.readouterr().err
