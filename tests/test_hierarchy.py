@@ -398,3 +398,14 @@ def test_tune_refuses_a_hierarchy_head(penguin_tree: tuple[Path, pd.DataFrame],
     store, _ = penguin_tree
     assert main(["-q", "tune", "--store", str(store), "--group", "kind/Adelie", "--target", "precision=0.9"]) == 2
     assert "is a head of hierarchy 'kind', whose decision is the path's min_confidence" in capsys.readouterr().err
+
+
+def test_check_reads_a_hierarchy_column_through_its_heads() -> None:
+    from compose.data.check import check
+
+    schema = parse_schema(MARITAL)
+    report = check(schema, pd.DataFrame({"age": [1, 2, 3, 4], "marital": ["Divorced", "Legally", "Single", None]}))
+    assert report.groups["marital"].counts["Not married"] == 2
+    assert report.groups["marital/Not married"].counts == {"Never-married": 0, "Divorced": 1, "Separated": 1,
+                                                           "Widowed": 0}
+    assert report.groups["marital"].undeclared == {"Single": [3]}  # named with its row, as for any group

@@ -25,24 +25,32 @@ from compose.schema.models import Schema
 _SHOWN = 5
 
 
-def expand_columns(df: pd.DataFrame, schema: Schema) -> pd.DataFrame:
-    """`df` with each hierarchy group's column turned into its heads' columns (the frame itself when none)."""
+def expand_columns(df: pd.DataFrame, schema: Schema, *, strict: bool = True) -> pd.DataFrame:
+    """`df` with each hierarchy group's column turned into its heads' columns (the frame itself when none).
+
+    A cell naming no node is an error naming its rows; with `strict=False` (`compose check`, which
+    lists such cells itself) it stays in the group's column as it is, and the other heads' are empty.
+    """
     trees = [t for t in schema.hierarchies.values() if t.group in df.columns]
     if not trees:
         return df
     out = df.copy(deep=False)
     out.attrs = dict(df.attrs)
     for tree in trees:
-        paths = cell_paths(df, tree)
+        paths = cell_paths(df, tree, strict=strict)
         for head, node in tree.heads().items():
             if head != tree.group and head in df.columns:
                 continue
-            out[head] = _child_column(paths, tree, node, df.index)
+            column = _child_column(paths, tree, node, df.index)
+            if head == tree.group and not strict:
+                column = column.where(np.array([p is not None for p in paths], dtype=bool), df[tree.group])
+            out[head] = column
     return out
 
 
-def cell_paths(df: pd.DataFrame, tree: Tree) -> list[list[str] | None]:
-    """The path of every cell of the group's column (None: empty); an unknown node is an error naming its rows."""
+def cell_paths(df: pd.DataFrame, tree: Tree, *, strict: bool = True) -> list[list[str] | None]:
+    """The path of every cell of the group's column (None: empty); an unknown node is an error naming
+    its rows (with `strict=False`, its path is None)."""
     codes, cells = pd.factorize(df[tree.group], use_na_sentinel=True)
     names = list(tree.nodes)
     known = set(names)
@@ -58,7 +66,7 @@ def cell_paths(df: pd.DataFrame, tree: Tree) -> list[list[str] | None]:
             close = difflib.get_close_matches(label, names, n=1, cutoff=0.6)
             bad[u] = f"{label!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
             u_paths.append(None)
-    if bad:
+    if bad and strict:
         rows = np.flatnonzero(np.isin(codes, list(bad)))
         shown = "; ".join(f"row {r + 1}: {bad[int(codes[r])]}" for r in rows[:_SHOWN])
         more = f" (and {len(rows) - _SHOWN} more)" if len(rows) > _SHOWN else ""
