@@ -8,6 +8,7 @@ predicted path both pass through it), for the tree picture of the report.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -18,6 +19,7 @@ from compose.data.targets import split_tags
 from compose.metrics import hierarchical_metrics, stopped_shares
 from compose.runtime.hierarchy import HierarchyColumns, hierarchy_columns
 from compose.runtime.model import ComposedModel
+from compose.schema.hierarchy import Tree
 
 
 def hierarchy_report(model: ComposedModel, df: pd.DataFrame, scope: np.ndarray) -> dict[str, dict[str, Any]]:
@@ -85,7 +87,7 @@ def summary_lines(report: dict[str, dict[str, Any]]) -> list[str]:
 MAX_DRAWN_LEAVES = 40
 
 
-def hierarchy_html(report: dict[str, dict[str, Any]], trees: dict[str, Any] | None = None) -> str:
+def hierarchy_html(report: dict[str, dict[str, Any]], trees: Mapping[str, Tree] | None = None) -> str:
     """The report's hierarchy section: per group a table of the levels and a tree picture of the
     per-node accuracy (matplotlib's `Figure`, no pyplot). `trees` maps a group to its `Tree`."""
     import html
@@ -112,7 +114,7 @@ def hierarchy_html(report: dict[str, dict[str, Any]], trees: dict[str, Any] | No
     return "".join(parts)
 
 
-def _tree_figure(tree: Any, nodes: list[dict[str, Any]]) -> str:
+def _tree_figure(tree: Tree, nodes: list[dict[str, Any]]) -> str:
     """The tree drawn left to right, each parent node coloured by its head's accuracy."""
     from matplotlib import colormaps
     from matplotlib.figure import Figure
@@ -131,9 +133,9 @@ def _tree_figure(tree: Any, nodes: list[dict[str, Any]]) -> str:
         for k in tree.children.get(x, ()):
             if k in shown:
                 ax.plot([d, d + 1], [ys[x], ys[k]], color="#bbbbbb", linewidth=0.8, zorder=1)
-        info = accuracy.get(x)
-        acc = None if info is None else info["accuracy"]
-        label = (x or tree.group) + ("" if acc is None else f"  {acc:.2f} (n={info['n']})")  # type: ignore[index]
+        info = accuracy.get(x) or {}
+        acc = info.get("accuracy")
+        label = (x or tree.group) + ("" if acc is None else f"  {acc:.2f} (n={info['n']})")
         colour = "#eeeeee" if acc is None else cmap(acc)
         ax.text(d, ys[x], label, fontsize=7, va="center", ha="left", zorder=2,
                 bbox={"boxstyle": "round,pad=0.2", "facecolor": colour, "edgecolor": "#888888"})
@@ -145,7 +147,7 @@ def _tree_figure(tree: Any, nodes: list[dict[str, Any]]) -> str:
     return figure_uri(fig)
 
 
-def _positions(tree: Any, shown: set[str]) -> dict[str, float]:
+def _positions(tree: Tree, shown: set[str]) -> dict[str, float]:
     """A row per drawn node without drawn children (in preorder), a parent halfway between its children."""
     ys: dict[str, float] = {}
 
