@@ -409,3 +409,11 @@ def test_check_reads_a_hierarchy_column_through_its_heads() -> None:
     assert report.groups["marital/Not married"].counts == {"Never-married": 0, "Divorced": 1, "Separated": 1,
                                                            "Widowed": 0}
     assert report.groups["marital"].undeclared == {"Single": [3]}  # named with its row, as for any group
+
+
+def test_the_scikit_learn_estimator_refuses_a_hierarchy(penguin_tree: tuple[Path, pd.DataFrame]) -> None:
+    from compose.estimator import ComposedClassifier
+
+    _, data = penguin_tree
+    with pytest.raises(DataError, match=r"ComposedClassifier does not take hierarchy groups yet \(\['kind'\]\)"):
+        ComposedClassifier(schema=parse_schema(PENGUIN_TREE)).fit(data.drop(columns=["kind"]), data[["kind"]])
