@@ -417,3 +417,38 @@ def test_the_scikit_learn_estimator_refuses_a_hierarchy(penguin_tree: tuple[Path
     _, data = penguin_tree
     with pytest.raises(DataError, match=r"ComposedClassifier does not take hierarchy groups yet \(\['kind'\]\)"):
         ComposedClassifier(schema=parse_schema(PENGUIN_TREE)).fit(data.drop(columns=["kind"]), data[["kind"]])
+
+
+def test_compose_is_within_0_01_of_hiclass_on_the_same_split(penguin_tree: tuple[Path, pd.DataFrame]) -> None:
+    hiclass = pytest.importorskip("hiclass")
+    from sklearn.base import clone
+
+    from compose.data.hierarchy import cell_paths
+    from compose.data.targets import holdout_mask, prepare_inputs, split_hashes
+
+    store, data = penguin_tree
+    model = compose.load(store / "pg")
+    schema = model.schema
+    hold = holdout_mask(split_hashes(data, prepare_inputs(data, schema), schema), schema.training.holdout)
+    ours = compose.evaluate(model, data, split="holdout")["hierarchical"]["kind"]["hierarchical_f1"]
+    x = model.features_["m"].transform(prepare_inputs(data, schema))
+    paths = [p or [] for p in cell_paths(data, schema.hierarchies["kind"])]
+    y = np.array([p + [""] * (2 - len(p)) for p in paths], dtype=object)
+    lcppn = hiclass.LocalClassifierPerParentNode(local_classifier=clone(model.heads_["kind"].estimators_[0]))
+    lcppn.fit(x[~hold], y[~hold])
+    pred = [[str(v) for v in row if str(v)] for row in lcppn.predict(x[hold])]
+    # compose stops below min_confidence 0.55, HiClass never does: compare the full paths too
+    theirs = hierarchical_metrics([paths[i] for i in np.flatnonzero(hold)], pred, 2)["hierarchical_f1"]
+    full = [[schema.hierarchies["kind"].nodes[j] for j in row if j >= 0]
+            for row in decode_full(model, data[hold].drop(columns=["kind"]))]
+    whole = hierarchical_metrics([paths[i] for i in np.flatnonzero(hold)], full, 2)["hierarchical_f1"]
+    assert whole >= theirs - 0.01, (whole, theirs)
+    assert 0.0 < ours <= 1.0
+
+
+def decode_full(model: compose.ComposedModel, rows: pd.DataFrame) -> np.ndarray:
+    """The greedy full paths (before min_confidence) of `rows`."""
+    from compose.runtime.hierarchy import hierarchy_columns
+
+    _, outputs = model.run(rows.reset_index(drop=True))
+    return hierarchy_columns(model, outputs)["kind"].paths.full
