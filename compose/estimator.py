@@ -118,6 +118,10 @@ class ComposedClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
             frame, schema = self._infer(X, y)
         else:
             schema = self._given_schema()
+            if schema.hierarchies:
+                raise DataError(f"ComposedClassifier does not take hierarchy groups yet "
+                                f"({sorted(schema.hierarchies)}); train them with compose.train and predict with "
+                                "ComposedModel.predict")
             frame = _with_targets(as_frame(X), y, schema)
         self.model_: ComposedModel = self._train(schema, frame)
         self.schema_: Schema = schema

@@ -245,3 +245,46 @@ def headline_metric(kind: str) -> str:
 def gate_metric_name(kind: str, configured: str | None) -> str:
     """The metric a group's promotion gate compares: the configured one, else the headline metric."""
     return configured if configured is not None else headline_metric(kind)
+
+
+# --------------------------------------------------------------------------------------------------
+# Hierarchies (Kiritchenko et al. 2005, as HiClass computes them: micro averages over node sets)
+
+
+def _hierarchical_prf(true_paths: list[list[str]], pred_paths: list[list[str]]) -> dict[str, float]:
+    """Micro hierarchical precision, recall and F: |P ∩ T| summed over rows, over the summed |P| and |T|,
+    where P and T are a row's predicted and true nodes with all their ancestors (the root left out)."""
+    both = sum(len(set(t) & set(p)) for t, p in zip(true_paths, pred_paths, strict=True))
+    predicted = sum(len(p) for p in pred_paths)
+    true = sum(len(t) for t in true_paths)
+    precision, recall = _div(both, predicted), _div(both, true)
+    return {"hierarchical_precision": _r(precision), "hierarchical_recall": _r(recall),
+            "hierarchical_f1": _r(_div(2 * precision * recall, precision + recall))}
+
+
+def hierarchical_metrics(true_paths: list[list[str]], pred_paths: list[list[str]], depth: int) -> dict[str, Any]:
+    """Hierarchical precision, recall and F over whole paths and per level, and accuracy per level.
+
+    A path is the list of nodes from the top level down (a label known only to an inner node is a
+    shorter path; an abstained prediction an empty one). Level L compares the paths cut at depth
+    L; its `accuracy` is the share of the rows whose true path reaches L that got the right node
+    at L (a prediction that stopped above L is wrong there).
+    """
+    out: dict[str, Any] = {"n": len(true_paths), **_hierarchical_prf(true_paths, pred_paths)}
+    levels: list[dict[str, Any]] = []
+    for level in range(1, depth + 1):
+        reach = [i for i, t in enumerate(true_paths) if len(t) >= level]
+        right = sum(1 for i in reach if pred_paths[i][level - 1:level] == true_paths[i][level - 1:level])
+        cut = _hierarchical_prf([t[:level] for t in true_paths], [p[:level] for p in pred_paths])
+        levels.append({"level": level, "n": len(reach), "accuracy": _r(_div(right, len(reach))) if reach else None,
+                       **cut})
+    out["levels"] = levels
+    return out
+
+
+def stopped_shares(kept: np.ndarray, full: np.ndarray, depth: int) -> dict[str, float]:
+    """The share of rows whose path stopped at each depth before its leaf: `"0"` got no label at
+    all, `"1"` stopped at a top-level node, and so on (rows that reached a leaf are not counted)."""
+    n = max(len(kept), 1)
+    stopped = kept < full
+    return {str(d): _r(float((stopped & (kept == d)).sum()) / n) for d in range(depth)}

@@ -339,6 +339,10 @@ def tuning_curves(store: str | Path, group: str, *, data: Any | None = None,
     composed = load(s.path)
     if group not in composed.heads_:
         raise DataError(f"unknown group {group!r}; the live release {composed.release_name} has {composed.groups}")
+    if (tree := composed.schema.hierarchy_of(group)) is not None:
+        raise DataError(f"group {group!r} is a head of hierarchy {tree[0].group!r}, whose decision is the path's "
+                        f"min_confidence (groups.{tree[0].group}.decision); tune does not tune hierarchies yet, "
+                        "so set min_confidence in the schema")
     spec, head = composed.schema.groups[group], composed.heads_[group]
     training = s.group_meta(group, composed.version_of(group)).training
     inputs, y, _, source = _tuning_rows(composed, group, data, training)
@@ -362,6 +366,10 @@ def tune(store: str | Path, group: str, target: Target | str, *, data: Any | Non
     composed = load(s.path, registry=registry)
     if group not in composed.heads_:
         raise DataError(f"unknown group {group!r}; the live release {composed.release_name} has {composed.groups}")
+    if (tree := composed.schema.hierarchy_of(group)) is not None:
+        raise DataError(f"group {group!r} is a head of hierarchy {tree[0].group!r}, whose decision is the path's "
+                        f"min_confidence (groups.{tree[0].group}.decision); tune does not tune hierarchies yet, "
+                        "so set min_confidence in the schema")
     spec = composed.schema.groups[group]
     head = composed.heads_[group]
     version = composed.version_of(group)

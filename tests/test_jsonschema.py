@@ -35,7 +35,7 @@ def test_the_json_schema_requires_the_top_level_keys() -> None:
 
 def test_the_json_schema_lists_the_group_types() -> None:
     group = json_schema()["$defs"]["GroupSpec"]
-    assert group["properties"]["type"]["enum"] == ["multiclass", "binary", "multilabel"]
+    assert group["properties"]["type"]["enum"] == ["multiclass", "binary", "multilabel", "hierarchy"]
 
 
 @pytest.mark.parametrize("name", ["movies.yaml", "penguins.yaml"])

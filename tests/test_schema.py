@@ -283,7 +283,7 @@ def test_a_threshold_outside_zero_one_is_refused() -> None:
 def test_an_unknown_group_type_lists_the_allowed_types() -> None:
     text = _edit("type: multiclass", "type: multiclas")
     with pytest.raises(SchemaError, match=r"groups\.kind\.type at x\.yaml:12: got 'multiclas'; allowed: "
-                                          r"'multiclass', 'binary' or 'multilabel'"):
+                                          r"'multiclass', 'binary', 'multilabel' or 'hierarchy'"):
         parse_schema(text, source="x.yaml")
 
 

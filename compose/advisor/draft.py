@@ -29,6 +29,7 @@ class GroupProposal:
     rule: str
     when: dict[str, list[str]] | None = None
     when_rows: tuple[int, int, int] = (0, 0, 0)  # rows held by the gate, rows of the group, rows of the gate labels
+    tree: dict[str, list[str]] | None = None  # a hierarchy: each top-level label's children (compose.advisor.hierarchy)
 
     @property
     def when_evidence(self) -> str:
@@ -156,7 +157,7 @@ def schema_dict(s: Suggestion, name: str | None = None) -> dict[str, Any]:
 
 
 def _group_dict(g: GroupProposal) -> dict[str, Any]:
-    out: dict[str, Any] = {"type": g.type, "labels": list(g.labels)}
+    out: dict[str, Any] = {"type": g.type, "labels": dict(g.tree) if g.tree is not None else list(g.labels)}
     if g.when:
         out["when"] = {k: list(v) for k, v in g.when.items()}
     return out

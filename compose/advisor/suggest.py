@@ -38,6 +38,7 @@ from scipy.stats import poisson
 from compose._defaults import DEFAULT_TOLERANCE, IMPLICATION, MIN_SUPPORT
 from compose.advisor.colouring import colour as _colour
 from compose.advisor.draft import GroupProposal, Implication, Suggestion, infer_inputs
+from compose.advisor.hierarchy import propose_hierarchies
 from compose.data.io import as_frame, source_of
 from compose.data.tags import tag_lists
 from compose.errors import DataError
@@ -73,6 +74,7 @@ def suggest(data: Any, tags: str = "tags", *, tolerance: float = DEFAULT_TOLERAN
     _propose_when(groups, tagged, tolerance, min_support, implication)
     groups = _merge_tag_cloud(groups, graph, stats, tagged, {*inputs, tags}, tags)
     _add_none_labels(groups, tagged)
+    groups = propose_hierarchies(groups, tagged, implication)
     imps = _implications(stats, min_support, implication)
     return Suggestion(source_of(df), tags, len(df), len(tagged), tolerance, groups, imps, graph,
                       len(classes), lower, optimal, min_support, inputs, skipped, df)

@@ -153,7 +153,7 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
         emit(line)
     write_json(a.json, report)
     if a.html:
-        compose.write_html(report, a.html)
+        compose.write_html(report, a.html, model.schema.hierarchies)
         emit(f"wrote {a.html}")
     return 0
 

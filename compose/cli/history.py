@@ -15,14 +15,15 @@ def cmd_versions(a: argparse.Namespace) -> int:
     if a.json:
         emit(json.dumps(rows, indent=2))
         return 0
-    emit(f"{'':2}{'kind':<10}{'name':<18}{'version':<9}{'rows':>7}{'holdout':>9}  {'metric':<22}{'data':<18}"
+    width = max([18, *(len(r["name"]) + 2 for r in rows)])  # a hierarchy's head names run long
+    emit(f"{'':2}{'kind':<10}{'name':<{width}}{'version':<9}{'rows':>7}{'holdout':>9}  {'metric':<22}{'data':<18}"
            f"{'created':<27}{'model':<30}parents")
     for r in rows:
         metric = r["gate_metric"]
         value = r["metrics"].get(metric) if metric else None
         shown = f"{metric} {value:.4f}" if isinstance(value, float) else "-"
         parents = ", ".join(f"{f} {version_name(v)}" for f, v in r["parents"].items())
-        emit(f"{'*' if r['live'] else ' ':2}{r['kind']:<10}{r['name']:<18}{version_name(r['version'])}    "
+        emit(f"{'*' if r['live'] else ' ':2}{r['kind']:<10}{r['name']:<{width}}{version_name(r['version'])}    "
                f"{r['rows'] or 0:>7}{r['holdout_rows'] if r['holdout_rows'] is not None else '-':>9}  "
                f"{shown:<22}{r['data'] or '-':<18}{r['created'] or '-':<27}{r['estimator'] or '-':<30}{parents}")
         search = r.get("search")

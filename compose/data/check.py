@@ -16,6 +16,7 @@ import pandas as pd
 
 from compose._defaults import MIN_EXAMPLES
 from compose.data.cells import is_missing, single_label, split_multilabel
+from compose.data.hierarchy import expand_columns
 from compose.data.io import as_frame, source_of
 from compose.data.tags import label_owners, tag_lists
 from compose.errors import DataError
@@ -116,7 +117,8 @@ def check(schema: Schema, data: Any, *, tags: str | None = None, min_examples: i
     """Check `data` against `schema`: one column per group, or the flat tag column `tags`."""
     df = as_frame(data)
     unknown: dict[str, list[int]] = {}
-    cells = _flat_cells(schema, df, tags, unknown) if tags is not None else _column_cells(schema, df)
+    cells = _flat_cells(schema, df, tags, unknown) if tags is not None else \
+        _column_cells(schema, expand_columns(df, schema, strict=False))  # a hierarchy: its heads' columns
     missing = [g for g in schema.groups if g not in cells]
     if not cells:
         raise DataError(f"{source_of(df)}: no column for any group of the schema ({list(schema.groups)}); "

@@ -22,6 +22,7 @@ from typing import Any
 import pandas as pd
 
 from compose.data.cells import is_missing, split_multilabel
+from compose.data.hierarchy import collapse_columns
 from compose.data.io import as_frame, source_of
 from compose.errors import DataError
 from compose.schema.models import Schema
@@ -101,7 +102,8 @@ def convert(schema: Schema, data: Any, *, tags: str = "tags", keep: bool = False
             raise DataError(f"{source_of(df)}: the data already has a column {group!r}, the name of a group; "
                             "rename the column or the group")
         out[group] = pd.Series(values, index=out.index, dtype=object)
-    out.attrs = {"source": source_of(df), "conflicts": conflicts}
+    out, tree_conflicts = collapse_columns(out, schema)  # a hierarchy's heads: one column, the deepest node
+    out.attrs = {"source": source_of(df), "conflicts": {**conflicts, **tree_conflicts}}
     return out
 
 

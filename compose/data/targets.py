@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from compose.data.cells import multilabel_cell, single_label
+from compose.data.hierarchy import expand_columns
 from compose.data.images import base_folder, image_digest, resolve_images
 from compose.data.io import source_of
 from compose.data.tags import convert
@@ -173,7 +174,7 @@ def _what(bad: list[str]) -> str:
 
 def parse_targets(df: pd.DataFrame, schema: Schema, groups: Iterable[str] | None = None) -> dict[str, GroupTargets]:
     """The targets of every group whose column is in `df`; an undeclared label is an error."""
-    df = split_tags(df, schema)
+    df = expand_columns(split_tags(df, schema), schema)
     src = source_of(df)
     wanted = list(groups) if groups is not None else list(schema.groups)
     out: dict[str, GroupTargets] = {}

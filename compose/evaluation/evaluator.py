@@ -22,6 +22,8 @@ from compose.data.targets import GroupTargets, holdout_mask, parse_targets, prep
 from compose.errors import DataError
 from compose.evaluation.baseline import MonolithicBaseline
 from compose.evaluation.calibration import calibration_metrics
+from compose.evaluation.hierarchy import hierarchy_report
+from compose.evaluation.hierarchy import summary_lines as hierarchy_lines
 from compose.heads.decide import DEFAULT_THRESHOLD
 from compose.metrics import GroupPrediction, group_metrics, headline_metric, merged_metrics, one_hot
 from compose.runtime.model import ComposedModel
@@ -73,6 +75,7 @@ class EvaluationReport(TypedDict):
     curves: dict[str, list[dict[str, Any]]]
     audit: NotRequired[dict[str, Any]]  # with `compose evaluate --audit`: the `compose audit` report
     monitoring: NotRequired[dict[str, Any]]  # the `compose monitor` report, rendered as the monitoring section
+    hierarchical: NotRequired[dict[str, dict[str, Any]]]  # per hierarchy group (compose.evaluation.hierarchy)
 
 
 #: A label with fewer examples than this in the evaluated rows is reported in `warnings`.
@@ -204,6 +207,8 @@ def evaluate(model: ComposedModel, data: Any, *, split: Split | None = None, bas
         "warnings": rare_label_warnings(targets, scope, chosen_split), "baseline": None, "comparison": [],
         "curves": curves_of(model, targets, predictions, scope),
     }
+    if schema.hierarchies:
+        report["hierarchical"] = hierarchy_report(model, df, scope)
     if not scope.any():
         report["warnings"].append(f"no rows in the {chosen_split} split of this file; nothing was evaluated")
     if report["rows_in_training_split"]:
@@ -299,5 +304,6 @@ def summary_lines(report: EvaluationReport) -> list[str]:
     merged = report["merged"]
     lines.append(f"{'merged':<18}{merged['rows']:>7}  {'subset_accuracy':<16}{_f(merged['subset_accuracy'])}  "
                  f"hamming_loss {merged['hamming_loss']}  abstain {merged['abstain_rate']}")
+    lines.extend(hierarchy_lines(report.get("hierarchical", {})))
     lines.extend(f"warning: {w}" for w in report.get("warnings", []))
     return lines

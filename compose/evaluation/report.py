@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from compose.data.io import atomic_write
+from compose.evaluation.hierarchy import hierarchy_html
 from compose.evaluation.sections import STYLE, audit_html, curves_html, figure_class
 
 if TYPE_CHECKING:
@@ -113,8 +114,11 @@ def _metrics_table(models: list[tuple[str, dict[str, Any]]]) -> str:
     return f"<table>{head}{rows}</table>"
 
 
-def render_html(report: EvaluationReport) -> str:
-    """The report as one HTML document whose images are embedded as data:image/png;base64 URIs."""
+def render_html(report: EvaluationReport, trees: dict[str, Any] | None = None) -> str:
+    """The report as one HTML document whose images are embedded as data:image/png;base64 URIs.
+
+    `trees` (a schema's `hierarchies`) draws each hierarchy group's tree with its per-node accuracy.
+    """
     figure = figure_class()
     esc = html.escape
     base = report.get("baseline")
@@ -153,6 +157,7 @@ def render_html(report: EvaluationReport) -> str:
             src = _confusion_figure(figure, group, [(name, x["confusion_matrix"]) for name, x in models])
             parts.append(f'<img alt="{esc(group)} confusion matrix" src="{src}">')
         parts.append(f'<img alt="{esc(group)} precision and recall" src="{_bars_figure(figure, group, models)}">')
+    parts.append(hierarchy_html(report.get("hierarchical", {}), trees))
     parts.append(curves_html(report.get("curves", {})))
     parts.append(audit_html(report.get("audit")))
     if report.get("monitoring"):
@@ -164,6 +169,6 @@ def render_html(report: EvaluationReport) -> str:
             f"<style>{STYLE}</style></head><body>{''.join(parts)}</body></html>\n")
 
 
-def write_html(report: EvaluationReport, path: str | Path) -> Path:
+def write_html(report: EvaluationReport, path: str | Path, trees: dict[str, Any] | None = None) -> Path:
     """Write `render_html(report)` to `path` (through a temporary file, so no half-written report)."""
-    return atomic_write(path, render_html(report))
+    return atomic_write(path, render_html(report, trees))

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from compose.heads.decide import explain
+from compose.runtime.hierarchy import result_groups
 from compose.runtime.outputs import GroupOutput, ModelView
 from compose.store.records import decision_version
 
@@ -76,12 +77,17 @@ def merged_results(model: ModelView, outputs: dict[str, GroupOutput]) -> list[di
     n = len(next(iter(outputs.values())).applied) if outputs else 0
     results: list[dict[str, Any]] = []
     rounded = {group: np.round(output.scores, 4).tolist() for group, output in outputs.items()}  # once per batch
+    order = result_groups(model, outputs)  # a hierarchy's heads give one result (compose.runtime.hierarchy)
     for r in range(n):
         flat: list[str] = []
         groups: dict[str, Any] = {}
         review: list[str] = []
-        for group, output in outputs.items():
-            res = group_result(model, output, r, rounded[group])
+        for group, tree in order:
+            if tree is not None:
+                groups[group] = tree.dicts(r, r + 1)[0]
+                flat.extend(groups[group]["path"])
+                continue
+            res = group_result(model, outputs[group], r, rounded[group])
             groups[group] = res
             if "labels" in res:
                 flat.extend(res["labels"])

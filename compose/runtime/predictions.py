@@ -22,11 +22,15 @@ import pandas as pd
 
 from compose.heads.decide import Decided
 from compose.runtime.columns import OUTCOMES, SKIPPED, GroupColumns
+from compose.runtime.hierarchy import HierarchyColumns, result_groups
 from compose.runtime.merge import merged_results
 from compose.runtime.outputs import GroupOutput, ModelView
 
 if TYPE_CHECKING:
     import pyarrow as pa
+
+#: The columns of one group of the merged result (a hierarchy's heads read as one group).
+ResultColumns = GroupColumns | HierarchyColumns
 
 _CHUNK = 8192  # rows turned into Python objects at a time
 ROW_PATH_ROWS = 64  # up to this many rows, merged results are built row by row (compose.runtime.merge)
@@ -65,7 +69,7 @@ class Predictions(Sequence[dict[str, Any]]):
         self.outputs = outputs
         self.release = model.release_name
         self._n = len(next(iter(outputs.values())).applied) if outputs else 0
-        self._columns: list[GroupColumns] | None = None
+        self._columns: list[ResultColumns] | None = None
         self._rows: list[dict[str, Any]] | None = None  # the row path's results, for a few rows
 
     @property
@@ -73,9 +77,10 @@ class Predictions(Sequence[dict[str, Any]]):
         return list(self.outputs)
 
     @property
-    def columns_(self) -> list[GroupColumns]:
+    def columns_(self) -> list[ResultColumns]:
         if self._columns is None:
-            self._columns = [GroupColumns.of(self._model, o) for o in self.outputs.values()]
+            self._columns = [GroupColumns.of(self._model, self.outputs[g]) if tree is None else tree
+                             for g, tree in result_groups(self._model, self.outputs)]
         return self._columns
 
     def scores(self, group: str) -> np.ndarray:
@@ -217,7 +222,7 @@ class Predictions(Sequence[dict[str, Any]]):
             path.write(jsonl_lines(self, start, stop, prefix).encode("utf-8"))
 
 
-def _flat_labels(columns: list[GroupColumns], start: int, stop: int) -> list[list[str]]:
+def _flat_labels(columns: list[ResultColumns], start: int, stop: int) -> list[list[str]]:
     """Per row, the flat `labels` list: each group's label, or its set (multilabel, top_k, cumulative)."""
     flats: list[list[str]] = [[] for _ in range(stop - start)]
     for c in columns:
@@ -234,8 +239,9 @@ def _flat_labels(columns: list[GroupColumns], start: int, stop: int) -> list[lis
     return flats
 
 
-def _review_groups(columns: list[GroupColumns], start: int, stop: int) -> list[list[str]] | None:
-    zones = [(c, c.output.decided.review) for c in columns if c.output.decided.review is not None]
+def _review_groups(columns: list[ResultColumns], start: int, stop: int) -> list[list[str]] | None:
+    zones = [(c, c.output.decided.review) for c in columns
+             if isinstance(c, GroupColumns) and c.output.decided.review is not None]
     if not zones:
         return None
     out: list[list[str]] = [[] for _ in range(stop - start)]
@@ -247,8 +253,10 @@ def _review_groups(columns: list[GroupColumns], start: int, stop: int) -> list[l
     return out
 
 
-def _group_dicts(c: GroupColumns, start: int, stop: int) -> list[dict[str, Any]]:
+def _group_dicts(c: ResultColumns, start: int, stop: int) -> list[dict[str, Any]]:
     """The merged result of one group for rows start..stop, key order as in the README."""
+    if isinstance(c, HierarchyColumns):
+        return c.dicts(start, stop)
     labels, version, decision = c.labels, c.version, c.decision_version
     applied = c.applied[start:stop].tolist()
     outcome = np.asarray(OUTCOMES, dtype=object)[c.outcome[start:stop]].tolist()
@@ -309,8 +317,10 @@ def _number(x: float) -> str:
     return "null" if math.isnan(x) else repr(x)
 
 
-def _group_fragments(c: GroupColumns, start: int, stop: int) -> list[str]:
+def _group_fragments(c: ResultColumns, start: int, stop: int) -> list[str]:
     """The JSON text of one group's merged result for rows start..stop (as `_group_dicts`, dumped)."""
+    if isinstance(c, HierarchyColumns):
+        return c.fragments(start, stop)
     labels = c.labels
     keys = [_dumps(label) + ":" for label in labels]
     scores_format = "{" + ",".join(k.replace("%", "%%") + "%r" for k in keys) + "}"
@@ -367,7 +377,7 @@ def _group_fragments(c: GroupColumns, start: int, stop: int) -> list[str]:
     return out
 
 
-def _flat_json(columns: list[GroupColumns], start: int, stop: int) -> list[str]:
+def _flat_json(columns: list[ResultColumns], start: int, stop: int) -> list[str]:
     """Per row, the flat `labels` list as JSON text (as `_flat_labels`, dumped)."""
     pieces: list[list[str]] = [[] for _ in range(stop - start)]
     for c in columns:

@@ -23,6 +23,7 @@ from compose.registry import (
     resolve,
 )
 from compose.schema.document import Path_
+from compose.schema.hierarchy import tree_problems
 from compose.schema.models import DecisionSpec, label_text
 from compose.schema.policies import check_policy
 
@@ -30,11 +31,13 @@ _DECISION_KEYS: dict[str, set[str]] = {
     "multiclass": {"policy", "min_confidence", "k", "p", "accept", "review"},
     "binary": {"policy", "threshold"},
     "multilabel": {"policy", "threshold", "thresholds", "min_labels", "max_labels"},
+    "hierarchy": {"min_confidence"},
 }
 _GATE_METRICS: dict[str, set[str]] = {
     "multiclass": {"accuracy", "balanced_accuracy", "macro_f1"},
     "binary": {"accuracy", "balanced_accuracy", "macro_f1"},
     "multilabel": {"micro_f1", "macro_f1"},
+    "hierarchy": {"accuracy", "balanced_accuracy", "macro_f1"},  # each node's head is gated on its own
 }
 
 
@@ -152,7 +155,9 @@ def _check_group(
     if "features" in gspec and isinstance(gspec["features"], list) and not gspec["features"]:
         problems.append(((*base, "features"), "a group must read at least one feature; name one or "
                                                "leave the key out to read all features"))
-    labels = [label_text(v) for v in gspec["labels"]] if isinstance(gspec.get("labels"), list) else None
+    problems.extend(_check_tree(base, gtype, gspec.get("labels")))
+    labels = [label_text(v) for v in gspec["labels"]] \
+        if isinstance(gspec.get("labels"), list) and gtype != "hierarchy" else None
     if labels is not None:
         seen: set[Any] = set()
         for i, label in enumerate(labels):
@@ -198,6 +203,16 @@ def _check_group(
     problems.extend(_check_model(base, gspec.get("model"), registry, trusted))
     problems.extend(_check_when(gname, gspec.get("when"), groups))
     return problems
+
+
+def _check_tree(base: Path_, gtype: str | None, labels: Any) -> list[tuple[Path_, str]]:
+    """A hierarchy's label tree (`compose.schema.hierarchy`); a nested mapping of labels in another group type."""
+    if gtype == "hierarchy":
+        return tree_problems(str(base[1]), labels)
+    if isinstance(labels, dict) and gtype is not None:
+        return [((*base, "labels"), f"a {gtype} group's labels are a list; a nested mapping of labels "
+                                    "needs `type: hierarchy`")]
+    return []
 
 
 def _check_model(base: Path_, model: Any, registry: Registry,
@@ -267,6 +282,9 @@ def _check_when(gname: str, when: Any, groups: dict[str, Any]) -> list[tuple[Pat
             [label_text(v) for v in gspec["labels"]] if isinstance(gspec.get("labels"), list)
             else [f"not_{gate}", gate]
         )
+        if gspec.get("type") == "hierarchy":  # the root's head decides: its labels are the top-level nodes
+            gate_labels = [str(label_text(k)) for k in _d(gspec.get("labels"))] if isinstance(
+                gspec.get("labels"), dict) else [str(label_text(v)) for v in _names(gspec.get("labels"))]
         if isinstance(wanted, list):
             if not wanted:
                 problems.append(((*base, gate), "list at least one label of the gating group"))

@@ -11,12 +11,14 @@ import hashlib
 import json
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, field_validator, model_validator
+
+from compose.schema.hierarchy import Tree, head_specs, parse_tree, tree_problems
 
 NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$"
 Name = Annotated[str, Field(pattern=NAME_PATTERN, max_length=100)]
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
-GroupType = Literal["multiclass", "binary", "multilabel"]
+GroupType = Literal["multiclass", "binary", "multilabel", "hierarchy"]
 ModuleName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$", max_length=200)]
 
 
@@ -119,10 +121,14 @@ class MonitorSpec(_Strict):
 
 
 class GroupSpec(_Strict):
-    """One independent head: a mutually exclusive set (multiclass, binary) or a set of tags."""
+    """One independent head: a mutually exclusive set (multiclass, binary) or a set of tags.
+
+    A `hierarchy` group's labels are a nested mapping (see `compose.schema.hierarchy`); the schema
+    expands it into one multiclass head per parent node.
+    """
 
     type: GroupType
-    labels: list[str] | None = None
+    labels: list[str] | dict[str, Any] | None = None
     features: list[str] | None = None
     model: ModelSpec = Field(default_factory=ModelSpec)
     decision: DecisionSpec = Field(default_factory=DecisionSpec)
@@ -139,7 +145,9 @@ class GroupSpec(_Strict):
 
     @field_validator("labels", mode="before")
     @classmethod
-    def _labels_as_text(cls, value: Any) -> Any:
+    def _labels_as_text(cls, value: Any, info: ValidationInfo) -> Any:
+        if info.data.get("type") == "hierarchy":
+            return _tree_form(value)
         if isinstance(value, list):
             return [label_text(v) for v in value]
         return value
@@ -187,6 +195,43 @@ class Schema(_Strict):
     #: Module prefixes (beside `sklearn.`) under which a dotted `model.estimator` path may be imported
     #: when training; validating a schema imports none of them.
     trusted_modules: list[ModuleName] = Field(default_factory=list)
+    _declared: dict[str, GroupSpec] = PrivateAttr(default_factory=dict)
+    _trees: dict[str, Tree] = PrivateAttr(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _expand_hierarchies(self) -> Schema:
+        """Replace each hierarchy group by its heads (`compose.schema.hierarchy`); keep the declared groups."""
+        if not any(g.type == "hierarchy" for g in self.groups.values()):
+            return self
+        expanded: dict[str, GroupSpec] = {}
+        for name, spec in self.groups.items():
+            if spec.type != "hierarchy" or tree_problems(name, spec.labels):
+                expanded[name] = spec  # a broken tree is reported by the schema checks
+                continue
+            tree = parse_tree(name, spec.labels)
+            self._trees[name] = tree
+            expanded.update({h: GroupSpec.model_validate(raw) for h, raw in head_specs(tree, spec).items()})
+        self._declared = dict(self.groups)
+        object.__setattr__(self, "groups", expanded)
+        return self
+
+    @property
+    def hierarchies(self) -> dict[str, Tree]:
+        """Each hierarchy group's label tree; its heads are in `groups` (the root's under the group's name)."""
+        return dict(self._trees)
+
+    @property
+    def declared_groups(self) -> dict[str, GroupSpec]:
+        """The groups as the schema file declares them (a hierarchy as one group, not its heads)."""
+        return dict(self._declared) if self._declared else dict(self.groups)
+
+    def hierarchy_of(self, head: str) -> tuple[Tree, str] | None:
+        """(tree, node) when `head` is a head of a hierarchy group (node `""` for the root's), else None."""
+        for tree in self._trees.values():
+            node = tree.heads().get(head)
+            if node is not None:
+                return tree, node
+        return None
 
     def labels_of(self, group: str) -> list[str]:
         """The declared labels of a group, with the binary default `[not_<group>, <group>]`."""
@@ -221,10 +266,33 @@ class Schema(_Strict):
         return _digest(part)
 
     def fingerprint(self) -> str:
-        return _digest(self.model_dump(mode="json"))
+        return _digest(self._dump(exclude_defaults=False))
 
     def to_dict(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", exclude_defaults=True)
+        """The schema as its file declares it (a hierarchy as one group): loading this gives it back."""
+        return self._dump(exclude_defaults=True)
+
+    def _dump(self, *, exclude_defaults: bool) -> dict[str, Any]:
+        out = self.model_dump(mode="json", exclude_defaults=exclude_defaults)
+        if self._declared:
+            out["groups"] = {name: spec.model_dump(mode="json", exclude_defaults=exclude_defaults)
+                             for name, spec in self._declared.items()}
+        return out
+
+
+def _tree_form(value: Any) -> Any:
+    """A hierarchy's labels as nested mappings (a leaf maps to None): lists of names or mappings folded in."""
+    if isinstance(value, list):
+        out: dict[str, Any] = {}
+        for item in value:
+            if isinstance(item, dict):
+                out.update({label_text(k): _tree_form(v) for k, v in item.items()})
+            else:
+                out[label_text(item)] = None
+        return out
+    if isinstance(value, dict):
+        return {label_text(k): _tree_form(v) for k, v in value.items()}
+    return value
 
 
 def _digest(obj: Any) -> str:

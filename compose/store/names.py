@@ -31,3 +31,18 @@ def parse_version(text: str | int) -> int:
     if not m:
         raise ArtifactNotFoundError(f"{text!r} is not a version; write it as v0003 or 3")
     return int(m.group(1))
+
+
+def node_folder(name: str) -> str:
+    """The folder of a node: its name, with a hierarchy head's `/` and other unsafe characters quoted
+    (`emoji/People & Body` -> `emoji%2FPeople%20%26%20Body`); a plain name is its own folder."""
+    from urllib.parse import quote
+
+    return quote(name, safe="_.-")
+
+
+def node_of_folder(folder: str) -> str:
+    """The node a folder holds (`node_folder` undone)."""
+    from urllib.parse import unquote
+
+    return unquote(folder)

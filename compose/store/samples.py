@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from compose.data.hierarchy import off_path_rows
 from compose.data.io import as_frame, source_of, write_table
 from compose.data.targets import holdout_mask, parse_targets, prepare_inputs, row_hashes, split_hashes, split_tags
 from compose.errors import ArtifactNotFoundError, DataError, SampleConflictError, SampleNotFoundError
@@ -128,8 +129,11 @@ class SampleStore(SampleDatabase):
                                ids if on_conflict == "error" else None, where, shared)
             writes = [(gid, sid, rev, value) for gid, sid, value in changes]
             db.executemany("INSERT INTO history VALUES (?, ?, ?, ?)", writes)
+            # a hierarchy label moved to another branch: the heads it left lose their stale annotation
+            cleared = _off_path(schema, cells, groups, {r: sids[r] for r in existing}, stored, report, rev)
+            db.executemany("INSERT INTO history VALUES (?, ?, ?, ?)", cleared)
             report.new_samples, report.known_samples = len(new_rows), len(existing)
-            if not writes and not new_rows:
+            if not writes and not new_rows and not cleared:
                 raise _NothingNew  # leave the database untouched, byte for byte
             report.revision = rev
         report.ids = list(ids)
@@ -531,6 +535,20 @@ class SampleStore(SampleDatabase):
         """The database's size on disk (main file and write-ahead log)."""
         wal = self.path.with_name(self.path.name + "-wal")
         return self.path.stat().st_size + (wal.stat().st_size if wal.is_file() else 0)
+
+
+def _off_path(schema: Schema, cells: dict[str, list[str | None]], groups: dict[str, tuple[int, str, list[str]]],
+              rows: dict[int, int], stored: dict[tuple[int, int], str], report: UpsertReport,
+              rev: int) -> list[tuple[int, int, int, str | None]]:
+    """Removals of the stored annotations of hierarchy heads that a row's new path no longer passes
+    through (`compose.data.hierarchy.off_path_rows`), counted as changes."""
+    out: list[tuple[int, int, int, str | None]] = []
+    for head, off in off_path_rows(schema, cells).items():
+        gid = groups[head][0]
+        gone = [(gid, rows[r], rev, None) for r in off if r in rows and stored.get((gid, rows[r])) is not None]
+        report.changed[head] = report.changed.get(head, 0) + len(gone)
+        out.extend(gone)
+    return out
 
 
 def _changes(cells: dict[str, list[str | None]], groups: dict[str, tuple[int, str, list[str]]], rows: dict[int, int],

@@ -67,7 +67,14 @@ from compose.store.layout import (
     read_json,
     temporaries,
 )
-from compose.store.names import RELEASE_PATTERN, VERSION_PATTERN, release_name, version_name
+from compose.store.names import (
+    RELEASE_PATTERN,
+    VERSION_PATTERN,
+    node_folder,
+    node_of_folder,
+    release_name,
+    version_name,
+)
 from compose.store.records import (
     DECISION,
     META_TYPES,
@@ -274,7 +281,7 @@ class ModelStore:
     # --- versions ------------------------------------------------------------------------------
 
     def node_dir(self, kind: str, name: str) -> StorePath:
-        return self.path / kind / name
+        return self.path / kind / node_folder(name)
 
     def versions(self, kind: str, name: str, *, claimed: bool = False) -> list[int]:
         """The versions of `kind/name`. On object storage, those whose meta.json is written (a version
@@ -291,8 +298,8 @@ class ModelStore:
     def names(self, kind: str) -> list[str]:
         folder = self.path / kind
         if isinstance(folder, RemotePath):
-            return sorted(p.name for p in folder.iterdir())
-        return sorted(p.name for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
+            return sorted(node_of_folder(p.name) for p in folder.iterdir())
+        return sorted(node_of_folder(p.name) for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
 
     def live_format(self) -> str:
         """The artifact format of the live release's heads (joblib for a new or an older store)."""
@@ -322,7 +329,7 @@ class ModelStore:
             from compose.store.publish import write_remote_version
 
             return write_remote_version(self, kind, name, obj, meta, extras, fmt)
-        staging = self.path / ".tmp" / f"{kind}-{name}-{uuid.uuid4().hex}"
+        staging = self.path / ".tmp" / f"{kind}-{node_folder(name)}-{uuid.uuid4().hex}"
         try:
             return self._write_staged(staging, kind, name, obj, meta, extras, fmt)
         except BaseException:

@@ -43,6 +43,7 @@ from compose.heads.head import Head, assemble_head
 from compose.metrics import gate_metric_name, group_metrics
 from compose.plan import Plan, build_plan, feature_node
 from compose.registry import Registry, resolve
+from compose.schema.hierarchy import head_hint
 from compose.schema.models import Schema
 from compose.store.names import version_name
 from compose.store.records import FeaturePin, GateVerdict, GroupPin, Holdout, Release, ReleaseBody, kept_decisions
@@ -291,7 +292,7 @@ def _groups_to_train(schema: Schema, plan: Plan, df: pd.DataFrame, groups: list[
     unknown = [g for g in wanted if g not in schema.groups]
     if unknown:
         raise DataError(f"unknown group{'s' if len(unknown) > 1 else ''} {unknown}; the schema declares "
-                        f"{list(schema.groups)}")
+                        f"{list(schema.groups)}.{head_hint(schema.hierarchies, unknown)}")
     gates = {gate for g in wanted for gate in (schema.groups[g].when or {})}
     targets = parse_targets(df, schema, [g for g in schema.groups if g in wanted or g in gates])
     absent = [g for g in wanted if g not in targets]

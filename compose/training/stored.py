@@ -21,6 +21,7 @@ from compose.data.io import as_frame, source_of
 from compose.data.targets import parse_targets, split_tags
 from compose.errors import DataError
 from compose.plan import Plan, feature_node
+from compose.schema.hierarchy import head_hint
 from compose.schema.models import Schema
 from compose.store.names import version_name
 from compose.store.records import Release
@@ -48,7 +49,7 @@ def read_incoming(schema: Schema, data: Any, groups: list[str] | None) -> Incomi
         unknown = [g for g in groups if g not in schema.groups]
         if unknown:
             raise DataError(f"unknown group{'s' if len(unknown) > 1 else ''} {unknown}; the schema declares "
-                            f"{list(schema.groups)}")
+                            f"{list(schema.groups)}.{head_hint(schema.hierarchies, unknown)}")
     if data is None:
         return None
     df = split_tags(as_frame(data), schema)
