@@ -13,7 +13,8 @@ import pytest
 
 import compose
 from compose.evaluation.evaluator import evaluate
-from compose.evaluation.report import render_html, require_matplotlib, write_html
+from compose.evaluation.report import render_html, write_html
+from compose.evaluation.sections import require_matplotlib
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
