@@ -191,6 +191,8 @@ class SampleDatabase:
             if not create and not conn.exists():
                 raise ArtifactNotFoundError(_missing(model_dir, conn.location))
             conn.begin_write()
+            if create:  # an empty model folder, as SQLite's file would make: the store lists the model
+                model_dir.mkdir(parents=True, exist_ok=True)
             conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{conn.schema}"')
             _create(conn, POSTGRES, schema, conn.location)
             conn.commit()

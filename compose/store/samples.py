@@ -52,6 +52,7 @@ from compose.store.sample_db import (
     OnConflict,
     SampleDatabase,
     input_column,
+    sample_store_exists,
     sample_store_path,
 )
 from compose.store.sample_records import (
@@ -581,7 +582,7 @@ def _changes(cells: dict[str, list[str | None]], groups: dict[str, tuple[int, st
 
 def _model_folder(root: Path, model: str | None, schema: Schema | None) -> Path:
     def is_model(p: Path) -> bool:
-        return (p / "releases").is_dir() or (p / FILENAME).is_file()
+        return (p / "releases").is_dir() or sample_store_exists(p)
 
     if model is not None:
         return root / model
