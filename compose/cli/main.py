@@ -77,10 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: PLR0911 - one exit 
             previous_sigterm = signal.signal(signal.SIGTERM, _terminate)
     saved_key, saved_samples = os.environ.get(ENV_KEY), os.environ.get(ENV_SAMPLES)
     try:
-        if getattr(args, "key_file", None):
-            os.environ[ENV_KEY] = _key_text(args.key_file)  # every store the command opens signs and checks with it
-        if getattr(args, "samples", None):
-            os.environ[ENV_SAMPLES] = _samples_text(args.samples)  # every sample store the command opens is there
+        _set_environment(args)
         fn: Callable[[argparse.Namespace], int] = args.fn
         return fn(args)
     except compose.EnvironmentFault as exc:
@@ -120,6 +117,14 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: PLR0911 - one exit 
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = saved
+
+
+def _set_environment(args: argparse.Namespace) -> None:
+    """`--key-file` and `--samples`, as the variables every store the command opens reads."""
+    if getattr(args, "key_file", None):
+        os.environ[ENV_KEY] = _key_text(args.key_file)  # every store the command opens signs and checks with it
+    if getattr(args, "samples", None):
+        os.environ[ENV_SAMPLES] = _samples_text(args.samples)  # every sample store the command opens is there
 
 
 def _samples_text(value: str) -> str:

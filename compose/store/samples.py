@@ -73,8 +73,8 @@ from compose.store.sample_records import (
     targets_from,
     truths,
 )
-from compose.store.sample_sql import PostgresConnection
 from compose.store.sample_rows import given_ids, hash_id, merge_duplicates, ordinals, row_cells
+from compose.store.sample_sql import PostgresConnection
 from compose.store.store import ModelStore
 
 log = logging.getLogger("compose")
@@ -237,7 +237,8 @@ class SampleStore(SampleDatabase):
             values = picked[name]
             columns.append(values.astype(object).where(values.notna(), None).tolist())
         marks = ", ".join("?" * (6 + len(names)))
-        cols = ", ".join(["sid", "id", "hash", "holdout", "src", "rev", *(input_column(n, self.dialect) for n in names)])
+        cols = ", ".join(["sid", "id", "hash", "holdout", "src", "rev",
+                          *(input_column(n, self.dialect) for n in names)])
         db.executemany(f"INSERT INTO samples ({cols}) VALUES ({marks})", zip(*columns, strict=True))
         return dict(zip(rows, sids, strict=True))
 
@@ -502,7 +503,8 @@ class SampleStore(SampleDatabase):
         with self._write() as db:
             gid = self._group(self._groups(db), group)[0]
             db.execute("INSERT INTO fits VALUES (?, ?, ?, ?, ?) ON CONFLICT (gid, version) DO UPDATE SET "
-                       "rev = excluded.rev, n = excluded.n, sids = excluded.sids", (gid, version, revision, len(keys), blob))
+                       "rev = excluded.rev, n = excluded.n, sids = excluded.sids",
+                       (gid, version, revision, len(keys), blob))
 
     def fitted(self, group: str, version: int) -> tuple[np.ndarray, int] | None:
         """The sample keys version `version` of `group` was fitted on and the revision, or None if unknown."""

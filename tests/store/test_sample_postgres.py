@@ -4,6 +4,7 @@ several processes at once keep every accepted annotation, and train / learn / sa
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
@@ -59,9 +60,9 @@ def test_writers_in_several_processes_keep_every_accepted_annotation(
     folder = tmp_path / "shop"
     with SampleStore.open(folder, schema=shop) as store:
         store.upsert(pd.DataFrame({"id": ["shared"], "title": ["one"], "price": [1.0], "kind": ["pants"]}), shop)
-    procs = [subprocess.Popen([sys.executable, "-c", WRITER, SCHEMA, str(folder), str(me), "6"],
+    procs = [subprocess.Popen([sys.executable, "-c", WRITER, SCHEMA, str(folder), str(me), "4"],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ))
-             for me in range(4)]
+             for me in range(3)]
     accepted = []
     for p in procs:
         out, err = p.communicate(timeout=120)
@@ -71,7 +72,7 @@ def test_writers_in_several_processes_keep_every_accepted_annotation(
         revisions = [rev for _, rev, _, _ in accepted]
         assert len(set(revisions)) == len(revisions)  # no two writers were given one revision
         assert store.revision == 1 + len(revisions)  # dense: every revision is one accepted write
-        assert store.counts().samples == 1 + 4 * 6 * 5
+        assert store.counts().samples == 1 + 3 * 4 * 5
         history = {c.revision: c.value for c in store.history("shared", "kind")}
         for what, rev, sample, value in accepted:
             if what == "annotate":
@@ -79,7 +80,7 @@ def test_writers_in_several_processes_keep_every_accepted_annotation(
             else:
                 assert [c.revision for c in store.history(sample, "kind")] == [rev]
         values = [history[r] for r in sorted(history)]
-        assert all(a != b for a, b in zip(values, values[1:], strict=False))  # each one a change of the one before
+        assert all(a != b for a, b in itertools.pairwise(values))  # each one a change of the one before
         assert store.get("shared").annotations["kind"] == values[-1]
 
 
