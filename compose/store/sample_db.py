@@ -17,6 +17,7 @@ import hashlib
 import json
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal, Protocol, Self
@@ -26,6 +27,7 @@ from compose.schema.models import Schema
 from compose.store.sample_sql import POSTGRES, SQLITE, Dialect, PostgresConnection, database_url, unreadable
 
 FILENAME = "samples.sqlite"
+LEASE = "lease:"  # info keys of the leases (`compose serve` replicas' retrain jobs)
 BUSY_TIMEOUT_MS = 30_000
 OnConflict = Literal["update", "error"]
 #: How rows without an id are matched to samples: by their order among equal inputs (files), or never (HTTP).
@@ -270,6 +272,37 @@ class SampleDatabase:
     def set_info(self, key: str, value: str) -> None:
         with self._write() as db:
             db.execute(PUT_INFO, (key, value))
+
+    # --- leases ---------------------------------------------------------------------------------
+
+    def take_lease(self, name: str, holder: str, seconds: float) -> bool:
+        """Take (or renew) the lease `name` for `holder` for `seconds`: True unless another holder's
+        lease has not expired yet. One write transaction, so of two takers exactly one wins, on
+        SQLite and on PostgreSQL alike (the clocks of the machines must agree to a second or so)."""
+        now = time.time()
+        with self._write() as db:
+            row = db.execute("SELECT value FROM info WHERE key = ?", (LEASE + name,)).fetchone()
+            if row is not None:
+                lease = json.loads(row[0])
+                if lease["holder"] != holder and float(lease["until"]) > now:
+                    return False
+            db.execute(PUT_INFO, (LEASE + name, json.dumps({"holder": holder, "until": now + seconds})))
+        return True
+
+    def drop_lease(self, name: str, holder: str) -> None:
+        """End `holder`'s lease `name` (nothing when another holder has it)."""
+        with self._write() as db:
+            row = db.execute("SELECT value FROM info WHERE key = ?", (LEASE + name,)).fetchone()
+            if row is not None and json.loads(row[0])["holder"] == holder:
+                db.execute("DELETE FROM info WHERE key = ?", (LEASE + name,))
+
+    def expired_leases(self) -> dict[str, str]:
+        """The leases whose holder stopped renewing them (it died, or hangs): name -> holder."""
+        with self._lock:
+            rows = self._db.execute("SELECT key, value FROM info WHERE key LIKE ?", (LEASE + "%",)).fetchall()
+        now = time.time()
+        return {str(key)[len(LEASE):]: lease["holder"] for key, value in rows
+                if float((lease := json.loads(value))["until"]) <= now}
 
     def resolve(self, as_of: int | str | None) -> int:
         """A revision number from a revision, an ISO time (the last revision at or before it) or None."""

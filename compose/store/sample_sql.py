@@ -144,11 +144,11 @@ class PostgresConnection:
         self._in_tx = False
 
     @staticmethod
-    def _sql(sql: str) -> str:
-        return sql.replace("%", "%%").replace("?", "%s")
+    def _sql(sql: str, params: Sequence[Any]) -> str:
+        return sql.replace("%", "%%").replace("?", "%s") if params else sql
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Rows:
-        result = self._conn.exec_driver_sql(self._sql(sql), tuple(params))
+        result = self._conn.exec_driver_sql(self._sql(sql, params), tuple(params))
         rows = Rows(result.fetchall() if result.returns_rows else [])
         if not self._in_tx:
             self._conn.commit()
@@ -157,7 +157,7 @@ class PostgresConnection:
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         batch = [tuple(r) for r in rows]
         if batch:
-            self._conn.exec_driver_sql(self._sql(sql), batch)
+            self._conn.exec_driver_sql(self._sql(sql, batch[0]), batch)
         if not self._in_tx:
             self._conn.commit()
 
