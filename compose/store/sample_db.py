@@ -7,6 +7,10 @@ transaction. Annotations are one append-only table, `history`: the current annot
 (sample, group) is its row with the highest revision, so a change is one insert and nothing is
 ever overwritten. The schema's input columns are columns of the `samples` table (`"i:<name>"`, REAL for
 numbers, TEXT otherwise), added when a schema names a new input.
+
+With COMPOSE_SAMPLES (`--samples`) a postgresql:// URL, the same tables live in the model's schema
+of that database (`compose.store.sample_sql`: the types, the locking and the transactions that
+differ); every query and migration here is written once, in SQL both databases run.
 """
 
 from __future__ import annotations

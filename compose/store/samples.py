@@ -1,4 +1,5 @@
-"""The sample store: every sample a model learns from and every annotation ever given, in SQLite.
+"""The sample store: every sample a model learns from and every annotation ever given, in SQLite
+(or, with `--samples postgresql://...` / COMPOSE_SAMPLES, in PostgreSQL: `compose.store.sample_sql`).
 
 `models/<name>/samples.sqlite` (standard-library sqlite3, WAL journal, one transaction per write,
 a busy timeout for concurrent writers) holds:
