@@ -17,6 +17,7 @@ written once in SQL both understand; the statements use `?` parameters, translat
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -130,6 +131,7 @@ class PostgresConnection:
                                                    url, flags=re.IGNORECASE))
         self.location = f"{parsed.render_as_string(hide_password=True)} (schema {self.schema})"
         self._errors = sqlalchemy.exc.SQLAlchemyError
+        self._lost = sqlalchemy.exc.OperationalError  # the server went away, the network failed, ...
         try:
             self._engine = sqlalchemy.create_engine(parsed, poolclass=sqlalchemy.pool.NullPool)
             self._conn = self._engine.connect()
@@ -148,18 +150,29 @@ class PostgresConnection:
         return sql.replace("%", "%%").replace("?", "%s") if params else sql
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Rows:
-        result = self._conn.exec_driver_sql(self._sql(sql, params), tuple(params))
-        rows = Rows(result.fetchall() if result.returns_rows else [])
-        if not self._in_tx:
-            self._conn.commit()
+        try:
+            result = self._conn.exec_driver_sql(self._sql(sql, params), tuple(params))
+            rows = Rows(result.fetchall() if result.returns_rows else [])
+            if not self._in_tx:
+                self._conn.commit()
+        except self._lost as exc:
+            raise self._fault(exc) from exc
         return rows
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         batch = [tuple(r) for r in rows]
-        if batch:
-            self._conn.exec_driver_sql(self._sql(sql, batch[0]), batch)
-        if not self._in_tx:
-            self._conn.commit()
+        try:
+            if batch:
+                self._conn.exec_driver_sql(self._sql(sql, batch[0]), batch)
+            if not self._in_tx:
+                self._conn.commit()
+        except self._lost as exc:
+            raise self._fault(exc) from exc
+
+    def _fault(self, exc: Exception) -> EnvironmentFault:
+        return EnvironmentFault(f"the sample database {self.location} stopped answering "
+                                f"({str(exc).splitlines()[0]}); check the server and the network, and run again",
+                                self.location)
 
     def begin_write(self) -> None:
         self._in_tx = True
@@ -179,7 +192,8 @@ class PostgresConnection:
 
     def rollback(self) -> None:
         self._in_tx = False
-        self._conn.rollback()
+        with contextlib.suppress(self._errors):  # a lost connection has nothing left to roll back
+            self._conn.rollback()
 
     def exists(self) -> bool:
         """Whether the model's schema holds a sample store."""
