@@ -93,3 +93,4 @@ def test_a_replica_killed_during_its_job_lease_is_taken_over(
         job = _job(cb, "island", 120, ("released", "refused", "failed"))  # B took the expired lease over
         assert job["status"] == "released", job
         assert cb.get("/readyz").json()["release"] == job["release"] == "r0002"
+        assert "(its lease expired); taking it over" in b.log()
