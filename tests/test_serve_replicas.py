@@ -20,7 +20,7 @@ INPUTS = ["bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g"]
 
 
 def _rows(frame: pd.DataFrame, groups: list[str]) -> list[dict[str, Any]]:
-    return [{k: (None if pd.isna(v) else v) for k, v in r.items()}
+    return [{str(k): (None if pd.isna(v) else v) for k, v in r.items()}
             for r in frame[[*INPUTS, *groups]].to_dict(orient="records")]
 
 
