@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -132,3 +133,19 @@ def test_a_bad_or_unreachable_sample_database_is_one_sentence(tmp_path: Path,
     code = main(["samples", "--store", str(tmp_path / "m"), "--samples", "postgresql://nobody:secret@127.0.0.1:1/x"])
     err = capsys.readouterr().err
     assert code == 4 and "cannot be reached" in err and "secret" not in err and "Traceback" not in err
+
+
+def test_a_lease_has_one_holder_until_it_expires_or_is_dropped(tmp_path: Path, shop: compose.Schema,
+                                                                sample_backend: str) -> None:
+    with SampleStore.open(tmp_path / "shop", schema=shop) as a, SampleStore.open(tmp_path / "shop") as b:
+        assert a.take_lease("retrain:kind", "replica a", 60)
+        assert not b.take_lease("retrain:kind", "replica b", 60)  # a holds it
+        assert a.take_lease("retrain:kind", "replica a", 0.2)  # renewed (shorter)
+        assert b.expired_leases() == {}
+        time.sleep(0.3)
+        assert b.expired_leases() == {"retrain:kind": "replica a"}  # a stopped renewing it
+        assert b.take_lease("retrain:kind", "replica b", 60)  # taken over
+        a.drop_lease("retrain:kind", "replica a")  # not a's any more: nothing happens
+        assert not a.take_lease("retrain:kind", "replica a", 60)
+        b.drop_lease("retrain:kind", "replica b")
+        assert a.take_lease("retrain:kind", "replica a", 60)
