@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -149,3 +150,21 @@ def test_a_lease_has_one_holder_until_it_expires_or_is_dropped(tmp_path: Path, s
         assert not a.take_lease("retrain:kind", "replica a", 60)
         b.drop_lease("retrain:kind", "replica b")
         assert a.take_lease("retrain:kind", "replica a", 60)
+
+
+def test_a_store_on_object_storage_keeps_its_samples_on_postgres(
+        tmp_path: Path, penguins_frame: pd.DataFrame, linear_penguins_schema: Path, postgres_server: Any,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("fsspec")
+    monkeypatch.setenv("COMPOSE_SAMPLES", postgres_server.database())
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    store = f"memory://pg-{os.getpid()}-{time.monotonic_ns()}"
+    shuffled = penguins_frame.sample(frac=1.0, random_state=1)
+    compose.train(linear_penguins_schema, shuffled.iloc[:300], store=store, n_jobs=1)
+    report = compose.learn(store, shuffled.iloc[300:], n_jobs=1, force=True)
+    assert report.added and compose.load(store).release_name == "r0002"
+    with SampleStore.open(compose.ModelStore.open(store).samples_home) as samples:
+        # 343: the two birds without any measurement, one in each frame, are one sample (the first
+        # row with those inputs of a file is the first stored sample with them), as on SQLite
+        assert samples.counts().samples == 343 and "(schema compose_penguins)" in samples.location
+    assert not list((tmp_path / "cache").rglob("samples.sqlite"))
