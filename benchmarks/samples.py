@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 import compose  # noqa: E402
 from compose.featurize.base import hstack  # noqa: E402
 from compose.heads.head import make_estimator  # noqa: E402
-from compose.store.samples import SampleStore  # noqa: E402
+from compose.store.samples import SampleStore, fitted_keys  # noqa: E402
 
 GROUP = "decade"
 CHUNK = 100_000
@@ -69,7 +69,8 @@ def bench_import(schema: compose.Schema, n: int, work: Path) -> dict[str, Any]:
     for start in range(0, n, CHUNK):
         store.upsert(data.iloc[start:start + CHUNK].reset_index(drop=True), schema, source="bench")
     seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
-    store._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the size of the database itself, log folded in
+    if store.dialect.name == "sqlite":  # (COMPOSE_SAMPLES=postgresql://... measures PostgreSQL)
+        store._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the size of the database itself, log folded in
     size = store.size_bytes()
     counts = store.counts()
     store.close()
@@ -98,10 +99,11 @@ def bench_learn(schema: compose.Schema, m: int, work: Path) -> dict[str, Any]:
     # back as the frame `compose train` reads) plus the 100, transformed by the live featurizers.
     with SampleStore.open(root / schema.name) as samples:
         frame = samples.frame(schema, groups=[GROUP], meta=True)
-        fit = samples.fitted(GROUP, g.version)
+        # the version's `fit` file (or, for versions older than it, the database) names its samples
+        fit = fitted_keys(compose.ModelStore(root / schema.name), samples, GROUP, g.version)
         assert fit is not None
         keys = samples.keys(frame["id"].tolist())
-    rows = frame[np.isin(keys, fit[0])].reset_index(drop=True)
+    rows = frame[np.isin(keys, fit)].reset_index(drop=True)
     labels = schema.labels_of(GROUP)
     y = rows[GROUP].map({label: i for i, label in enumerate(labels)}).to_numpy()
     t0, c0 = time.perf_counter(), time.process_time()

@@ -47,7 +47,7 @@ from compose.runtime.load import with_decisions
 from compose.store.layout import next_release
 from compose.store.names import version_name
 from compose.store.records import DecisionPin, TrainingRule
-from compose.store.sample_db import sample_store_path
+from compose.store.sample_db import sample_store_exists
 from compose.store.samples import SampleStore, fitted_keys
 from compose.store.store import ModelStore
 
@@ -285,7 +285,7 @@ def _multiclass(labels: list[str], scores: np.ndarray, y: np.ndarray, target: Ta
 def _never_fitted(model: ComposedModel, group: str, df: pd.DataFrame) -> np.ndarray | None:
     """Which rows of `df` the live version of `group` was never fitted on, from the sample store's
     record of its training samples; None when the store does not know them (an older version)."""
-    if model.store is None or not sample_store_path(model.store.samples_home).is_file():
+    if model.store is None or not sample_store_exists(model.store.samples_home):
         return None
     with SampleStore.open(model.store.samples_home, create=False) as samples:
         fitted = fitted_keys(model.store, samples, group, model.version_of(group))

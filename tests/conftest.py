@@ -69,3 +69,8 @@ def linear_penguins_store(tmp_path_factory: pytest.TempPathFactory, linear_pengu
     root = tmp_path_factory.mktemp("serve") / "store"
     compose.train(linear_penguins_schema, penguins_csv, store=root, n_jobs=1)
     return root
+
+
+# A real PostgreSQL server (session-scoped) and `sample_backend`, which runs a sample-store test
+# on SQLite and on PostgreSQL (tests/_postgres.py).
+from _postgres import postgres_server, sample_backend  # noqa: E402, F401

@@ -1,4 +1,6 @@
-"""The sample store: samples with a fixed split, annotations with history, per-label truth, export."""
+"""The sample store: samples with a fixed split, annotations with history, per-label truth, export.
+
+Every test runs twice (`sample_backend`): on SQLite files, then on a real PostgreSQL server."""
 
 from __future__ import annotations
 
@@ -19,6 +21,8 @@ from compose.cli.main import main
 from compose.data.targets import holdout_mask, parse_targets, prepare_inputs, row_hashes
 from compose.errors import DataError, SampleConflictError, SampleNotFoundError
 from compose.store.samples import SampleStore
+
+pytestmark = pytest.mark.usefixtures("sample_backend")
 
 SHOP = SHOP_HEADER + """\
   kind:
@@ -51,8 +55,13 @@ def store(tmp_path: Path, shop: compose.Schema) -> SampleStore:
     s.close()
 
 
-def test_the_store_is_sqlite_in_wal_mode_in_the_model_folder(store: SampleStore, tmp_path: Path) -> None:
+def test_the_store_is_sqlite_in_wal_mode_in_the_model_folder(store: SampleStore, tmp_path: Path,
+                                                              sample_backend: str) -> None:
     assert store.path == tmp_path / "shop" / "samples.sqlite"
+    if sample_backend == "postgresql":  # the model's tables in its own schema, nothing in the folder
+        assert store.location.endswith("(schema compose_shop)") and not store.path.exists()
+        assert store.size_bytes() > 0
+        return
     with sqlite3.connect(store.path) as db:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
@@ -251,12 +260,17 @@ def test_a_killed_writer_leaves_the_database_as_it_was(tmp_path: Path, shop: com
         "import os, signal, sys, pandas as pd, compose\n"
         "from compose.store.samples import SampleStore\n"
         "schema = compose.load_schema(sys.argv[1])\n"
+        "from compose.store.sample_sql import PostgresConnection\n"
         "s = SampleStore.open(sys.argv[2], schema=schema)\n"
         "original = s._db.executemany\n"
         "def die(sql, rows):\n"
         "    original(sql, rows)\n"
         "    if 'history' in sql: os.kill(os.getpid(), signal.SIGKILL)\n"
-        "s._db = type('C', (), {'execute': s._db.execute, 'executemany': staticmethod(die), 'close': s._db.close})()\n"
+        "if isinstance(s._db, PostgresConnection):\n"
+        "    s._db.executemany = die\n"
+        "else:\n"
+        "    s._db = type('C', (), {'execute': s._db.execute, 'executemany': staticmethod(die),\n"
+        "                           'close': s._db.close})()\n"
         "df = pd.DataFrame({'title': [f't{i}' for i in range(50)], 'price': [1.0] * 50, 'kind': ['shirt'] * 50})\n"
         "s.upsert(df, schema)\n"
     )

@@ -42,6 +42,11 @@ def read_schema(path: str) -> compose.Schema:
 def key_arg(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("--key-file", help="sign what is written, and require valid signatures on what is read, with "
                                        "the key in this file (default: the COMPOSE_SIGNING_KEY variable)")
+    sp.add_argument("--samples", metavar="URL", help="where the sample database lives: postgresql://USER@HOST/DB "
+                                                    "(one database for every replica and machine), or a folder for "
+                                                    "the SQLite files of a store on object storage (default: the "
+                                                    "COMPOSE_SAMPLES variable, else samples.sqlite in the model "
+                                                    "folder; docs/stores.md)")
 
 
 def store_args(sp: argparse.ArgumentParser) -> None:

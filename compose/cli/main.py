@@ -34,6 +34,7 @@ from compose.cli._output import EXIT_ENVIRONMENT, EXIT_USER_ERROR
 _USER_ERRNOS = {errno.ENOENT, errno.EISDIR, errno.ENAMETOOLONG}
 
 ENV_KEY = "COMPOSE_SIGNING_KEY"  # compose.store.signing.ENV_KEY, without importing the store for --help
+ENV_SAMPLES = "COMPOSE_SAMPLES"  # compose.store.sample_sql.ENV
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -74,10 +75,9 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: PLR0911 - one exit 
         # SIGTERM unwinds like Ctrl-C (through SystemExit), so a stopped run removes its staging files.
         with contextlib.suppress(ValueError, OSError):
             previous_sigterm = signal.signal(signal.SIGTERM, _terminate)
-    saved_key = os.environ.get(ENV_KEY)
+    saved_key, saved_samples = os.environ.get(ENV_KEY), os.environ.get(ENV_SAMPLES)
     try:
-        if getattr(args, "key_file", None):
-            os.environ[ENV_KEY] = _key_text(args.key_file)  # every store the command opens signs and checks with it
+        _set_environment(args)
         fn: Callable[[argparse.Namespace], int] = args.fn
         return fn(args)
     except compose.EnvironmentFault as exc:
@@ -112,10 +112,30 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: PLR0911 - one exit 
             logging.captureWarnings(False)
         if previous_sigterm is not None:
             signal.signal(signal.SIGTERM, previous_sigterm)
-        if saved_key is None:
-            os.environ.pop(ENV_KEY, None)
-        else:
-            os.environ[ENV_KEY] = saved_key
+        for name, saved in ((ENV_KEY, saved_key), (ENV_SAMPLES, saved_samples)):
+            if saved is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = saved
+
+
+def _set_environment(args: argparse.Namespace) -> None:
+    """`--key-file` and `--samples`, as the variables every store the command opens reads."""
+    if getattr(args, "key_file", None):
+        os.environ[ENV_KEY] = _key_text(args.key_file)  # every store the command opens signs and checks with it
+    if getattr(args, "samples", None):
+        os.environ[ENV_SAMPLES] = _samples_text(args.samples)  # every sample store the command opens is there
+
+
+def _samples_text(value: str) -> str:
+    """`--samples`: a postgresql:// URL, a file:// URL or a folder."""
+    import re
+
+    scheme = re.match(r"^([a-zA-Z][a-zA-Z0-9+.-]*)://", value)
+    if scheme and not re.match(r"^(postgres(ql)?(\+[a-z0-9]+)?|file)$", scheme.group(1), re.IGNORECASE):
+        raise compose.StoreError(f"--samples {value}: the sample database is a postgresql:// URL "
+                                 f"(postgresql://USER@HOST:PORT/DATABASE) or a folder; not a {scheme.group(1)}:// URL")
+    return value
 
 
 def _terminate(signum: int, frame: object) -> None:

@@ -21,7 +21,7 @@ def cmd_samples(a: argparse.Namespace) -> int:
                     if any(report.changed.values()) else "")
                  + f" (revision {report.revision if report.revision is not None else store.revision})")
         counts = store.counts()
-        emit(f"sample store {store.path}")
+        emit(f"sample store {store.location}")
         for line in compose.describe_samples(counts, a.group):
             emit(line)
         write_json(a.json, counts.to_dict())

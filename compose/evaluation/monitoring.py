@@ -182,10 +182,10 @@ def release_figures(rows: list[ServedRow], holdout: dict[str, Any], annotations:
 
 def _annotations(store: ModelStore, rows: list[ServedRow]) -> dict[str, dict[str, Any]]:
     """Sample id -> current annotations, for the captured samples of the rows (empty without a sample store)."""
-    from compose.store.sample_db import sample_store_path
+    from compose.store.sample_db import sample_store_exists
     from compose.store.samples import SampleStore
 
-    if not sample_store_path(store.samples_home).is_file():
+    if not sample_store_exists(store.samples_home):
         return {}
     ids = {r.sample for r in rows if r.sample is not None}
     out: dict[str, dict[str, Any]] = {}

@@ -15,6 +15,13 @@ Jobs are kept in memory (the last `KEEP_JOBS`); the samples and releases they ac
 store, so a server killed in the middle of a job restarts on the previous release with every
 accepted sample. The groups waiting for a retrain are written to the sample store (info key
 `serve.pending`) whenever they change, and a restarted server schedules them again.
+
+Several replicas on one store and one sample database (PostgreSQL): a job runs under a lease in the
+sample database (`retrain:<group>`, taken in one write transaction, renewed every third of
+`COMPOSE_SERVE_LEASE` seconds, default 30, while the job runs, dropped when it ends). A replica
+whose group is due while another one holds its lease waits for it; a lease nobody renews any more
+(its holder was killed) is taken over by the next replica that sees it expired, which runs the
+retrain again.
 """
 
 from __future__ import annotations
@@ -26,8 +33,10 @@ import logging
 import multiprocessing
 import os
 import signal
+import socket
 import threading
 import time
+import uuid
 from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -42,6 +51,7 @@ from compose.store.samples import SampleStore
 log = logging.getLogger("compose.serve")
 KEEP_JOBS = 500
 PENDING = "serve.pending"
+LEASE_ENV = "COMPOSE_SERVE_LEASE"
 
 
 def _now() -> str:
@@ -85,6 +95,9 @@ class Learner:
         self._stopping = False
         self._pool: _Pool | None = None
         self._thread: threading.Thread | None = None
+        self.replica = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.lease_seconds = float(os.environ.get(LEASE_ENV) or 30.0)
+        self._next_check = 0.0
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -151,14 +164,46 @@ class Learner:
                 if self._stopping:
                     return
                 now = time.monotonic()
+                if now >= self._next_check:
+                    self._next_check = now + self.lease_seconds / 3
+                    self._leases(now)
                 ready = sorted((due, g) for g, (due, _) in self._due.items() if due <= now)
                 if self._running or not ready:  # one job at a time: the fits share two cores and the store lock
-                    waits = [due - now for due, _ in self._due.values()]
-                    self._cond.wait(timeout=max(0.01, min(waits)) if waits and not self._running else None)
+                    waits = [due - now for due, _ in self._due.values()] if not self._running else []
+                    self._cond.wait(timeout=max(0.01, min([*waits, self._next_check - now])))
                     continue
                 group = ready[0][1]
                 del self._due[group]
+                if not self._lease(group):  # another replica runs it: try again once its lease may be over
+                    self._due[group] = (now + self.lease_seconds / 3, now)
+                    continue
                 self._submit(group)
+
+    def _lease(self, group: str) -> bool:  # under the condition's lock
+        """Take (or renew) the lease of `group`'s job; False when another replica holds it."""
+        try:
+            return self.samples().take_lease(f"retrain:{group}", self.replica, self.lease_seconds)
+        except Exception as exc:  # no database: run as the only replica
+            log.warning("compose serve: could not take the lease of the retrain of %s: %s", group, exc)
+            return True
+
+    def _leases(self, now: float) -> None:  # under the condition's lock
+        """Renew the leases of the running jobs; schedule the jobs whose holder died."""
+        for group in self._running:
+            self._lease(group)
+        live = self.holder.live
+        try:
+            expired = self.samples().expired_leases() if live is not None else {}
+        except Exception as exc:
+            log.warning("compose serve: could not read the retrain leases: %s", exc)
+            return
+        for name, holder in expired.items():
+            group = name.removeprefix("retrain:")
+            if name.startswith("retrain:") and live is not None and group in live.model.groups \
+                    and group not in self._due and group not in self._running:
+                log.info("compose serve: the retrain of %s by %s stopped (its lease expired); taking it over",
+                         group, holder)
+                self._due[group] = (now, now)
 
     def _submit(self, group: str) -> None:  # under the condition's lock
         self._count += 1
@@ -202,6 +247,10 @@ class Learner:
         if job.id in self.jobs:
             self.jobs[job.id] = job
         self._running.pop(job.group, None)
+        try:
+            self.samples().drop_lease(f"retrain:{job.group}", self.replica)
+        except Exception as exc:  # it expires on its own
+            log.warning("compose serve: could not end the lease of the retrain of %s: %s", job.group, exc)
         log.info("compose serve: job %s (%s) %s%s", job.id, job.group, job.status,
                  f": release {job.release} is live" if job.release and job.status == "released" else
                  f": {job.error}" if job.error else "")

@@ -331,7 +331,8 @@ def current_stamp(path: Path | RemotePath) -> str | None:
 def samples_home(folder: Path | RemotePath) -> Path:
     """The local folder that holds a model's sample database: the model folder itself when it is
     local; for a store on object storage, `COMPOSE_SAMPLES` (a folder) or a folder of this user's
-    cache named after the store's URL (SQLite does not run on object storage)."""
+    cache named after the store's URL (SQLite does not run on object storage). With COMPOSE_SAMPLES
+    a postgresql:// URL, the folder's name is the model's (its tables' schema is named after it)."""
     if isinstance(folder, Path):
         return folder
     named = os.environ.get("COMPOSE_SAMPLES")
@@ -341,6 +342,8 @@ def samples_home(folder: Path | RemotePath) -> Path:
         return Path(named[len("file://"):]) / folder.name
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     slug = re.sub(r"[^A-Za-z0-9._-]+", "_", str(folder))
+    if named and re.match(r"^postgres(ql)?(\+[a-z0-9]+)?://", named, re.IGNORECASE):
+        return cache / "compose" / "samples" / slug / folder.name  # on PostgreSQL: the schema named after the model
     return cache / "compose" / "samples" / slug
 
 

@@ -1,4 +1,5 @@
-"""The sample store: every sample a model learns from and every annotation ever given, in SQLite.
+"""The sample store: every sample a model learns from and every annotation ever given, in SQLite
+(or, with `--samples postgresql://...` / COMPOSE_SAMPLES, in PostgreSQL: `compose.store.sample_sql`).
 
 `models/<name>/samples.sqlite` (standard-library sqlite3, WAL journal, one transaction per write,
 a busy timeout for concurrent writers) holds:
@@ -27,7 +28,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import sqlite3
 import zlib
 from collections import Counter
 from collections.abc import Sequence
@@ -44,12 +44,17 @@ from compose.errors import ArtifactNotFoundError, DataError, SampleConflictError
 from compose.schema.load import schema_from_dict
 from compose.schema.models import Schema
 from compose.store.sample_db import (
+    CURRENT,
     FILENAME,
     LATEST,
+    NO_BOUND,
+    PUT_INFO,
+    Connection,
     Identity,
     OnConflict,
     SampleDatabase,
     input_column,
+    sample_store_exists,
     sample_store_path,
 )
 from compose.store.sample_records import (
@@ -71,6 +76,7 @@ from compose.store.sample_records import (
     truths,
 )
 from compose.store.sample_rows import given_ids, hash_id, merge_duplicates, ordinals, row_cells
+from compose.store.sample_sql import PostgresConnection
 from compose.store.store import ModelStore
 
 log = logging.getLogger("compose")
@@ -117,7 +123,7 @@ class SampleStore(SampleDatabase):
         keep = merge_duplicates(schema, named, hashes, cells, where)
         with contextlib.suppress(_NothingNew), self._write() as db:
             groups = self._sync_schema(db, schema)
-            db.execute("INSERT OR REPLACE INTO info VALUES ('schema', ?)", (json.dumps(schema.to_dict()),))
+            db.execute(PUT_INFO, ("schema", json.dumps(schema.to_dict())))
             ids, existing, shared = self._identify(db, named, hashes, keep, fresh=identity == "new", where=where)
             rev = self._new_revision(db, src_name, "upsert")
             new_rows = [r for r in keep if r not in existing]
@@ -147,7 +153,7 @@ class SampleStore(SampleDatabase):
             log.warning(message)
         return report
 
-    def _identify(self, db: sqlite3.Connection, named: list[str | None], hashes: np.ndarray, keep: list[int], *,
+    def _identify(self, db: Connection, named: list[str | None], hashes: np.ndarray, keep: list[int], *,
                   fresh: bool, where: str) -> tuple[list[str], dict[int, tuple[int, int]], set[int]]:
         """The sample id of each row, the rows whose sample is stored (row -> (sid, hash)), and the rows
         without an id whose inputs several samples share once this upsert is written."""
@@ -187,12 +193,12 @@ class SampleStore(SampleDatabase):
         shared = {r for r in anonymous if after[int(signed[r])] > 1}
         return ids, existing, shared
 
-    def _with_hashes(self, db: sqlite3.Connection, hashes: np.ndarray) -> dict[int, list[tuple[int, str]]]:
+    def _with_hashes(self, db: Connection, hashes: np.ndarray) -> dict[int, list[tuple[int, str]]]:
         """Signed hash -> the stored samples with those inputs, (sid, id), first stored first."""
         distinct = np.unique(hashes).tolist()
         if not distinct or db.execute("SELECT 1 FROM samples LIMIT 1").fetchone() is None:
             return {}
-        db.execute("CREATE TEMP TABLE IF NOT EXISTS wanted (hash INTEGER PRIMARY KEY)")
+        db.execute(f"CREATE TEMP TABLE IF NOT EXISTS wanted (hash {self.dialect.int64} PRIMARY KEY)")
         db.execute("DELETE FROM wanted")
         db.executemany("INSERT INTO wanted VALUES (?)", ((h,) for h in distinct))
         out: dict[int, list[tuple[int, str]]] = {}
@@ -202,14 +208,14 @@ class SampleStore(SampleDatabase):
         db.execute("DELETE FROM wanted")
         return out
 
-    def _taken(self, db: sqlite3.Connection, ids: list[str]) -> set[str]:
+    def _taken(self, db: Connection, ids: list[str]) -> set[str]:
         """Those of `ids` that name a stored sample."""
         if not ids:
             return set()
         found = self._existing(db, ids, list(range(len(ids))))
         return {ids[r] for r in found}
 
-    def _existing(self, db: sqlite3.Connection, ids: list[str], rows: list[int]) -> dict[int, tuple[int, int]]:
+    def _existing(self, db: Connection, ids: list[str], rows: list[int]) -> dict[int, tuple[int, int]]:
         """Row -> (sid, stored hash) of the rows whose sample is stored already."""
         if db.execute("SELECT 1 FROM samples LIMIT 1").fetchone() is None:
             return {}
@@ -221,7 +227,7 @@ class SampleStore(SampleDatabase):
         return {int(pos): (int(sid), int(h)) for pos, sid, h in found}
 
     def _insert_samples(  # noqa: PLR0913 - the rows and their columns, the split keyword-only
-            self, db: sqlite3.Connection, schema: Schema, inputs: pd.DataFrame, ids: list[str], hashes: np.ndarray,
+            self, db: Connection, schema: Schema, inputs: pd.DataFrame, ids: list[str], hashes: np.ndarray,
             rows: list[int], *, split: np.ndarray, src: int, rev: int) -> dict[int, int]:
         if not rows:
             return {}
@@ -236,37 +242,37 @@ class SampleStore(SampleDatabase):
             values = picked[name]
             columns.append(values.astype(object).where(values.notna(), None).tolist())
         marks = ", ".join("?" * (6 + len(names)))
-        cols = ", ".join(["sid", "id", "hash", "holdout", "src", "rev", *(input_column(n) for n in names)])
+        cols = ", ".join(["sid", "id", "hash", "holdout", "src", "rev",
+                          *(input_column(n, self.dialect) for n in names)])
         db.executemany(f"INSERT INTO samples ({cols}) VALUES ({marks})", zip(*columns, strict=True))
         return dict(zip(rows, sids, strict=True))
 
-    def _stored(self, db: sqlite3.Connection, sids: list[int]) -> dict[tuple[int, int], str]:
+    def _stored(self, db: Connection, sids: list[int]) -> dict[tuple[int, int], str]:
         """(gid, sid) -> current annotation of the given samples."""
         if not sids:
             return {}
-        db.execute("CREATE TEMP TABLE IF NOT EXISTS picked (sid INTEGER PRIMARY KEY)")
+        db.execute(f"CREATE TEMP TABLE IF NOT EXISTS picked (sid {self.dialect.int64} PRIMARY KEY)")
         db.execute("DELETE FROM picked")
-        db.executemany("INSERT OR IGNORE INTO picked VALUES (?)", ((s,) for s in sids))
+        db.executemany("INSERT INTO picked VALUES (?) ON CONFLICT DO NOTHING", ((s,) for s in sids))
         out: dict[tuple[int, int], str] = {}
         for gid, _, _ in self._groups(db).values():
-            found = db.execute("SELECT h.sid, h.value, max(h.rev) FROM picked p JOIN history h ON h.gid = ? AND "
-                               "h.sid = p.sid GROUP BY h.sid", (gid,))
+            found = db.execute(CURRENT.format(only=" AND h.sid IN (SELECT sid FROM picked)"), (gid, NO_BOUND))
             out.update({(gid, int(s)): str(v) for s, v, _ in found if v is not None})
         db.execute("DELETE FROM picked")
         return out
 
     @staticmethod
-    def _current(db: sqlite3.Connection, gid: int, sid: int) -> str | None:
+    def _current(db: Connection, gid: int, sid: int) -> str | None:
         row = db.execute("SELECT value FROM history WHERE gid = ? AND sid = ? ORDER BY rev DESC LIMIT 1",
                          (gid, sid)).fetchone()
         return None if row is None or row[0] is None else str(row[0])
 
     # --- one annotation ------------------------------------------------------------------------
 
-    def _sample_key(self, db: sqlite3.Connection, sample_id: str) -> int:
+    def _sample_key(self, db: Connection, sample_id: str) -> int:
         row = db.execute("SELECT sid FROM samples WHERE id = ?", (sample_id,)).fetchone()
         if row is None:
-            raise SampleNotFoundError(f"no sample {sample_id!r} in {self.path}; add it first (upsert or "
+            raise SampleNotFoundError(f"no sample {sample_id!r} in {self.location}; add it first (upsert or "
                                       "compose learn --data FILE)")
         return int(row[0])
 
@@ -326,7 +332,7 @@ class SampleStore(SampleDatabase):
 
     # --- reading -------------------------------------------------------------------------------
 
-    def _samples_from(self, db: sqlite3.Connection, rows: list[tuple[Any, ...]],
+    def _samples_from(self, db: Connection, rows: list[tuple[Any, ...]],
                       names: list[str]) -> list[Sample]:
         groups = {gid: (name, kind) for name, (gid, kind, _) in self._groups(db).items()}
         sids = [int(r[0]) for r in rows]
@@ -335,8 +341,8 @@ class SampleStore(SampleDatabase):
             chunk = sids[start:start + 500]
             marks = ",".join("?" * len(chunk))
             for gid, (name, kind) in groups.items():
-                for sid, value, _ in db.execute(f"SELECT sid, value, max(rev) FROM history WHERE gid = ? AND sid IN "
-                                                f"({marks}) GROUP BY sid", [gid, *chunk]):
+                for sid, value, _ in db.execute(CURRENT.format(only=f" AND h.sid IN ({marks})"),
+                                                [gid, NO_BOUND, *chunk]):
                     if value is not None:
                         notes[int(sid)][name] = decode(kind, str(value))
         out = []
@@ -347,7 +353,7 @@ class SampleStore(SampleDatabase):
         return out
 
     def _select(self, names: list[str]) -> str:
-        cols = "".join(f", s.{input_column(n)}" for n in names)
+        cols = "".join(f", s.{input_column(n, self.dialect)}" for n in names)
         return ("SELECT s.sid, s.id, s.holdout, so.name, s.rev, r.at" + cols + " FROM samples s "
                 "JOIN sources so ON so.src = s.src JOIN revisions r ON r.rev = s.rev")
 
@@ -357,7 +363,7 @@ class SampleStore(SampleDatabase):
             names = list(self._inputs(db))
             rows = db.execute(self._select(names) + " WHERE s.id = ?", (sample_id,)).fetchall()
             if not rows:
-                raise SampleNotFoundError(f"no sample {sample_id!r} in {self.path}")
+                raise SampleNotFoundError(f"no sample {sample_id!r} in {self.location}")
             return self._samples_from(db, rows, names)[0]
 
     def samples(self, *, group: str | None = None, annotated: bool | None = None, split: str | None = None,
@@ -440,7 +446,7 @@ class SampleStore(SampleDatabase):
             stored = self._groups(db)
             wanted = [g for g in (groups if groups is not None else schema.groups) if g in stored]
             names = [n for n in self._inputs(db) if n in schema.inputs]
-            cols = "".join(f", {input_column(n)}" for n in names)
+            cols = "".join(f", {input_column(n, self.dialect)}" for n in names)
             rows = db.execute(f"SELECT sid, id, hash, holdout{cols} FROM samples WHERE rev <= ? ORDER BY sid",
                               (rev,)).fetchall()
             values = {g: self._values(db, stored[g][0], rev) for g in wanted}
@@ -454,7 +460,7 @@ class SampleStore(SampleDatabase):
             columns = [[c[i] for i in picked] for c in columns]
             sids = sids[picked]
         frame = pd.DataFrame({n: pd.Series(columns[4 + i], dtype=object) for i, n in enumerate(names)})
-        frame.attrs["source"] = f"the sample store {self.path}"
+        frame.attrs["source"] = f"the sample store {self.location}"
         inputs = prepare_inputs(frame, schema)
         # decoded with the schema's labels: they are what the heads are built for
         targets = {g: targets_from(schema.groups[g].type, g, schema.labels_of(g),
@@ -464,7 +470,7 @@ class SampleStore(SampleDatabase):
         return SampleSet(inputs, targets, holdout, hashes, sids, [str(i) for i in columns[1]], rev)
 
     @staticmethod
-    def _values(db: sqlite3.Connection, gid: int, rev: int) -> dict[int, str]:
+    def _values(db: Connection, gid: int, rev: int) -> dict[int, str]:
         found = db.execute(LATEST, (gid, rev))
         return {int(s): str(v) for s, v, _ in found if v is not None}
 
@@ -501,7 +507,9 @@ class SampleStore(SampleDatabase):
         blob = zlib.compress(np.diff(keys, prepend=0).astype(np.int64).tobytes(), 6)
         with self._write() as db:
             gid = self._group(self._groups(db), group)[0]
-            db.execute("INSERT OR REPLACE INTO fits VALUES (?, ?, ?, ?, ?)", (gid, version, revision, len(keys), blob))
+            db.execute("INSERT INTO fits VALUES (?, ?, ?, ?, ?) ON CONFLICT (gid, version) DO UPDATE SET "
+                       "rev = excluded.rev, n = excluded.n, sids = excluded.sids",
+                       (gid, version, revision, len(keys), blob))
 
     def fitted(self, group: str, version: int) -> tuple[np.ndarray, int] | None:
         """The sample keys version `version` of `group` was fitted on and the revision, or None if unknown."""
@@ -532,7 +540,10 @@ class SampleStore(SampleDatabase):
         return ids
 
     def size_bytes(self) -> int:
-        """The database's size on disk (main file and write-ahead log)."""
+        """The database's size on disk (main file and write-ahead log; on PostgreSQL, the model's tables)."""
+        if isinstance(self._db, PostgresConnection):
+            with self._lock:
+                return self._db.size_bytes()
         wal = self.path.with_name(self.path.name + "-wal")
         return self.path.stat().st_size + (wal.stat().st_size if wal.is_file() else 0)
 
@@ -592,7 +603,7 @@ def _changes(cells: dict[str, list[str | None]], groups: dict[str, tuple[int, st
 
 def _model_folder(root: Path, model: str | None, schema: Schema | None) -> Path:
     def is_model(p: Path) -> bool:
-        return (p / "releases").is_dir() or (p / FILENAME).is_file()
+        return (p / "releases").is_dir() or sample_store_exists(p)
 
     if model is not None:
         return root / model
@@ -637,7 +648,7 @@ def import_samples(store: SampleStore, schema: Schema, data: Any, *, source: str
     already (a store made before the sample store), the imported revision is taken as what the live
     versions were trained on, so `learn` retrains only the groups whose annotations change after it."""
     report = store.upsert(data, schema, source=source)
-    if ModelStore(store.path.parent).release_numbers() and store.info("seeded") is None:
+    if ModelStore(store.home).release_numbers() and store.info("seeded") is None:
         store.set_info("seeded", str(store.revision))
     return report
 

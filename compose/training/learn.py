@@ -24,7 +24,7 @@ from compose.schema.models import Schema
 from compose.store.names import version_name
 from compose.store.records import Release
 from compose.store.remote import RemotePath, StorePath, store_location
-from compose.store.sample_db import sample_store_path
+from compose.store.sample_db import sample_store_exists
 from compose.store.sample_records import UpsertReport
 from compose.store.samples import SampleStore
 from compose.store.store import ModelStore
@@ -138,7 +138,7 @@ def learn(  # noqa: PLR0913 - the lifecycle options, keyword-only
         raise ArtifactNotFoundError(f"{store.path} has no release to learn on; train it first "
                                     f"(compose train SCHEMA --data FILE --store {store.path.parent})")
     live = store.release()
-    if not sample_store_path(store.samples_home).is_file():
+    if not sample_store_exists(store.samples_home):
         raise ArtifactNotFoundError(
             f"{store.path} was made before compose kept samples: it has no sample store to learn into. Seed it "
             f"with the data the live release was trained on: compose samples --store {store.path.parent} --import "
