@@ -36,7 +36,8 @@ ROOT = Path(__file__).resolve().parents[1]
 import compose  # noqa: E402
 from compose.featurize.base import hstack  # noqa: E402
 from compose.heads.head import make_estimator  # noqa: E402
-from compose.store.samples import SampleStore, fitted_keys  # noqa: E402
+from compose.store.sample_access import fitted_keys  # noqa: E402
+from compose.store.samples import SampleStore  # noqa: E402
 
 GROUP = "decade"
 CHUNK = 100_000

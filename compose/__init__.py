@@ -57,8 +57,9 @@ if TYPE_CHECKING:  # for type checkers and editors; at run time names load on fi
     from compose.store.gc import GcReport, collect_garbage
     from compose.store.lifecycle import diff as diff_releases
     from compose.store.lifecycle import list_releases, list_versions, promote, rollback, set_release
+    from compose.store.sample_access import import_samples, open_samples
     from compose.store.sample_records import describe_counts as describe_samples
-    from compose.store.samples import SampleStore, import_samples, open_samples
+    from compose.store.samples import SampleStore
     from compose.store.store import ModelStore
     from compose.store.verify import StoreCheck, verify_store
     from compose.training.executor import AutoExecutor, JoblibExecutor, LocalExecutor, ProcessExecutor
@@ -120,13 +121,13 @@ _LAZY: dict[str, tuple[str, str]] = {
     "evaluation_summary": ("compose.evaluation.evaluator", "summary_lines"),
     "export_onnx": ("compose.export.onnx", "export_onnx"),
     "fit_and_release": ("compose.training.run", "fit_and_release"),
-    "import_samples": ("compose.store.samples", "import_samples"),
+    "import_samples": ("compose.store.sample_access", "import_samples"),
     "learn": ("compose.api", "learn"),
     "list_releases": ("compose.store.lifecycle", "list_releases"),
     "list_versions": ("compose.store.lifecycle", "list_versions"),
     "load": ("compose.runtime.load", "load"),
     "load_schema": ("compose.schema.load", "load_schema"),
-    "open_samples": ("compose.store.samples", "open_samples"),
+    "open_samples": ("compose.store.sample_access", "open_samples"),
     "parse_schema": ("compose.schema.load", "parse_schema"),
     "prepare_inputs": ("compose.data.targets", "prepare_inputs"),
     "promote": ("compose.store.lifecycle", "promote"),

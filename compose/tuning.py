@@ -47,8 +47,9 @@ from compose.runtime.load import with_decisions
 from compose.store.layout import next_release
 from compose.store.names import version_name
 from compose.store.records import DecisionPin, TrainingRule
+from compose.store.sample_access import fitted_keys
 from compose.store.sample_db import sample_store_exists
-from compose.store.samples import SampleStore, fitted_keys
+from compose.store.samples import SampleStore
 from compose.store.store import ModelStore
 
 if TYPE_CHECKING:

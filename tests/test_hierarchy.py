@@ -280,7 +280,7 @@ def test_evaluate_reports_hierarchical_figures(store: Path, data: Path, tmp_path
 
 
 def test_a_label_moved_to_another_branch_clears_the_heads_it_left(tmp_path: Path) -> None:
-    from compose.store.samples import open_samples
+    from compose.store.sample_access import open_samples
 
     schema = parse_schema(MARITAL)
     samples, _ = open_samples(tmp_path, schema=schema, create=True)

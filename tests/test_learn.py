@@ -16,7 +16,8 @@ import pytest
 import compose
 from compose.cli.main import main
 from compose.errors import ArtifactNotFoundError, DataError, GateRefusedError
-from compose.store.samples import SampleStore, fitted_keys
+from compose.store.sample_access import fitted_keys
+from compose.store.samples import SampleStore
 
 MEASURES = ["bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g"]
 

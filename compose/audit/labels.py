@@ -27,8 +27,8 @@ from compose.featurize.base import hstack
 from compose.heads.head import assemble_head, fit_estimator
 from compose.runtime.load import load
 from compose.runtime.model import ComposedModel
+from compose.store.sample_access import open_samples
 from compose.store.sample_rows import file_ids
-from compose.store.samples import open_samples
 
 DEFAULT_FOLDS = 5
 _INSTALL = ("the annotation audit needs cleanlab (>= 2.8, Apache-2.0); install it with "

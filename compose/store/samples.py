@@ -4,10 +4,9 @@
 `models/<name>/samples.sqlite` (standard-library sqlite3, WAL journal, one transaction per write,
 a busy timeout for concurrent writers) holds:
 
-- **samples**: the input values as first seen (immutable), an id (the data's `id` column when it
-  has one, else the 16-hex-digit seeded hash of the inputs, the hash the holdout rule reads), the
-  source and revision that brought it, and its split: `holdout` when the hash falls in the lowest
-  `training.holdout` fraction at first sight, else `train`; never changed afterwards.
+- **samples**: a row is a sample (the identity rule: `compose.store.sample_rows`): its input values
+  as first seen (immutable), an id, the hash of its inputs (the hash the holdout rule reads), the
+  source and revision that brought it, and its split, fixed at first sight.
 - **history**: every annotation of each (sample, group) ever given, the latest being the current
   one (a removal is a change to nothing), with the revision that made it. A revision is one write (an
   upsert, one annotation set or removed) with its time and source, so `as_of=revision` names the
@@ -19,7 +18,6 @@ A multilabel annotation is a list of the present labels (every label known) or p
 
     store = SampleStore.open("models/movies", schema=schema)
     report = store.upsert(frame, schema, source="labels.csv")   # new samples, changed annotations
-    store.counts().groups["genres"].labels["Drama"].present
     store.export("samples.parquet")                              # the format `compose train` reads
 """
 
@@ -40,8 +38,7 @@ import pandas as pd
 from compose.data.hierarchy import off_path_rows
 from compose.data.io import as_frame, source_of, write_table
 from compose.data.targets import holdout_mask, parse_targets, prepare_inputs, row_hashes, split_hashes, split_tags
-from compose.errors import ArtifactNotFoundError, DataError, SampleConflictError, SampleNotFoundError
-from compose.schema.load import schema_from_dict
+from compose.errors import DataError, SampleConflictError, SampleNotFoundError
 from compose.schema.models import Schema
 from compose.store.sample_db import (
     CURRENT,
@@ -54,7 +51,6 @@ from compose.store.sample_db import (
     OnConflict,
     SampleDatabase,
     input_column,
-    sample_store_exists,
     sample_store_path,
 )
 from compose.store.sample_records import (
@@ -77,11 +73,10 @@ from compose.store.sample_records import (
 )
 from compose.store.sample_rows import given_ids, hash_id, merge_duplicates, ordinals, row_cells
 from compose.store.sample_sql import PostgresConnection
-from compose.store.store import ModelStore
 
 log = logging.getLogger("compose")
 
-__all__ = ["FILENAME", "SampleStore", "open_samples", "sample_store_path"]
+__all__ = ["FILENAME", "SampleStore", "sample_store_path"]
 
 
 class SampleStore(SampleDatabase):
@@ -599,70 +594,6 @@ def _changes(cells: dict[str, list[str | None]], groups: dict[str, tuple[int, st
             writes.append((gid, sid, value))
         report.added[g], report.changed[g], report.unchanged[g] = added, changed, same
     return writes
-
-
-def _model_folder(root: Path, model: str | None, schema: Schema | None) -> Path:
-    def is_model(p: Path) -> bool:
-        return (p / "releases").is_dir() or sample_store_exists(p)
-
-    if model is not None:
-        return root / model
-    if is_model(root):
-        return root
-    if schema is not None:
-        return root / schema.name
-    found = sorted(p for p in root.iterdir() if p.is_dir() and is_model(p)) if root.is_dir() else []
-    if len(found) == 1:
-        return found[0]
-    if not found:
-        raise ArtifactNotFoundError(f"store {str(root)!r} holds no model and no samples; train one first "
-                                    f"(compose train SCHEMA --data FILE --store {root})")
-    raise ArtifactNotFoundError(f"store {str(root)!r} holds several models {[p.name for p in found]}; pick one "
-                                "with --model NAME")
-
-
-def open_samples(root: str | Path, *, model: str | None = None, schema: Schema | None = None,
-                 create: bool = False) -> tuple[SampleStore, Schema]:
-    """The sample store of a model under a store root (or of a model folder) and the schema to read
-    it with: `schema`, else the live release's, else the one the sample store was last written with.
-    With `create`, a missing sample store is created (then a model with no release needs `schema`;
-    its folder is `root/<schema name>`)."""
-    folder = _model_folder(Path(root), model, schema)
-    if schema is None:
-        live = ModelStore(folder)
-        if live.release_numbers():
-            record = live.release()
-            schema = schema_from_dict(record.schema_document, source=f"{folder}/releases/{record.release}.json")
-    store = SampleStore.open(folder, schema=schema, create=create)
-    if schema is None:
-        text = store.info("schema")
-        if text is None:
-            store.close()
-            raise ArtifactNotFoundError(f"{folder} has no release and its sample store no schema; pass the schema")
-        schema = schema_from_dict(json.loads(text), source=str(store.path))
-    return store, schema
-
-
-def import_samples(store: SampleStore, schema: Schema, data: Any, *, source: str | None = None) -> UpsertReport:
-    """Add a file's rows to the sample store without training. In a model folder that has a release
-    already (a store made before the sample store), the imported revision is taken as what the live
-    versions were trained on, so `learn` retrains only the groups whose annotations change after it."""
-    report = store.upsert(data, schema, source=source)
-    if ModelStore(store.home).release_numbers() and store.info("seeded") is None:
-        store.set_info("seeded", str(store.revision))
-    return report
-
-
-def fitted_keys(model_store: ModelStore, samples: SampleStore, group: str, version: int) -> np.ndarray | None:
-    """The sample keys version `version` of `group` was fitted on, or None when unknown: from the
-    `fit` file of the version (written with it, so training never rewrites the sample database),
-    else from the sample database (versions written before that file existed)."""
-    try:
-        fit = model_store.load_extra("groups", group, version, "fit")
-    except ArtifactNotFoundError:
-        old = samples.fitted(group, version)
-        return None if old is None else old[0]
-    return np.asarray(fit["sids"], dtype=np.int64)
 
 
 class _NothingNew(Exception):  # noqa: N818 - control flow inside `upsert`, never raised out of it

@@ -10,19 +10,10 @@ releases that pin them.
       CURRENT                  # the name of the live release (and its signature, in a signed store)
       .lock                    # held by the one writer; .tmp/ holds its unfinished writes
 
-A version folder is written in `.tmp/` and renamed into place; a release file and CURRENT are
-written to a temporary file and renamed (`compose.data.io.atomic_write`); all under the lock: a
-crash leaves either the old state or the new one, never half of a version or of a release.
-Reading an artifact checks its sha256 against both its meta.json and the release that pins it.
-meta.json and release files are parsed into the types of `compose.store.records` here, where
-they are read; a decision pickled by compose 0.1.0 (`decisions/<group>/vNNNN/model.joblib`)
-still loads.
-
-A version is written with a `.pending` marker, removed when its run ends (released or kept by the
-gate). A run that fails removes its staging files and its unreleased versions; one that is killed
-leaves versions still marked pending, which `compose verify` names as leftovers of an aborted run
-and `compose gc` removes. Versions without the marker (every version of older stores) are whole.
-
+A version folder is written in `.tmp/` and renamed into place, a release file and CURRENT through a
+renamed temporary file, all under the lock: a crash leaves the old state or the new one. Reading an
+artifact checks its sha256 against its meta.json and the release. A version carries a `.pending`
+marker until its run ends; `compose gc` removes those of killed runs (`compose verify` names them).
 On object storage (compose.store.remote): the same layout, no lock, no rename (compose.store.publish).
 """
 

@@ -25,8 +25,9 @@ from compose.schema.hierarchy import head_hint
 from compose.schema.models import Schema
 from compose.store.names import version_name
 from compose.store.records import Release
+from compose.store.sample_access import fitted_keys
 from compose.store.sample_records import SampleSet
-from compose.store.samples import SampleStore, fitted_keys
+from compose.store.samples import SampleStore
 from compose.store.store import ModelStore
 
 log = logging.getLogger("compose")

@@ -26,7 +26,8 @@ from compose.cli.main import main
 from compose.data.targets import outside_when
 from compose.featurize.base import featurizer_of
 from compose.registry import default_registry
-from compose.store.samples import SampleStore, fitted_keys
+from compose.store.sample_access import fitted_keys
+from compose.store.samples import SampleStore
 from tests._serve import Server
 from tests._tables import TABLES, Table
 
