@@ -13,8 +13,7 @@ a busy timeout for concurrent writers) holds:
   rows and labels a version was trained on exactly.
 - **fits**: the exact samples each stored group version was fitted on.
 
-A multilabel annotation is a list of the present labels (every label known) or per-label truth
-(`{"red": true}`: the unnamed labels unknown); see `compose.store.sample_records`.
+Multilabel annotations (present labels, or per-label truth): `compose.store.sample_records`.
 
     store = SampleStore.open("models/movies", schema=schema)
     report = store.upsert(frame, schema, source="labels.csv")   # new samples, changed annotations
@@ -108,6 +107,8 @@ class SampleStore(SampleDatabase):
         df = split_tags(as_frame(data), schema)
         where = source_of(df)
         src_name = source or (where if where != "the data" else "api")
+        if identity == "new" and schema.training.group_by and schema.training.group_by not in df.columns:
+            df[schema.training.group_by] = None  # a served row without it: split by its inputs
         inputs = prepare_inputs(df, schema)
         targets = parse_targets(df, schema)
         hashes = row_hashes(inputs, self.seed)

@@ -55,7 +55,7 @@ def _frame(state: ServeState, rows: list[dict[str, Any]]) -> tuple[pd.DataFrame,
     """The posted rows as a table of the columns the schema declares (and `id`), and a note naming
     the columns it does not declare, which are ignored (as `compose train` and `/v1/predict` do)."""
     schema = state.live().model.schema
-    known = {"id", *schema.inputs, *schema.groups}
+    known = {"id", *schema.inputs, *schema.groups, *([schema.training.group_by] if schema.training.group_by else [])}
     ignored = sorted({k for row in rows for k in row} - known)
     frame = as_frame([{k: _cell(v) for k, v in row.items() if k in known} for row in rows]) if rows \
         else pd.DataFrame()
