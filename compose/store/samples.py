@@ -588,8 +588,7 @@ def _changes(cells: dict[str, list[str | None]], groups: dict[str, tuple[int, st
                 if refuse is not None:
                     raise SampleConflictError(
                         f"{where}, row {r + 1}: sample {refuse[r]!r} is annotated {old} for group {g!r}; "
-                        f"the row says {value}. Change the annotation explicitly, or upsert with "
-                        "on_conflict='update'", refuse[r], g, old, value)
+                        f"the row says {value}. Change the annotation explicitly", refuse[r], g, old, value)
                 changed += 1
                 report.ambiguous += r in shared
             writes.append((gid, sid, value))
