@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from tests._schemas import BIRDS_HEADER
+
 DATA = Path(__file__).resolve().parent / "data"
 SCHEMAS = Path(__file__).resolve().parents[1] / "schemas"
 
@@ -75,16 +77,7 @@ def _penguins_coarse() -> pd.DataFrame:
     return df[["flipper_length_mm", "year", "species", "island", "sex"]]
 
 
-PENGUINS = """schema_version: 1
-name: penguins
-inputs:
-  bill_length_mm: {type: number}
-  bill_depth_mm: {type: number}
-  flipper_length_mm: {type: number}
-  body_mass_g: {type: number}
-features:
-  body: {type: tabular, inputs: [bill_length_mm, bill_depth_mm, flipper_length_mm, body_mass_g]}
-groups:
+PENGUINS = BIRDS_HEADER.replace("name: birds", "name: penguins") + """\
   species: {type: multiclass, labels: [Adelie, Chinstrap, Gentoo], features: [body]}
   island: {type: multiclass, labels: [Biscoe, Dream, Torgersen], features: [body], when: {species: [Adelie]}}
   sex: {type: binary, labels: [female, male], features: [body]}
