@@ -39,6 +39,8 @@ class GroupResult(_Strict):
     confidence: float | None = None
     scores: dict[str, float] | None = None
     version: int
+    source: Literal["model", "zero-shot"] | None = Field(
+        None, description="`zero-shot`: the group's head reads its label texts (the cold start); absent: a trained head")
     decision_version: int | None = None
     outcome: str
     reason: str | None = None

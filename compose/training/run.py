@@ -40,6 +40,7 @@ from compose.featurize.base import featurizer_of, fit_transform_rows, hstack
 from compose.heads.auto import AUTO, SearchResult, search
 from compose.heads.decide import raw_predictions
 from compose.heads.head import Head, assemble_head
+from compose.heads.zero_shot import answers_zero_shot, label_counts, zero_shot_feature, zero_shot_head
 from compose.metrics import gate_metric_name, group_metrics
 from compose.plan import Plan, build_plan, feature_node
 from compose.registry import Registry, resolve
@@ -158,6 +159,7 @@ class TrainingRun:
     samples: SampleStore | None = None  # the sample store the run reads (None: trained from the file alone)
     sample_set: SampleSet | None = None
     accept_new_labels: bool = False
+    zero_shot: set[str] = field(default_factory=set)  # groups answering from their label texts this run
 
     @property
     def train_rows(self) -> np.ndarray:
@@ -221,6 +223,7 @@ def fit_and_release(  # noqa: PLR0913 - the lifecycle commands' options, keyword
         run.artifact_format = artifact_format or schema.store.artifact_format
         read_live_release(run)
         fit_features(run, refit)
+        choose_zero_shot(run)
         fit_heads(run, executor if executor is not None else AutoExecutor(n_jobs), budget_s)
         write_feature_versions(run)
         for g in run.trained:
@@ -274,7 +277,7 @@ def read_samples(schema: Schema, store: ModelStore, incoming: Incoming | None, g
             log.info(line)
     selections = {}
     for g in trained:
-        selections[g] = select_rows(schema, g, data.targets, data.holdout, data.hashes)
+        selections[g] = select_rows(schema, g, data.targets, data.holdout, data.hashes, len(data.hashes))
         if selections[g].excluded_by_when:
             log.info("group %r: %d labelled samples left out because their %s label is outside `when`",
                      g, selections[g].excluded_by_when, "/".join(schema.groups[g].when or {}))
@@ -323,7 +326,7 @@ def select_training_rows(schema: Schema, data: Any, store: ModelStore, groups: l
     selections: dict[str, GroupRows] = {}
     for g in list(trained):
         rows = select_rows(schema, g, targets, hold, hashes)
-        if len(rows.train) == 0:
+        if len(rows.train) == 0 and zero_shot_feature(schema, g) is None:
             _warn(report, f"group {g!r}: no labelled training rows in this file; not trained")
             trained.remove(g)
             continue
@@ -348,7 +351,7 @@ def read_live_release(run: TrainingRun) -> None:
             if run.samples is not None:  # stored samples: they are judged on again
                 rows.holdout = np.sort(np.concatenate([rows.holdout, rows.train[judged]]))
             rows.train = rows.train[~judged]
-            if len(rows.train) == 0:
+            if len(rows.train) == 0 and zero_shot_feature(run.schema, g) is None:
                 raise DataError(f"group {g!r}: every labelled row of this file is in the live version's "
                                 "holdout, so none is left to train on; add rows that were not labelled before")
 
@@ -390,6 +393,8 @@ def fit_heads(run: TrainingRun, executor: FitExecutor, budget_s: float | None = 
     owners: list[str] = []
     for g in run.trained:
         run.xs[g] = hstack([blocks[f] for f in schema.features_of(g)])
+        if g in run.zero_shot:
+            continue
         if schema.groups[g].model.estimator == AUTO:
             rows = run.selections[g]
             run.searches[g] = search(g, schema.groups[g], schema.labels_of(g), run.xs[g][rows.train],
@@ -407,8 +412,29 @@ def fit_heads(run: TrainingRun, executor: FitExecutor, budget_s: float | None = 
     fitted = executor.map(fits)
     run.fit_seconds = time.perf_counter() - t0
     for g in run.trained:
+        if g in run.zero_shot:
+            run.heads[g] = _zero_shot(run, g)
+            continue
         ests = [e for e, o in zip(fitted, owners, strict=True) if o == g]
         run.heads[g] = assemble_head(g, schema.groups[g].type, schema.labels_of(g), schema.features_of(g), ests)
+
+
+def _zero_shot(run: TrainingRun, g: str) -> Head:
+    """The zero-shot head of a group whose labels are too few (`compose.heads.zero_shot`)."""
+    features = run.schema.features_of(g)
+    widths = {f: featurizer_of(run.schema, f, run.registry).width(run.transformers[f]) for f in features}
+    head = zero_shot_head(run.schema, g, run.transformers, widths)
+    counts = label_counts(run.schema, g, run.selections[g].y[run.selections[g].train])
+    short = {label: n for label, n in counts.items() if n < run.schema.groups[g].cold_start.min_per_label}
+    log.info("group %r answers zero-shot from its label texts: fewer than %d labelled training samples for %s",
+             g, run.schema.groups[g].cold_start.min_per_label, short)
+    return head
+
+
+def choose_zero_shot(run: TrainingRun) -> None:
+    """Step 3b: the groups that answer zero-shot this run (a label below `cold_start.min_per_label`)."""
+    run.zero_shot = {g for g in run.trained
+                     if answers_zero_shot(run.schema, g, run.selections[g].y[run.selections[g].train])}
 
 
 def write_feature_versions(run: TrainingRun) -> None:
@@ -472,7 +498,7 @@ def gate_and_write_head(run: TrainingRun, g: str, *, gate: bool, force: bool, no
         "metrics": metrics, "gate_metric": gate_metric_name(spec.type, spec.gate.metric),
         "gate": None if verdict is None else verdict.to_json(), "excluded_by_when": rows.excluded_by_when,
         "training": {**schema.training.model_dump(), "rows": "hash(inputs) >= holdout"},
-        "fit_seconds_all_heads": round(run.fit_seconds, 3), "note": note,
+        "fit_seconds_all_heads": round(run.fit_seconds, 3), "note": note, "source": run.heads[g].source,
         "plugin": run.registry.plugin("estimators", run.searches[g].estimator if g in run.searches
                                       else spec.model.estimator).to_dict(),
     }
