@@ -69,7 +69,7 @@ def test_a_group_without_a_single_label_is_released_and_answers_zero_shot(cold: 
 
 
 def test_every_output_path_says_zero_shot_alike(cold: ComposedModel, emoji: pd.DataFrame) -> None:
-    rows = emoji[["name"]].to_dict("records")
+    rows = [{"name": name} for name in emoji["name"]]
     batch = cold.predict(emoji[["name"]])  # > 64 rows: the columnar builder
     assert [cold.predict_one(r) for r in rows[:5]] == batch.to_list()[:5] == cold.predict(rows[:5]).to_list()
     out = io.BytesIO()
@@ -120,7 +120,7 @@ def test_a_trained_candidate_worse_than_the_zero_shot_head_is_refused(emoji: pd.
     weak = EMOJI.replace("    gate: {metric: balanced_accuracy}",
                          "    gate: {metric: balanced_accuracy}\n    model: {params: {C: 0.000001}}")
     compose.train(parse_schema(weak), emoji[["name"]], store=tmp_path)
-    with pytest.raises(GateRefusedError, match="balanced_accuracy .* < live v0001") as refused:
+    with pytest.raises(GateRefusedError, match=r"balanced_accuracy .* < live v0001") as refused:
         compose.learn(tmp_path, emoji)
     report = refused.value.report
     assert report.train is not None
@@ -221,16 +221,12 @@ def test_films_answer_zero_shot_over_two_features_then_learn_their_genres(films:
     results = cold.predict(inputs)
     assert {r["groups"]["genre"]["source"] for r in results} == {"zero-shot"}
     assert balanced_accuracy_score(films["genre"], _categories(results, "genre")) > 0.2  # 5 genres: chance 0.2
-    try:
-        report = compose.learn(tmp_path, films)
-    except GateRefusedError as refused:
-        report = refused.report
-    assert report.train is not None and report.train.groups["genre"].gate is not None
+    report = compose.learn(tmp_path, films)  # 272 labelled films: the trained head beats the names' reading
+    gate = report.train.groups["genre"].gate if report.train is not None else None
+    assert gate is not None and gate.live is not None and gate.candidate is not None
+    assert gate.passed and gate.candidate > gate.live
     warm = compose.load(tmp_path)
-    if report.train.groups["genre"].released:
-        assert "source" not in warm.predict_one(inputs.iloc[0].to_dict())["groups"]["genre"]
-    else:  # the gate kept the label names' reading: it did better on the held-out films
-        assert isinstance(warm.heads_["genre"], ZeroShotHead)
+    assert "source" not in warm.predict_one({"title": "Nosferatu", "director": "F. W. Murnau"})["groups"]["genre"]
 
 
 @pytest.mark.parametrize(("edit", "message"), [

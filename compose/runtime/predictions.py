@@ -164,7 +164,8 @@ class Predictions(Sequence[dict[str, Any]]):
         Per group: `<group>` (the label, or a multilabel group's labels joined by '|'),
         `<group>_confidence` (multiclass, binary), `<group>_score_<label>` (multilabel),
         `<group>_labels` (top_k, cumulative), `<group>_review` (zones), `<group>_source` (a zero-shot
-        head: `zero-shot` where it ran) and `<group>_outcome`; then `release`. A group that did not run on a row (or gave no label) is missing there.
+        head: `zero-shot` where it ran) and `<group>_outcome`;
+        then `release`. A group that did not run on a row (or gave no label) is missing there.
         """
         data: dict[str, Any] = {}
         for name, col in self._table_columns().items():

@@ -40,7 +40,7 @@ class GroupResult(_Strict):
     scores: dict[str, float] | None = None
     version: int
     source: Literal["model", "zero-shot"] | None = Field(
-        None, description="`zero-shot`: the group's head reads its label texts (the cold start); absent: a trained head")
+        None, description="`zero-shot`: the group's head reads its label texts (cold start); absent: a trained head")
     decision_version: int | None = None
     outcome: str
     reason: str | None = None
