@@ -254,3 +254,44 @@ def test_the_served_response_model_takes_a_zero_shot_result(cold: ComposedModel)
 
     result = cold.predict_one({"name": "red apple"})
     assert MergedResult.model_validate(result).groups["category"].source == "zero-shot"
+
+
+def test_a_server_answers_zero_shot_then_learns_the_posted_labels(emoji: pd.DataFrame, tmp_path: Path) -> None:
+    pytest.importorskip("uvicorn")
+    import sys
+    import time
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _serve import Server
+
+    from compose.serve.messages import ModelInfo, PredictResponse
+
+    store = tmp_path / "store"
+    compose.train(parse_schema(EMOJI), emoji[["name"]], store=store)
+    with Server(store, "--debounce", "0.2", "--capture") as srv, srv.client(headers=srv.auth) as c:
+        answer = c.post("/v1/predict", json={"rows": [{"name": "red apple"}, {"name": "grinning face"}]})
+        assert answer.status_code == 200, answer.text
+        results = PredictResponse.model_validate(answer.json()).results
+        assert [r.groups["category"].source for r in results] == ["zero-shot", "zero-shot"]
+        assert ModelInfo.model_validate(c.get("/v1/model").json()).groups["category"].source == "zero-shot"
+        rows = [{"id": f"e{i}", "name": n, "category": cat} for i, (n, cat) in enumerate(emoji.itertuples(index=False))]
+        posted = c.post("/v1/samples", json={"rows": rows})
+        assert posted.status_code == 200, posted.text
+        assert posted.json()["scheduled"] == ["category"]
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            jobs = c.get("/v1/jobs", params={"group": "category"}).json()["jobs"]
+            if jobs and jobs[0]["status"] in ("released", "refused", "failed"):
+                break
+            time.sleep(0.1)
+        assert jobs[0]["status"] == "released" and jobs[0]["gate"]["passed"], jobs[0]
+        while c.get("/readyz").json()["release"] != jobs[0]["release"] and time.monotonic() < deadline:
+            time.sleep(0.05)
+        after = c.post("/v1/predict", json={"rows": [{"name": "red apple"}]}).json()["results"][0]
+        assert after["groups"]["category"]["version"] == 2 and "source" not in after["groups"]["category"]
+        assert c.get("/v1/model").json()["groups"]["category"]["source"] == "model"
+    assert not srv.left_behind
+    from compose.evaluation.monitoring import monitor
+
+    served = monitor(store)["groups"]["category"]["releases"]  # the capture kept each answer's source
+    assert served["r0001"]["sources"] == {"zero-shot": 2} and served["r0001"]["drift"]["flagged"] is False

@@ -77,6 +77,8 @@ class GroupInfo(_Strict):
     metrics: dict[str, Any] = Field(default_factory=dict, description="holdout metrics from the version's meta.json")
     decision: dict[str, Any] = Field(description="the decision in force (the schema's, or a tuned one)")
     decision_version: int | None = Field(None, description="the tuned decision's version; null: the schema's own")
+    source: Literal["model", "zero-shot"] = Field(
+        "model", description="`zero-shot`: the version reads its label texts (the cold start); `model`: trained")
 
 
 class FeatureInfo(_Strict):
