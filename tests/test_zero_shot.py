@@ -66,6 +66,9 @@ def test_a_group_without_a_single_label_is_released_and_answers_zero_shot(cold: 
     assert cold.store is not None
     meta = cold.store.group_meta("category", cold.version_of("category"))
     assert (meta.source, meta.n_train) == ("zero-shot", 0)
+    from compose.store.lifecycle import list_versions
+
+    assert [v["estimator"] for v in list_versions(cold.store.path.parent, group="category")] == ["zero-shot"]
 
 
 def test_every_output_path_says_zero_shot_alike(cold: ComposedModel, emoji: pd.DataFrame) -> None:
@@ -295,3 +298,12 @@ def test_a_server_answers_zero_shot_then_learns_the_posted_labels(emoji: pd.Data
 
     served = monitor(store)["groups"]["category"]["releases"]  # the capture kept each answer's source
     assert served["r0001"]["sources"] == {"zero-shot": 2} and served["r0001"]["drift"]["flagged"] is False
+
+
+def test_a_zero_shot_head_saves_and_loads_as_skops(cold: ComposedModel, emoji: pd.DataFrame, tmp_path: Path) -> None:
+    pytest.importorskip("skops")
+    model = compose.train(parse_schema(EMOJI), emoji[["name"]], store=tmp_path, artifact_format="skops")
+    loaded = compose.load(tmp_path)
+    assert isinstance(loaded.heads_["category"], ZeroShotHead)
+    assert loaded.predict(emoji[["name"]].head(30)).to_list() == cold.predict(emoji[["name"]].head(30)).to_list()
+    assert model.release.release == "r0001"
