@@ -18,6 +18,7 @@ from compose.errors import DataError, GateRefusedError, SchemaError
 from compose.heads.zero_shot import ZeroShotHead, label_texts
 from compose.runtime.model import ComposedModel
 from compose.schema.load import parse_schema
+from compose.store.lifecycle import list_versions
 
 pytest.importorskip("wordllama")
 
@@ -66,9 +67,7 @@ def test_a_group_without_a_single_label_is_released_and_answers_zero_shot(cold: 
     assert cold.store is not None
     meta = cold.store.group_meta("category", cold.version_of("category"))
     assert (meta.source, meta.n_train) == ("zero-shot", 0)
-    from compose.store.lifecycle import list_versions
-
-    assert [v["estimator"] for v in list_versions(cold.store.path.parent, group="category")] == ["zero-shot"]
+    assert [v["estimator"] for v in list_versions(str(cold.store.path.parent), group="category")] == ["zero-shot"]
 
 
 def test_every_output_path_says_zero_shot_alike(cold: ComposedModel, emoji: pd.DataFrame) -> None:
@@ -307,3 +306,18 @@ def test_a_zero_shot_head_saves_and_loads_as_skops(cold: ComposedModel, emoji: p
     assert isinstance(loaded.heads_["category"], ZeroShotHead)
     assert loaded.predict(emoji[["name"]].head(30)).to_list() == cold.predict(emoji[["name"]].head(30)).to_list()
     assert model.release.release == "r0001"
+
+
+def test_the_command_line_trains_unlabelled_names_and_refuses_a_bad_description(
+        emoji: pd.DataFrame, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from compose.cli.main import main
+
+    (tmp_path / "emoji.yaml").write_text(EMOJI, encoding="utf-8")
+    emoji[["name"]].to_csv(tmp_path / "names.csv", index=False)
+    code = main(["train", str(tmp_path / "emoji.yaml"), "--data", str(tmp_path / "names.csv"),
+                 "--store", str(tmp_path / "models")])
+    assert code == 0 and "zero-shot (answers from its label texts)  [released]" in capsys.readouterr().out
+    bad = EMOJI.replace("    gate:", '    descriptions: {Flag: "a flag"}\n    gate:')
+    (tmp_path / "bad.yaml").write_text(bad, encoding="utf-8")
+    assert main(["validate", str(tmp_path / "bad.yaml")]) == 2
+    assert "groups.category.descriptions.Flag" in capsys.readouterr().err

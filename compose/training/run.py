@@ -71,6 +71,7 @@ class GroupReport:
     metrics: dict[str, Any]
     gate: GateVerdict | None = None
     search: dict[str, Any] | None = None  # `model: auto`: the search record (as in meta.json)
+    source: str = "model"  # `zero-shot`: the version reads its label texts (compose.heads.zero_shot)
 
 
 @dataclass
@@ -515,7 +516,8 @@ def gate_and_write_head(run: TrainingRun, g: str, *, gate: bool, force: bool, no
     version, _ = run.store.write_version("groups", g, run.heads[g], meta, extras=extras, fmt=run.artifact_format)
     run.released[g] = ok
     run.report.groups[g] = GroupReport(g, version, ok, len(rows.train), len(holdout), metrics, verdict,
-                                       run.searches[g].to_dict() if g in run.searches else None)
+                                       run.searches[g].to_dict() if g in run.searches else None,
+                                       run.heads[g].source)
     _log_group(schema, run.report.groups[g])
 
 
