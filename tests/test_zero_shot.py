@@ -321,3 +321,14 @@ def test_the_command_line_trains_unlabelled_names_and_refuses_a_bad_description(
     (tmp_path / "bad.yaml").write_text(bad, encoding="utf-8")
     assert main(["validate", str(tmp_path / "bad.yaml")]) == 2
     assert "groups.category.descriptions.Flag" in capsys.readouterr().err
+
+
+def test_new_descriptions_replace_a_zero_shot_head_without_a_held_out_row(emoji: pd.DataFrame,
+                                                                          tmp_path: Path) -> None:
+    compose.train(parse_schema(EMOJI), emoji[["name"]], store=tmp_path)
+    described = parse_schema(EMOJI.replace("    gate:", '    descriptions: {Flags: "flag of a country"}\n    gate:'))
+    report = compose.retrain(described, emoji[["name"]], tmp_path, group="category")
+    gate = report.groups["category"].gate
+    assert gate is not None and gate.passed and gate.n_holdout == 0 and "zero-shot" in str(gate.reason)
+    head = compose.load(tmp_path).heads_["category"]
+    assert isinstance(head, ZeroShotHead) and head.label_texts[-1] == "flag of a country"

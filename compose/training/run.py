@@ -486,6 +486,7 @@ def gate_and_write_head(run: TrainingRun, g: str, *, gate: bool, force: bool, no
     if gate and run.live is not None and g in run.live.groups:
         verdict = gate_verdict(schema, run.store, run.live, g, metrics, holdout, force=force,
                                accept_new_labels=run.accept_new_labels)
+        verdict = _zero_shot_for_zero_shot(run, g, verdict, len(holdout))
     ok = verdict is None or verdict.passed or force
     meta = {
         "spec_hash": schema.group_fingerprint(g), "spec": spec.model_dump(mode="json"),
@@ -519,6 +520,17 @@ def gate_and_write_head(run: TrainingRun, g: str, *, gate: bool, force: bool, no
                                        run.searches[g].to_dict() if g in run.searches else None,
                                        run.heads[g].source)
     _log_group(schema, run.report.groups[g])
+
+
+def _zero_shot_for_zero_shot(run: TrainingRun, g: str, verdict: GateVerdict, n_holdout: int) -> GateVerdict:
+    """With no held-out rows to compare on, a zero-shot head may replace a zero-shot head (its label texts
+    or scale may have changed); a trained candidate still has to beat the live zero-shot head on rows."""
+    if verdict.passed or n_holdout or g not in run.zero_shot or run.live is None:
+        return verdict
+    if run.store.group_meta(g, run.live.groups[g].version).source != "zero-shot":
+        return verdict
+    return verdict.model_copy(update={"passed": True, "forced": False, "reason": (
+        "no held-out rows to compare on: a zero-shot head replaces the live zero-shot head")})
 
 
 def hold_back_refused_features(run: TrainingRun) -> None:
