@@ -52,6 +52,8 @@ def _print_report(report: compose.TrainReport) -> None:
         state = "released" if r.released else "kept, NOT released"
         if r.search is not None:
             value += f"; auto chose {r.search['estimator']} in {r.search['seconds']:.1f}s"
+        if r.source == "zero-shot":
+            value += "; zero-shot (answers from its label texts)"
         gate = ""
         if r.gate is not None and r.gate.live is not None:
             gate = (f"; live {version_name(r.gate.against)} scored {r.gate.live:.4f} on the same "

@@ -135,6 +135,11 @@ class Head:
     estimators_: list[Any] = field(default_factory=list)
     classes_: list[list[int]] = field(default_factory=list)
 
+    @property
+    def source(self) -> str:
+        """What answers for this head: `model` (fitted on labelled samples); `zero-shot` for a ZeroShotHead."""
+        return "model"
+
     def scores(self, X: Matrix) -> np.ndarray:  # noqa: N803
         """Scores per declared label, shape (n_rows, n_labels).
 

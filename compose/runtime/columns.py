@@ -61,13 +61,15 @@ class GroupColumns:
     decision_version: int | None
     output: GroupOutput
     spec: Any = field(repr=False)   # the group's GroupSpec, with the decision in force
+    source: str = "model"           # `zero-shot` for a zero-shot head (compose.heads.zero_shot)
 
     @classmethod
     def of(cls, model: ModelView, output: GroupOutput) -> GroupColumns:
         group = output.group
         spec = model.schema.groups[group]
-        return cls(group, spec.type, list(model.heads_[group].labels), model.version_of(group),
-                   decision_version(model.release, group), output, spec)
+        head = model.heads_[group]
+        return cls(group, spec.type, list(head.labels), model.version_of(group),
+                   decision_version(model.release, group), output, spec, head.source)
 
     @property
     def n(self) -> int:
@@ -156,7 +158,8 @@ class GroupColumns:
 
         `<group>`: the label (a multilabel group: its labels joined by '|'), `<group>_confidence`
         (multiclass, binary) or `<group>_score_<label>` (multilabel), `<group>_labels` for a set
-        policy, `<group>_review` for zones, `<group>_outcome`. Codes of -1 are missing values.
+        policy, `<group>_review` for zones, `<group>_source` for a zero-shot head (`zero-shot` where it
+        ran), `<group>_outcome`. Codes of -1 are missing values.
         """
         g = self.group
         cols: dict[str, Any] = {}
@@ -173,5 +176,7 @@ class GroupColumns:
                 cols[f"{g}_labels"] = (codes, ["|".join(s) for s in sets])
             if self.output.decided.review is not None:
                 cols[f"{g}_review"] = np.asarray(self.output.decided.review, dtype=bool) & self.applied
+            if self.source != "model":
+                cols[f"{g}_source"] = (np.where(self.applied, 0, -1).astype(np.int32), [self.source])
         cols[f"{g}_outcome"] = (self.outcome.astype(np.int32), list(OUTCOMES))
         return cols

@@ -29,6 +29,8 @@ def group_result(model: ModelView, output: GroupOutput, r: int,
     Besides label(s), confidence, scores and version, every group carries `decision_version` (the
     tuned decision in force, None for the schema's own), `outcome` (`labelled`, `abstained`,
     `review`, `rejected`, `below_threshold` or `skipped`) and, when no label was given, `reason`.
+    A zero-shot head's answer (a row it ran on) says `"source": "zero-shot"` right after `version`;
+    a trained head's carries no `source` (it means `"model"`).
     """
     group = output.group
     spec = model.schema.groups[group]
@@ -45,6 +47,7 @@ def group_result(model: ModelView, output: GroupOutput, r: int,
     row = rounded[r] if rounded is not None else np.round(output.scores[r], 4).tolist()
     scores = dict(zip(labels, row, strict=True))
     outcome, reason = explain(spec, labels, output.scores, output.decided, r)
+    source = model.heads_[group].source
     if spec.type == "multilabel":
         chosen = [labels[j] for j in np.flatnonzero(output.decided.chosen[r])]
         out: dict[str, Any] = {"labels": chosen, "scores": scores, "version": version}
@@ -57,6 +60,8 @@ def group_result(model: ModelView, output: GroupOutput, r: int,
             "scores": scores,
             "version": version,
         }
+        if source != "model":
+            out["source"] = source
         if output.decided.selected is not None:
             order = np.argsort(-output.scores[r], kind="stable")
             out["labels"] = [labels[j] for j in order if output.decided.selected[r, j]]

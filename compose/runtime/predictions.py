@@ -168,7 +168,8 @@ class Predictions(Sequence[dict[str, Any]]):
 
         Per group: `<group>` (the label, or a multilabel group's labels joined by '|'),
         `<group>_confidence` (multiclass, binary), `<group>_score_<label>` (multilabel),
-        `<group>_labels` (top_k, cumulative), `<group>_review` (zones) and `<group>_outcome`;
+        `<group>_labels` (top_k, cumulative), `<group>_review` (zones), `<group>_source` (a zero-shot
+        head: `zero-shot` where it ran) and `<group>_outcome`;
         then `release`. A group that did not run on a row (or gave no label) is missing there.
         """
         data: dict[str, Any] = {}
@@ -279,6 +280,7 @@ def _group_dicts(c: ResultColumns, start: int, stop: int) -> list[dict[str, Any]
             out.append(res)
         return out
     d = c.output.decided
+    source = None if c.source == "model" else c.source
     chosen = c.chosen[start:stop].tolist()
     confidence = c.confidence[start:stop].tolist()
     abstained = np.asarray(d.abstained[start:stop], dtype=bool).tolist()
@@ -295,6 +297,8 @@ def _group_dicts(c: ResultColumns, start: int, stop: int) -> list[dict[str, Any]
         conf = confidence[k]
         res = {"label": labels[j] if j >= 0 else None, "confidence": None if math.isnan(conf) else conf,
                "scores": dict(zip(labels, rounded[k], strict=True)), "version": version}
+        if source is not None:
+            res["source"] = source
         if set_codes is not None:
             res["labels"] = list(sets[set_codes[k]])
         if abstained[k]:
@@ -356,7 +360,7 @@ def _group_fragments(c: ResultColumns, start: int, stop: int) -> list[str]:
     set_json = ["[" + ",".join(_dumps(x) for x in s) + "]" for s in sets]
     picked = set_codes[start:stop].tolist() if d.selected is not None else None
     candidate = c.candidate[start:stop].tolist() if review is not None else None
-    version_part = f',"version":{c.version}'
+    version_part = f',"version":{c.version}' + ("" if c.source == "model" else f',"source":{_dumps(c.source)}')
     decision_part = f',"decision_version":{_dumps(c.decision_version)}'
     for k, j in enumerate(chosen):
         r = start + k

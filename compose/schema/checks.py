@@ -79,7 +79,40 @@ def check_references(data: dict[str, Any], registry: Registry | None = None) -> 
     for gname, gspec in groups.items():
         problems.extend(_check_group(str(gname), _d(gspec), list(features), groups, registry,
                                      tuple(_names(data.get("trusted_modules")))))
+    problems.extend(_check_cold_start(features, groups))
     problems.extend(_check_when_cycles(groups))
+    return problems
+
+
+def _check_descriptions(base: Path_, gtype: str | None, gspec: dict[str, Any],
+                        labels: list[Any] | None) -> list[tuple[Path_, str]]:
+    """`descriptions:` name declared labels; it and `cold_start:` apply to multiclass and binary groups."""
+    problems: list[tuple[Path_, str]] = []
+    if labels is not None:
+        for key in _d(gspec.get("descriptions")):
+            if label_text(key) not in labels:
+                problems.append(((*base, "descriptions", key),
+                                 f"unknown label {key!r}.{did_you_mean(str(key), [str(x) for x in labels])} "
+                                 f"Declared: {labels}."))
+    if gtype == "multilabel" and ("cold_start" in gspec or "descriptions" in gspec):
+        key = "cold_start" if "cold_start" in gspec else "descriptions"
+        problems.append(((*base, key), f"{key!r} applies to multiclass and binary groups only (the zero-shot "
+                                        "cold start); remove it from this multilabel group"))
+    return problems
+
+
+def _check_cold_start(features: dict[str, Any], groups: dict[str, Any]) -> list[tuple[Path_, str]]:
+    """A group that sets `cold_start` must read a `type: embedding` feature: the zero-shot head reads it."""
+    problems: list[tuple[Path_, str]] = []
+    for gname, gspec in groups.items():
+        spec = _d(gspec)
+        if "cold_start" not in spec or _d(spec.get("cold_start")).get("min_per_label") == 0:
+            continue
+        names = _names(spec["features"]) if isinstance(spec.get("features"), list) else list(features)
+        if not any(_d(features.get(f)).get("type") == "embedding" for f in names):
+            problems.append((("groups", gname, "cold_start"),
+                             f"group {gname!r} sets cold_start but reads no `type: embedding` feature, which the "
+                             "zero-shot head needs; add one to its features (or set cold_start: {min_per_label: 0})"))
     return problems
 
 
@@ -196,6 +229,7 @@ def _check_group(
                 problems.append(((*base, "decision", "thresholds", key),
                                  f"unknown label {key!r}.{did_you_mean(str(key), [str(x) for x in labels])} "
                                  f"Declared: {labels}."))
+    problems.extend(_check_descriptions(base, gtype, gspec, labels))
     metric = _d(gspec.get("gate")).get("metric")
     if isinstance(metric, str) and gtype in _GATE_METRICS and metric not in _GATE_METRICS[str(gtype)]:
         problems.append(((*base, "gate", "metric"), f"metric {metric!r} does not apply to a {gtype} group; "

@@ -120,6 +120,18 @@ class MonitorSpec(_Strict):
     drift: Probability = 0.1
 
 
+class ColdStartSpec(_Strict):
+    """The zero-shot cold start of a multiclass or binary group that reads a `type: embedding` feature.
+
+    While a label has fewer than `min_per_label` labelled training samples (0 turns the cold start
+    off), the group answers from a zero-shot head: the cosine similarity of the rows' embedding with
+    each label's text (its `descriptions:` entry, else its name), `scale` times it through a softmax.
+    """
+
+    min_per_label: Annotated[int, Field(ge=0)] = 2
+    scale: Annotated[float, Field(gt=0.0, le=1000.0)] = 15.0
+
+
 class GroupSpec(_Strict):
     """One independent head: a mutually exclusive set (multiclass, binary) or a set of tags.
 
@@ -136,6 +148,9 @@ class GroupSpec(_Strict):
     gate: GateSpec = Field(default_factory=GateSpec)
     calibration: Literal["sigmoid", "isotonic"] | None = None
     monitor: MonitorSpec = Field(default_factory=MonitorSpec)
+    #: Per label, a text that says what the label means; the zero-shot head reads it instead of the name.
+    descriptions: dict[str, Annotated[str, Field(min_length=1)]] = Field(default_factory=dict)
+    cold_start: ColdStartSpec = Field(default_factory=ColdStartSpec)
 
     @field_validator("model", mode="before")
     @classmethod
@@ -150,6 +165,13 @@ class GroupSpec(_Strict):
             return _tree_form(value)
         if isinstance(value, list):
             return [label_text(v) for v in value]
+        return value
+
+    @field_validator("descriptions", mode="before")
+    @classmethod
+    def _description_keys(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {label_text(k): v for k, v in value.items()}
         return value
 
     @field_validator("when", mode="before")

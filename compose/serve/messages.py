@@ -40,6 +40,8 @@ class GroupResult(_Strict):
     confidence: float | None = None
     scores: dict[str, float] | None = None
     version: int
+    source: Literal["model", "zero-shot"] | None = Field(
+        None, description="`zero-shot`: the group's head reads its label texts (cold start); absent: a trained head")
     decision_version: int | None = None
     outcome: str
     reason: str | None = None
@@ -76,6 +78,8 @@ class GroupInfo(_Strict):
     metrics: dict[str, Any] = Field(default_factory=dict, description="holdout metrics from the version's meta.json")
     decision: dict[str, Any] = Field(description="the decision in force (the schema's, or a tuned one)")
     decision_version: int | None = Field(None, description="the tuned decision's version; null: the schema's own")
+    source: Literal["model", "zero-shot"] = Field(
+        "model", description="`zero-shot`: the version reads its label texts (the cold start); `model`: trained")
 
 
 class FeatureInfo(_Strict):

@@ -39,6 +39,7 @@ def model_info(live: Live, store: ModelStore) -> dict[str, Any]:
             "decision": spec.decision.model_dump(exclude_none=True, exclude_defaults=True) | {
                 "policy": spec.decision.policy_of(spec.type)},
             "decision_version": decision_version(record, group),
+            "source": model.heads_[group].source,
         }
     features = {name: {"version": pin.version, "versions": store.versions("features", name)}
                 for name, pin in record.features.items()}

@@ -51,7 +51,10 @@ def _version_row(meta: VersionMeta, live: bool) -> dict[str, Any]:
 
 
 def _estimator_of(meta: GroupMeta) -> str | None:
-    """The estimator a head version was fitted with: the search's winner for `model: auto`."""
+    """The estimator a head version was fitted with: the search's winner for `model: auto`, `zero-shot`
+    for a head that reads its label texts (the cold start)."""
+    if meta.source == "zero-shot":
+        return "zero-shot"
     if meta.search is not None:
         return f"auto:{meta.search.get('estimator')}"
     model = meta.spec.get("model")

@@ -245,6 +245,8 @@ class GroupMeta(VersionMeta):
     plugin: PluginRecord | None = None
     search: dict[str, Any] | None = None  # `model: auto`: the search (compose.heads.auto.SearchResult)
     samples: SamplesUsed | None = None  # None: trained from a file, before compose kept samples
+    #: `zero-shot`: the head reads its label texts (compose.heads.zero_shot); `model`: fitted on samples.
+    source: Literal["model", "zero-shot"] = "model"
 
 
 class DecisionMeta(VersionMeta):

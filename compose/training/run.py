@@ -40,6 +40,7 @@ from compose.featurize.base import featurizer_of, fit_transform_rows, hstack
 from compose.heads.auto import AUTO, SearchResult, search
 from compose.heads.decide import raw_predictions
 from compose.heads.head import Head, assemble_head
+from compose.heads.zero_shot import answers_zero_shot, label_counts, zero_shot_feature, zero_shot_head
 from compose.metrics import gate_metric_name, group_metrics
 from compose.plan import Plan, build_plan, feature_node
 from compose.registry import Registry, resolve
@@ -71,6 +72,7 @@ class GroupReport:
     metrics: dict[str, Any]
     gate: GateVerdict | None = None
     search: dict[str, Any] | None = None  # `model: auto`: the search record (as in meta.json)
+    source: str = "model"  # `zero-shot`: the version reads its label texts (compose.heads.zero_shot)
 
 
 @dataclass
@@ -159,6 +161,7 @@ class TrainingRun:
     samples: SampleStore | None = None  # the sample store the run reads (None: trained from the file alone)
     sample_set: SampleSet | None = None
     accept_new_labels: bool = False
+    zero_shot: set[str] = field(default_factory=set)  # groups answering from their label texts this run
 
     @property
     def train_rows(self) -> np.ndarray:
@@ -222,6 +225,7 @@ def fit_and_release(  # noqa: PLR0913 - the lifecycle commands' options, keyword
         run.artifact_format = artifact_format or schema.store.artifact_format
         read_live_release(run)
         fit_features(run, refit)
+        choose_zero_shot(run)
         fit_heads(run, executor if executor is not None else AutoExecutor(n_jobs), budget_s)
         write_feature_versions(run)
         for g in run.trained:
@@ -275,7 +279,7 @@ def read_samples(schema: Schema, store: ModelStore, incoming: Incoming | None, g
             log.info(line)
     selections = {}
     for g in trained:
-        selections[g] = select_rows(schema, g, data.targets, data.holdout, data.hashes)
+        selections[g] = select_rows(schema, g, data.targets, data.holdout, data.hashes, len(data.hashes))
         if selections[g].excluded_by_when:
             log.info("group %r: %d labelled samples left out because their %s label is outside `when`",
                      g, selections[g].excluded_by_when, "/".join(schema.groups[g].when or {}))
@@ -324,7 +328,7 @@ def select_training_rows(schema: Schema, data: Any, store: ModelStore, groups: l
     selections: dict[str, GroupRows] = {}
     for g in list(trained):
         rows = select_rows(schema, g, targets, hold, hashes)
-        if len(rows.train) == 0:
+        if len(rows.train) == 0 and zero_shot_feature(schema, g) is None:
             _warn(report, f"group {g!r}: no labelled training rows in this file; not trained")
             trained.remove(g)
             continue
@@ -349,7 +353,7 @@ def read_live_release(run: TrainingRun) -> None:
             if run.samples is not None:  # stored samples: they are judged on again
                 rows.holdout = np.sort(np.concatenate([rows.holdout, rows.train[judged]]))
             rows.train = rows.train[~judged]
-            if len(rows.train) == 0:
+            if len(rows.train) == 0 and zero_shot_feature(run.schema, g) is None:
                 raise DataError(f"group {g!r}: every labelled row of this file is in the live version's "
                                 "holdout, so none is left to train on; add rows that were not labelled before")
 
@@ -391,6 +395,8 @@ def fit_heads(run: TrainingRun, executor: FitExecutor, budget_s: float | None = 
     owners: list[str] = []
     for g in run.trained:
         run.xs[g] = hstack([blocks[f] for f in schema.features_of(g)])
+        if g in run.zero_shot:
+            continue
         if schema.groups[g].model.estimator == AUTO:
             rows = run.selections[g]
             run.searches[g] = search(g, schema.groups[g], schema.labels_of(g), run.xs[g][rows.train],
@@ -408,8 +414,29 @@ def fit_heads(run: TrainingRun, executor: FitExecutor, budget_s: float | None = 
     fitted = executor.map(fits)
     run.fit_seconds = time.perf_counter() - t0
     for g in run.trained:
+        if g in run.zero_shot:
+            run.heads[g] = _zero_shot(run, g)
+            continue
         ests = [e for e, o in zip(fitted, owners, strict=True) if o == g]
         run.heads[g] = assemble_head(g, schema.groups[g].type, schema.labels_of(g), schema.features_of(g), ests)
+
+
+def _zero_shot(run: TrainingRun, g: str) -> Head:
+    """The zero-shot head of a group whose labels are too few (`compose.heads.zero_shot`)."""
+    features = run.schema.features_of(g)
+    widths = {f: featurizer_of(run.schema, f, run.registry).width(run.transformers[f]) for f in features}
+    head = zero_shot_head(run.schema, g, run.transformers, widths)
+    counts = label_counts(run.schema, g, run.selections[g].y[run.selections[g].train])
+    short = {label: n for label, n in counts.items() if n < run.schema.groups[g].cold_start.min_per_label}
+    log.info("group %r answers zero-shot from its label texts: fewer than %d labelled training samples for %s",
+             g, run.schema.groups[g].cold_start.min_per_label, short)
+    return head
+
+
+def choose_zero_shot(run: TrainingRun) -> None:
+    """Step 3b: the groups that answer zero-shot this run (a label below `cold_start.min_per_label`)."""
+    run.zero_shot = {g for g in run.trained
+                     if answers_zero_shot(run.schema, g, run.selections[g].y[run.selections[g].train])}
 
 
 def write_feature_versions(run: TrainingRun) -> None:
@@ -460,6 +487,7 @@ def gate_and_write_head(run: TrainingRun, g: str, *, gate: bool, force: bool, no
     if gate and run.live is not None and g in run.live.groups:
         verdict = gate_verdict(schema, run.store, run.live, g, metrics, holdout, force=force,
                                accept_new_labels=run.accept_new_labels)
+        verdict = _zero_shot_for_zero_shot(run, g, verdict, len(holdout))
     ok = verdict is None or verdict.passed or force
     meta = {
         "spec_hash": schema.group_fingerprint(g), "spec": spec.model_dump(mode="json"),
@@ -473,7 +501,7 @@ def gate_and_write_head(run: TrainingRun, g: str, *, gate: bool, force: bool, no
         "metrics": metrics, "gate_metric": gate_metric_name(spec.type, spec.gate.metric),
         "gate": None if verdict is None else verdict.to_json(), "excluded_by_when": rows.excluded_by_when,
         "training": {**schema.training.model_dump(), "rows": "hash(inputs) >= holdout"},
-        "fit_seconds_all_heads": round(run.fit_seconds, 3), "note": note,
+        "fit_seconds_all_heads": round(run.fit_seconds, 3), "note": note, "source": run.heads[g].source,
         "plugin": run.registry.plugin("estimators", run.searches[g].estimator if g in run.searches
                                       else spec.model.estimator).to_dict(),
     }
@@ -490,8 +518,20 @@ def gate_and_write_head(run: TrainingRun, g: str, *, gate: bool, force: bool, no
     version, _ = run.store.write_version("groups", g, run.heads[g], meta, extras=extras, fmt=run.artifact_format)
     run.released[g] = ok
     run.report.groups[g] = GroupReport(g, version, ok, len(rows.train), len(holdout), metrics, verdict,
-                                       run.searches[g].to_dict() if g in run.searches else None)
+                                       run.searches[g].to_dict() if g in run.searches else None,
+                                       run.heads[g].source)
     _log_group(schema, run.report.groups[g])
+
+
+def _zero_shot_for_zero_shot(run: TrainingRun, g: str, verdict: GateVerdict, n_holdout: int) -> GateVerdict:
+    """With no held-out rows to compare on, a zero-shot head may replace a zero-shot head (its label texts
+    or scale may have changed); a trained candidate still has to beat the live zero-shot head on rows."""
+    if verdict.passed or n_holdout or g not in run.zero_shot or run.live is None:
+        return verdict
+    if run.store.group_meta(g, run.live.groups[g].version).source != "zero-shot":
+        return verdict
+    return verdict.model_copy(update={"passed": True, "forced": False, "reason": (
+        "no held-out rows to compare on: a zero-shot head replaces the live zero-shot head")})
 
 
 def hold_back_refused_features(run: TrainingRun) -> None:

@@ -39,7 +39,13 @@ class GroupRows:
 
 
 def select_rows(schema: Schema, group: str, targets: dict[str, GroupTargets], hold: np.ndarray,
-                 hashes: np.ndarray) -> GroupRows:
+                 hashes: np.ndarray, n: int | None = None) -> GroupRows:
+    """The training and held-out rows of `group`; a group without targets (a zero-shot group with no
+    labels at all, `n` rows) has none."""
+    if group not in targets:
+        rows = len(hashes) if n is None else n
+        none = np.zeros(0, dtype=np.intp)
+        return GroupRows(group, none, none, np.full(rows, -1, dtype=np.int64), 0)
     t = targets[group]
     off = t.labelled & outside_when(schema.groups[group].when, targets, len(t.labelled))
     mask = t.labelled & ~off

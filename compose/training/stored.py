@@ -20,6 +20,7 @@ import pandas as pd
 from compose.data.io import as_frame, source_of
 from compose.data.targets import parse_targets, split_tags
 from compose.errors import DataError
+from compose.heads.zero_shot import zero_shot_feature
 from compose.plan import Plan, feature_node
 from compose.schema.hierarchy import head_hint
 from compose.schema.models import Schema
@@ -79,18 +80,20 @@ def groups_to_train(schema: Schema, plan: Plan, data: SampleSet, live: Release |
     live_groups = live.groups if live is not None else {}
     live_features = live.features if live is not None else {}
     notes: list[str] = []
+    cold = {g for g in schema.groups if zero_shot_feature(schema, g) is not None}  # may train with no label
     if groups is not None:
         trained = list(groups)
-        absent = [g for g in groups if incoming is not None and g not in incoming.columns and not _stored_rows(data, g)]
+        absent = [g for g in groups if incoming is not None and g not in incoming.columns and not _stored_rows(data, g)
+                  and g not in cold]
         if absent:
             raise DataError(f"{incoming.source if incoming else 'the data'}: no column for group"
                             f"{'s' if len(absent) > 1 else ''} {absent}; add the column with its labels")
     else:
         labelled = incoming.labelled if incoming is not None else []
-        if incoming is not None and not incoming.columns:
+        if incoming is not None and not incoming.columns and not cold:
             raise DataError(f"{incoming.source}: no group column found; expected one of {list(schema.groups)} "
                             "(one column per group, named after it)")
-        if incoming is not None and not labelled:
+        if incoming is not None and not labelled and not cold:
             raise DataError(f"{incoming.source}: no group has labelled rows in this file; fill in at least one "
                             "group column")
         trained = list(labelled)
@@ -101,6 +104,9 @@ def groups_to_train(schema: Schema, plan: Plan, data: SampleSet, live: Release |
                 trained.append(g)
                 notes.append(f"group {g!r}: no labels in this data and no live version; trained on its "
                              f"{_stored_rows(data, g)} stored training samples")
+            elif g not in live_groups and g in cold:
+                trained.append(g)
+                notes.append(f"group {g!r}: no labelled samples yet; it answers zero-shot from its label texts")
             elif g not in live_groups and incoming is not None:
                 notes.append(f"group {g!r}: the data has no column {g!r}, so it is not trained from this file"
                              if g not in incoming.columns else
@@ -127,7 +133,7 @@ def groups_to_train(schema: Schema, plan: Plan, data: SampleSet, live: Release |
         trained.extend(more)
     notes.extend(f"group {g!r}: no labels in this data; its live version {version_name(live_groups[g].version)} stays"
                  for g in schema.groups if g in live_groups and g not in trained)
-    missing = [g for g in trained if not _stored_rows(data, g)]
+    missing = [g for g in trained if not _stored_rows(data, g) and g not in cold]
     if missing:
         raise DataError(f"no labelled training samples for group{'s' * (len(missing) > 1)} {missing}, in the data "
                         "or in the sample store; add rows labelled for it")
