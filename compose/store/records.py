@@ -245,6 +245,7 @@ class GroupMeta(VersionMeta):
     plugin: PluginRecord | None = None
     search: dict[str, Any] | None = None  # `model: auto`: the search (compose.heads.auto.SearchResult)
     samples: SamplesUsed | None = None  # None: trained from a file, before compose kept samples
+    warm_start: dict[str, int] | None = None  # {"from": live version}: the fits started from its coefficients
 
 
 class DecisionMeta(VersionMeta):

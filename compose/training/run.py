@@ -158,6 +158,18 @@ class TrainingRun:
     samples: SampleStore | None = None  # the sample store the run reads (None: trained from the file alone)
     sample_set: SampleSet | None = None
     accept_new_labels: bool = False
+    warm_start: bool = False  # start each head from its live version's coefficients where sound
+    warm: dict[str, int] = field(default_factory=dict)  # group -> the live version its fits started from
+    loaded: dict[tuple[str, str, int], Any] = field(default_factory=dict)  # versions loaded by this run
+    holdout_x: dict[str, Any] = field(default_factory=dict)  # group -> its gate rows' features
+
+    def load(self, kind: str, name: str, version: int, sha256: str | None = None, meta_sha256: str | None = None
+             ) -> Any:
+        """A stored version, loaded (and checked) once per run: versions never change once written."""
+        key = (kind, name, version)
+        if key not in self.loaded:
+            self.loaded[key] = self.store.load_version(kind, name, version, sha256, meta_sha256)
+        return self.loaded[key]
 
     @property
     def train_rows(self) -> np.ndarray:
@@ -186,6 +198,7 @@ def fit_and_release(  # noqa: PLR0913 - the lifecycle commands' options, keyword
     samples: bool = True,
     artifact_format: str | None = None,
     executor: FitExecutor | None = None,
+    warm_start: bool = False,
 ) -> TrainReport:
     """Fit `groups` and release what passes.
 
@@ -203,7 +216,9 @@ def fit_and_release(  # noqa: PLR0913 - the lifecycle commands' options, keyword
     New versions are saved as `artifact_format` (`joblib` or `skops`), else the schema's
     `store.artifact_format`, else in the format of the live release. `executor` says where the
     estimator fits run (default: `AutoExecutor(n_jobs)`, `compose.training.executor`). `budget_s`
-    overrides the search budget of every `model: auto` group.
+    overrides the search budget of every `model: auto` group. With `warm_start` (what `learn`
+    does), a head retrained on the live features under the same definition starts from its live
+    version's coefficients where the estimator allows (`compose.training.warm`).
     """
     if n_jobs is not None and (not isinstance(n_jobs, int) or n_jobs == 0 or n_jobs < -1):
         raise UsageError(f"--jobs (n_jobs) must be a number of parallel fits of at least 1, or -1 for every core; "
@@ -217,7 +232,7 @@ def fit_and_release(  # noqa: PLR0913 - the lifecycle commands' options, keyword
     with model_store.lock(lock_timeout, on_wait=log.warning):
         if samples:
             run = read_samples(schema, model_store, incoming, groups, refit, reg)
-        run.accept_new_labels = accept_new_labels
+        run.accept_new_labels, run.warm_start = accept_new_labels, warm_start
         run.artifact_format = artifact_format or schema.store.artifact_format
         read_live_release(run)
         fit_features(run, refit)
@@ -373,7 +388,7 @@ def fit_features(run: TrainingRun, refit: set[str] | None) -> None:
                      featurizer_of(schema, f, run.registry).width(run.transformers[f]), time.perf_counter() - t0)
         else:
             pin = live_features[f]
-            run.transformers[f] = run.store.load_version("features", f, pin.version, pin.sha256, pin.meta_sha256)
+            run.transformers[f] = run.load("features", f, pin.version, pin.sha256, pin.meta_sha256)
             run.versions[f] = pin.version
 
 
@@ -397,6 +412,8 @@ def fit_heads(run: TrainingRun, executor: FitExecutor, budget_s: float | None = 
                                      registry=run.registry)
             log.info("group %r: %s", g, run.searches[g].summary())
         new = _jobs_for(schema, run.selections[g], run.xs[g], run.registry, run.searches.get(g))
+        if run.warm_start:
+            new = _warm_jobs(run, g, new)
         jobs.extend(new)
         owners.extend([g] * len(new))
     fits = [FitJob(*job) for job in jobs]
@@ -409,6 +426,34 @@ def fit_heads(run: TrainingRun, executor: FitExecutor, budget_s: float | None = 
     for g in run.trained:
         ests = [e for e, o in zip(fitted, owners, strict=True) if o == g]
         run.heads[g] = assemble_head(g, schema.groups[g].type, schema.labels_of(g), schema.features_of(g), ests)
+
+
+def _warm_jobs(run: TrainingRun, g: str, jobs: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """The fits of `g`, each starting from the live estimator it replaces where that is sound
+    (`compose.training.warm`): the live version has the group's definition and reads the
+    features of this run unrefitted."""
+    from compose.training.warm import warm_start_from
+
+    spec, live = run.schema.groups[g], run.live
+    if live is None or g not in live.groups or spec.model.estimator == AUTO or spec.calibration is not None:
+        return jobs
+    pin = live.groups[g]
+    meta = run.store.group_meta(g, pin.version)
+    if (meta.spec_hash != run.schema.group_fingerprint(g) or any(f in run.to_fit for f in meta.parents)
+            or list(meta.parents.items()) != [(f, run.versions.get(f)) for f in run.schema.features_of(g)]):
+        return jobs
+    head: Head = run.load("groups", g, pin.version, pin.sha256, pin.meta_sha256)
+    if len(head.estimators_) != len(jobs):
+        return jobs
+    out = []
+    for job, est in zip(jobs, head.estimators_, strict=True):
+        start = warm_start_from(est, job[0], job[1], job[2], job[3])
+        out.append((*job, start))
+    if any(j[-1] is not None for j in out):
+        run.warm[g] = pin.version
+        log.info("group %r: %d of %d fits start from the live %s", g, sum(j[-1] is not None for j in out),
+                 len(out), version_name(pin.version))
+    return out
 
 
 def write_feature_versions(run: TrainingRun) -> None:
@@ -448,7 +493,16 @@ def _holdout_metrics(run: TrainingRun, g: str) -> tuple[Holdout, dict[str, Any]]
     # good. Held-out samples it does not hold are added with their stored labels.
     holdout = union(reference, own)
     transformers = [run.transformers[f] for f in run.schema.features_of(g)]
-    return holdout, score_on(run.schema, run.heads[g], transformers, holdout)
+    run.holdout_x[g] = hstack([t.transform(holdout.inputs) for t in transformers]) if len(holdout) else None
+    return holdout, score_on(run.schema, run.heads[g], transformers, holdout, run.holdout_x[g])
+
+
+def _same_features(run: TrainingRun, g: str, parents: list[tuple[str, int]]) -> Any:
+    """The features of `g`'s gate rows when the live head reads the very versions the candidate
+    does (in the same order), else None: then the gate transforms them with the live versions."""
+    if parents != [(f, run.versions.get(f)) for f in run.schema.features_of(g)]:
+        return None
+    return run.holdout_x.get(g)
 
 
 def gate_and_write_head(run: TrainingRun, g: str, *, gate: bool, force: bool, note: str) -> None:
@@ -458,7 +512,8 @@ def gate_and_write_head(run: TrainingRun, g: str, *, gate: bool, force: bool, no
     verdict = None
     if gate and run.live is not None and g in run.live.groups:
         verdict = gate_verdict(schema, run.store, run.live, g, metrics, holdout, force=force,
-                               accept_new_labels=run.accept_new_labels)
+                               accept_new_labels=run.accept_new_labels, load=run.load,
+                               features=lambda parents: _same_features(run, g, parents))
     ok = verdict is None or verdict.passed or force
     meta = {
         "spec_hash": schema.group_fingerprint(g), "spec": spec.model_dump(mode="json"),
@@ -478,6 +533,8 @@ def gate_and_write_head(run: TrainingRun, g: str, *, gate: bool, force: bool, no
     }
     if g in run.searches:
         meta["search"] = run.searches[g].to_dict()
+    if g in run.warm:
+        meta["warm_start"] = {"from": run.warm[g]}
     if run.samples is not None and run.sample_set is not None:
         meta["samples"] = {"revision": run.sample_set.revision, "n_train": len(rows.train)}
         meta["training"] = {**schema.training.model_dump(),
