@@ -189,8 +189,8 @@ def learn(  # noqa: PLR0913 - the lifecycle options, keyword-only
         return report
     log.info("learning: %s changed since their live version%s", changed, "s" * (len(changed) > 1))
     train = fit_and_release(schema, None, store.path.parent, groups=changed, refit=set(), gate=True, force=force,
-                            accept_new_labels=accept_new_labels, note=f"learn {','.join(changed)}", n_jobs=n_jobs, warm_start=True,
-                            lock_timeout=lock_timeout, registry=registry, budget_s=budget_s)
+                            accept_new_labels=accept_new_labels, note=f"learn {','.join(changed)}", n_jobs=n_jobs,
+                            lock_timeout=lock_timeout, warm_start=True, registry=registry, budget_s=budget_s)
     report.train = train
     for g, r in train.groups.items():
         spec = schema.groups[g]
