@@ -22,7 +22,13 @@ from compose.training.learn import LearnReport
 
 
 def warm_up() -> bool:
-    """Nothing: submitted once at start so the worker has imported scikit-learn before the first job."""
+    """Submitted once at start: the worker imports what a job runs (training, the estimators and
+    featurizers) before the first job, not during it."""
+    import importlib
+
+    for name in ("compose.training.learn", "compose.training.warm", "compose.featurize.text",
+                 "compose.featurize.tabular", "sklearn.linear_model", "sklearn.feature_extraction.text"):
+        importlib.import_module(name)
     return True
 
 
