@@ -19,16 +19,12 @@ from compose.api import learn
 from compose.errors import ComposeError, GateRefusedError
 from compose.store.store import ModelStore
 from compose.training.learn import LearnReport
+from compose.training.warm import preload
 
 
 def warm_up() -> bool:
-    """Submitted once at start: the worker imports what a job runs (training, the estimators and
-    featurizers) before the first job, not during it."""
-    import importlib
-
-    for name in ("compose.training.learn", "compose.training.warm", "compose.featurize.text",
-                 "compose.featurize.tabular", "sklearn.linear_model", "sklearn.feature_extraction.text"):
-        importlib.import_module(name)
+    """Nothing: submitted once at start so the worker has imported scikit-learn before the first job."""
+    preload()  # and what a job runs: training, the estimators, the featurizers
     return True
 
 

@@ -20,6 +20,16 @@ from threadpoolctl import threadpool_limits
 from compose.errors import TrainingError
 
 
+def preload() -> None:
+    """Import what a retrain runs (training, the linear estimators, the text and tabular featurizers),
+    so that a long-lived worker pays for it once at start, not in its first job."""
+    import importlib
+
+    for name in ("compose.training.learn", "compose.featurize.text", "compose.featurize.tabular",
+                 "sklearn.linear_model", "sklearn.feature_extraction.text"):
+        importlib.import_module(name)
+
+
 def _warmable(est: Any) -> bool:
     from sklearn.linear_model import LogisticRegression
 
