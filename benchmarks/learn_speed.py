@@ -43,7 +43,10 @@ import compose
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
+import serve  # noqa: E402
 from serve import free_port, input_rows, server  # noqa: E402
+
+serve.ROOT = Path(compose.__file__).resolve().parents[1]  # the server runs the code this script imports
 
 TABULAR = """
 schema_version: 1
