@@ -35,7 +35,7 @@ from compose.data.targets import (
     prepare_inputs,
     split_hashes,
 )
-from compose.errors import DataError, SchemaError, TrainingError, UsageError
+from compose.errors import DataError, TrainingError, UsageError
 from compose.featurize.base import featurizer_of, fit_transform_rows, hstack
 from compose.heads.auto import AUTO, SearchResult, search
 from compose.heads.decide import raw_predictions
@@ -53,7 +53,8 @@ from compose.store.store import ModelStore
 from compose.training.executor import AutoExecutor, FitExecutor, FitJob
 from compose.training.gate import gate_verdict, live_holdout, score_on, union
 from compose.training.splits import GroupRows, select_rows
-from compose.training.stored import Incoming, fitted_rows, groups_to_train, read_incoming
+from compose.training.stored import Incoming, fitted_rows, groups_to_train, read_incoming, refuse_stale_heads
+from compose.training.warm import warm_jobs
 
 log = logging.getLogger("compose")
 
@@ -159,16 +160,15 @@ class TrainingRun:
     sample_set: SampleSet | None = None
     accept_new_labels: bool = False
     warm_start: bool = False  # start each head from its live version's coefficients where sound
-    warm: dict[str, int] = field(default_factory=dict)  # group -> the live version its fits started from
+    warm: dict[str, int | None] = field(default_factory=dict)  # group -> the live version its fits started from
     loaded: dict[tuple[str, str, int], Any] = field(default_factory=dict)  # versions loaded by this run
     holdout_x: dict[str, Any] = field(default_factory=dict)  # group -> its gate rows' features
 
-    def load(self, kind: str, name: str, version: int, sha256: str | None = None, meta_sha256: str | None = None
-             ) -> Any:
+    def load(self, kind: str, name: str, version: int, sha256: str | None = None, meta: str | None = None) -> Any:
         """A stored version, loaded (and checked) once per run: versions never change once written."""
         key = (kind, name, version)
         if key not in self.loaded:
-            self.loaded[key] = self.store.load_version(kind, name, version, sha256, meta_sha256)
+            self.loaded[key] = self.store.load_version(kind, name, version, sha256, meta)
         return self.loaded[key]
 
     @property
@@ -216,9 +216,8 @@ def fit_and_release(  # noqa: PLR0913 - the lifecycle commands' options, keyword
     New versions are saved as `artifact_format` (`joblib` or `skops`), else the schema's
     `store.artifact_format`, else in the format of the live release. `executor` says where the
     estimator fits run (default: `AutoExecutor(n_jobs)`, `compose.training.executor`). `budget_s`
-    overrides the search budget of every `model: auto` group. With `warm_start` (what `learn`
-    does), a head retrained on the live features under the same definition starts from its live
-    version's coefficients where the estimator allows (`compose.training.warm`).
+    overrides the search budget of every `model: auto` group. `warm_start` (learn): start heads from
+    their live coefficients where sound (`compose.training.warm`).
     """
     if n_jobs is not None and (not isinstance(n_jobs, int) or n_jobs == 0 or n_jobs < -1):
         raise UsageError(f"--jobs (n_jobs) must be a number of parallel fits of at least 1, or -1 for every core; "
@@ -354,7 +353,7 @@ def select_training_rows(schema: Schema, data: Any, store: ModelStore, groups: l
 def read_live_release(run: TrainingRun) -> None:
     """Step 2 (under the lock): the live release, its holdouts, and the rows they rule out of training."""
     run.live = run.store.release() if run.store.release_numbers() else None
-    _refuse_stale_heads(run.schema, run.store, run.live, run.trained)
+    refuse_stale_heads(run.schema, run.store, run.live, run.trained)
     run.references = {g: live_holdout(run.schema, run.store, run.live, g) for g in run.trained}
     for g, reference in run.references.items():
         if reference is not None:  # rows the live version was judged on are never trained on
@@ -413,7 +412,7 @@ def fit_heads(run: TrainingRun, executor: FitExecutor, budget_s: float | None = 
             log.info("group %r: %s", g, run.searches[g].summary())
         new = _jobs_for(schema, run.selections[g], run.xs[g], run.registry, run.searches.get(g))
         if run.warm_start:
-            new = _warm_jobs(run, g, new)
+            new, run.warm[g] = warm_jobs(schema, run.store, run.live, g, new, run.versions, run.load)
         jobs.extend(new)
         owners.extend([g] * len(new))
     fits = [FitJob(*job) for job in jobs]
@@ -426,34 +425,6 @@ def fit_heads(run: TrainingRun, executor: FitExecutor, budget_s: float | None = 
     for g in run.trained:
         ests = [e for e, o in zip(fitted, owners, strict=True) if o == g]
         run.heads[g] = assemble_head(g, schema.groups[g].type, schema.labels_of(g), schema.features_of(g), ests)
-
-
-def _warm_jobs(run: TrainingRun, g: str, jobs: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-    """The fits of `g`, each starting from the live estimator it replaces where that is sound
-    (`compose.training.warm`): the live version has the group's definition and reads the
-    features of this run unrefitted."""
-    from compose.training.warm import warm_start_from
-
-    spec, live = run.schema.groups[g], run.live
-    if live is None or g not in live.groups or spec.model.estimator == AUTO or spec.calibration is not None:
-        return jobs
-    pin = live.groups[g]
-    meta = run.store.group_meta(g, pin.version)
-    if (meta.spec_hash != run.schema.group_fingerprint(g) or any(f in run.to_fit for f in meta.parents)
-            or list(meta.parents.items()) != [(f, run.versions.get(f)) for f in run.schema.features_of(g)]):
-        return jobs
-    head: Head = run.load("groups", g, pin.version, pin.sha256, pin.meta_sha256)
-    if len(head.estimators_) != len(jobs):
-        return jobs
-    out = []
-    for job, est in zip(jobs, head.estimators_, strict=True):
-        start = warm_start_from(est, job[0], job[1], job[2], job[3])
-        out.append((*job, start))
-    if any(j[-1] is not None for j in out):
-        run.warm[g] = pin.version
-        log.info("group %r: %d of %d fits start from the live %s", g, sum(j[-1] is not None for j in out),
-                 len(out), version_name(pin.version))
-    return out
 
 
 def write_feature_versions(run: TrainingRun) -> None:
@@ -497,14 +468,6 @@ def _holdout_metrics(run: TrainingRun, g: str) -> tuple[Holdout, dict[str, Any]]
     return holdout, score_on(run.schema, run.heads[g], transformers, holdout, run.holdout_x[g])
 
 
-def _same_features(run: TrainingRun, g: str, parents: list[tuple[str, int]]) -> Any:
-    """The features of `g`'s gate rows when the live head reads the very versions the candidate
-    does (in the same order), else None: then the gate transforms them with the live versions."""
-    if parents != [(f, run.versions.get(f)) for f in run.schema.features_of(g)]:
-        return None
-    return run.holdout_x.get(g)
-
-
 def gate_and_write_head(run: TrainingRun, g: str, *, gate: bool, force: bool, note: str) -> None:
     """Step 6: score a new head on its holdout, gate it against the live one, write its version."""
     schema, rows, spec = run.schema, run.selections[g], run.schema.groups[g]
@@ -513,7 +476,8 @@ def gate_and_write_head(run: TrainingRun, g: str, *, gate: bool, force: bool, no
     if gate and run.live is not None and g in run.live.groups:
         verdict = gate_verdict(schema, run.store, run.live, g, metrics, holdout, force=force,
                                accept_new_labels=run.accept_new_labels, load=run.load,
-                               features=lambda parents: _same_features(run, g, parents))
+                               features=lambda parents: run.holdout_x.get(g) if parents == [
+                                   (f, run.versions.get(f)) for f in schema.features_of(g)] else None)
     ok = verdict is None or verdict.passed or force
     meta = {
         "spec_hash": schema.group_fingerprint(g), "spec": spec.model_dump(mode="json"),
@@ -533,7 +497,7 @@ def gate_and_write_head(run: TrainingRun, g: str, *, gate: bool, force: bool, no
     }
     if g in run.searches:
         meta["search"] = run.searches[g].to_dict()
-    if g in run.warm:
+    if run.warm.get(g) is not None:
         meta["warm_start"] = {"from": run.warm[g]}
     if run.samples is not None and run.sample_set is not None:
         meta["samples"] = {"revision": run.sample_set.revision, "n_train": len(rows.train)}
@@ -579,18 +543,6 @@ def _fit_feature(schema: Schema, name: str, inputs: pd.DataFrame, rows: np.ndarr
         raise TrainingError(f"feature {name!r} ({spec.type} over {spec.inputs}) cannot be fitted on "
                             f"{len(rows)} training row{'s' * (len(rows) != 1)}: {exc}.{hint}") from exc
     return transformer, block
-
-
-def _refuse_stale_heads(schema: Schema, store: ModelStore, live: Release | None, trained: list[str]) -> None:
-    """Refuse a run that would release live heads whose definition the schema has since changed."""
-    stale = [g for g, pin in (live.groups if live is not None else {}).items()
-             if g in schema.groups and g not in trained
-             and store.group_meta(g, pin.version).spec_hash != schema.group_fingerprint(g)]
-    if stale:
-        raise SchemaError(f"the schema changes the definition (labels, features, model or when) of live "
-                          f"group{'s' if len(stale) > 1 else ''} {stale}, which this run does not retrain; "
-                          f"train {'them' if len(stale) > 1 else 'it'} too (--only {','.join([*trained, *stale])}) "
-                          "or undo the change")
 
 
 def _log_group(schema: Schema, r: GroupReport) -> None:
