@@ -21,11 +21,14 @@ from compose.errors import ComposeError, GateRefusedError
 from compose.serve.messages import Job
 from compose.store.store import ModelStore
 from compose.training.learn import LearnReport
+from compose.training.warm import preload
 
 
 def warm_up() -> int:
-    """The worker's process id: submitted once at start, so that the worker has imported scikit-learn
-    before the first job and the learner knows which process to stop in the middle of a fit."""
+    """The worker's process id: submitted once at start, so that the worker has imported scikit-learn and
+    what a job runs (training, the estimators, the featurizers) before the first job, and the learner
+    knows which process to stop in the middle of a fit."""
+    preload()
     return os.getpid()
 
 

@@ -247,6 +247,7 @@ class GroupMeta(VersionMeta):
     samples: SamplesUsed | None = None  # None: trained from a file, before compose kept samples
     #: `zero-shot`: the head reads its label texts (compose.heads.zero_shot); `model`: fitted on samples.
     source: Literal["model", "zero-shot"] = "model"
+    warm_start: dict[str, int] | None = None  # {"from": live version}: the fits started from its coefficients
 
 
 class DecisionMeta(VersionMeta):

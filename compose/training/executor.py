@@ -46,14 +46,20 @@ class FitJob:
     what: str
     allow_constant: bool = False
     calibration: str | None = None
+    start: Any = None  # a fitted estimator to warm-start from (`compose.training.warm`)
 
     def run(self, x: Any = None) -> Any:
         """Fit here (on `x` in place of the job's own matrix, when a worker holds it)."""
+        if self.start is not None:
+            from compose.training.warm import warm_fit
+
+            return warm_fit(self.start, self.x if x is None else x, self.y, self.what)
         return fit_estimator(self.estimator, self.params, self.x if x is None else x, self.y, self.what,
                              allow_constant=self.allow_constant, calibration=self.calibration)
 
     def without_x(self) -> FitJob:
-        return FitJob(self.estimator, self.params, None, self.y, self.what, self.allow_constant, self.calibration)
+        return FitJob(self.estimator, self.params, None, self.y, self.what, self.allow_constant, self.calibration,
+                      self.start)
 
 
 class FitExecutor(Protocol):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -53,24 +54,35 @@ def _beyond(hashes: np.ndarray, held: np.ndarray) -> np.ndarray:
     return nth >= np.array([have.get(h, 0) for h in hashes.tolist()], dtype=np.int64)
 
 
-def score_on(schema: Schema, head: Head, transformers: list[Any], holdout: Holdout) -> dict[str, Any]:
+def score_on(schema: Schema, head: Head, transformers: list[Any], holdout: Holdout, x: Any = None) -> dict[str, Any]:
+    """The metrics of `head` on `holdout` (`x`: the holdout's features, when already transformed)."""
     spec = schema.groups[head.group]
     if len(holdout) == 0:
         return {"n": 0}
-    x = hstack([t.transform(holdout.inputs) for t in transformers])
+    if x is None:
+        x = hstack([t.transform(holdout.inputs) for t in transformers])
     pred = raw_predictions(spec, head.labels, head.scores(x))
     return group_metrics(spec.type, holdout.y, pred, head.labels, known=holdout.known)
 
 
-def gate_verdict(schema: Schema, store: ModelStore, live: Release, group: str, metrics: dict[str, Any],
-                 holdout: Holdout, *, force: bool = False, accept_new_labels: bool = False) -> GateVerdict:
+Loader = Callable[[str, str, int, "str | None", "str | None"], Any]  # ModelStore.load_version's signature
+
+
+def gate_verdict(  # noqa: PLR0913 - the verdict's inputs, the options keyword-only
+        schema: Schema, store: ModelStore, live: Release, group: str, metrics: dict[str, Any],
+        holdout: Holdout, *, force: bool = False, accept_new_labels: bool = False, load: Loader | None = None,
+        features: Callable[[list[tuple[str, int]]], Any] | None = None) -> GateVerdict:
     """Compare the candidate with the live head on the same rows, which neither was fitted on.
 
     The comparison is made whatever changed in the group's definition (estimator, params, features,
     `when`): the live head is scored with the feature versions it reads. Only a change of the label
     set makes the two incomparable: then the candidate passes only with `accept_new_labels`, and
     the verdict says so. With `force`, a refused verdict is marked `forced` (released anyway).
+    `load` loads a version (default `store.load_version`; a run passes its memo of loaded versions);
+    `features`, given the live head's (feature, version) parents, returns the holdout's features
+    already transformed by them, or None (then they are transformed here).
     """
+    load = load or store.load_version
     spec = schema.groups[group]
     metric = gate_metric_name(spec.type, spec.gate.metric)
     pin = live.groups[group]
@@ -88,13 +100,13 @@ def gate_verdict(schema: Schema, store: ModelStore, live: Release, group: str, m
                                                  f"two cannot be compared; {how}")
     if len(holdout) == 0:
         return verdict(False, reason="no held-out rows to compare on")
-    old_head: Head = store.load_version("groups", group, pin.version, pin.sha256, pin.meta_sha256)
+    old_head: Head = load("groups", group, pin.version, pin.sha256, pin.meta_sha256)
+    x = features(list(old_meta.parents.items())) if features is not None else None
     old_transformers = []
-    for f, v in old_meta.parents.items():
+    for f, v in ([] if x is not None else old_meta.parents.items()):
         fpin = live.features.get(f)
-        old_transformers.append(store.load_version("features", f, v, fpin.sha256 if fpin and fpin.version == v
-                                                   else None))
-    old = score_on(schema, old_head, old_transformers, holdout)
+        old_transformers.append(load("features", f, v, fpin.sha256 if fpin and fpin.version == v else None, None))
+    old = score_on(schema, old_head, old_transformers, holdout, x)
     cand, base = metrics.get(metric), old.get(metric)
     passed = bool(cand is not None and base is not None and cand >= base - spec.gate.tolerance)
     changed = old_meta.spec_hash != schema.group_fingerprint(group)

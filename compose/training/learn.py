@@ -1,9 +1,12 @@
 """`learn`: add samples and annotations, then retrain exactly the groups whose labelled data changed.
 
-A group's labelled data changed when its annotations (or those of a group its `when` reads) have a
-revision newer than the one its live version was trained from (`samples.revision` in meta.json).
-Each such group is retrained on ALL its stored samples of the train split, on the live features,
-and gated against its live head on the same rows; every other artifact stays as it is.
+A group's labelled data changed when its annotations have a revision newer than the one its live
+version was trained from (`samples.revision` in meta.json), or, for a conditional group, when a
+group its `when` reads changed and that changes its training rows (the samples its live version
+was fitted on are compared with the ones it would be fitted on now). Each such group is retrained
+on ALL its stored samples of the train split, on the live features, starting from its live
+version's coefficients where the estimator allows (`compose.training.warm`), and gated against
+its live head on the same rows; every other artifact stays as it is.
 
 A crash at any point leaves the sample store consistent (each write is one SQLite transaction) and
 the previous release live (versions and releases are written atomically); the annotations added
@@ -17,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from compose.errors import ArtifactNotFoundError, DataError
 from compose.metrics import gate_metric_name
 from compose.registry import Registry
@@ -24,11 +29,14 @@ from compose.schema.models import Schema
 from compose.store.names import version_name
 from compose.store.records import Release
 from compose.store.remote import RemotePath, StorePath, store_location
+from compose.store.sample_access import fitted_keys
 from compose.store.sample_db import sample_store_exists
 from compose.store.sample_records import UpsertReport
 from compose.store.samples import SampleStore
 from compose.store.store import ModelStore
+from compose.training.gate import live_holdout
 from compose.training.run import TrainReport, fit_and_release
+from compose.training.splits import select_rows
 
 log = logging.getLogger("compose")
 
@@ -119,10 +127,34 @@ def changed_groups(schema: Schema, samples: SampleStore, store: ModelStore, live
         base = _baseline(store, live, g, seeded)
         if base is not None and last > base:
             changed.add(g)
-    for g, spec in schema.groups.items():  # a changed gate changes the rows of its conditional groups
-        if set(spec.when or {}) & changed and g in live.groups:
+    for g, spec in schema.groups.items():  # a changed gate may change the rows of its conditional groups
+        if set(spec.when or {}) & changed and g in live.groups and g not in changed \
+                and _rows_changed(schema, samples, store, live, g):
             changed.add(g)
     return [g for g in schema.groups if g in changed]
+
+
+def _rows_changed(schema: Schema, samples: SampleStore, store: ModelStore, live: Release, group: str) -> bool:
+    """Whether the training rows of the conditional `group` (whose own annotations did not change)
+    differ from the samples its live version was fitted on, now that a group its `when` reads
+    changed: a retrain on the same rows with the same labels would make the same head."""
+    pin = live.groups[group]
+    fitted = fitted_keys(store, samples, group, pin.version)
+    if fitted is None:
+        return True
+    data = samples.read(schema, [group, *(schema.groups[group].when or {})], annotated_only=True)
+    if group not in data.targets:
+        return True
+    rows = select_rows(schema, group, data.targets, data.holdout, data.hashes)
+    train = rows.train
+    reference = live_holdout(schema, store, live, group)
+    if reference is not None:  # rows the live version was judged on are never trained on (`read_live_release`)
+        train = train[~np.isin(data.hashes[train], reference.hashes)]
+    same = np.array_equal(np.sort(data.sids[train]), np.sort(fitted))
+    if same:
+        log.info("group %r: its training rows are those of its live %s, so it is not retrained", group,
+                 version_name(pin.version))
+    return not same
 
 
 def learn(  # noqa: PLR0913 - the lifecycle options, keyword-only
@@ -159,7 +191,7 @@ def learn(  # noqa: PLR0913 - the lifecycle options, keyword-only
     log.info("learning: %s changed since their live version%s", changed, "s" * (len(changed) > 1))
     train = fit_and_release(schema, None, store.path.parent, groups=changed, refit=set(), gate=True, force=force,
                             accept_new_labels=accept_new_labels, note=f"learn {','.join(changed)}", n_jobs=n_jobs,
-                            lock_timeout=lock_timeout, registry=registry, budget_s=budget_s)
+                            lock_timeout=lock_timeout, warm_start=True, registry=registry, budget_s=budget_s)
     report.train = train
     for g, r in train.groups.items():
         spec = schema.groups[g]

@@ -35,7 +35,7 @@ from compose.data.targets import (
     prepare_inputs,
     split_hashes,
 )
-from compose.errors import DataError, SchemaError, TrainingError, UsageError
+from compose.errors import DataError, TrainingError, UsageError
 from compose.featurize.base import featurizer_of, fit_transform_rows, hstack
 from compose.heads.auto import AUTO, SearchResult, search
 from compose.heads.decide import raw_predictions
@@ -55,7 +55,8 @@ from compose.store.store import ModelStore
 from compose.training.executor import AutoExecutor, FitExecutor, FitJob
 from compose.training.gate import gate_verdict, live_holdout, score_on, union
 from compose.training.splits import GroupRows, select_rows
-from compose.training.stored import Incoming, fitted_rows, groups_to_train, read_incoming
+from compose.training.stored import Incoming, fitted_rows, groups_to_train, read_incoming, refuse_stale_heads
+from compose.training.warm import warm_jobs
 
 log = logging.getLogger("compose")
 
@@ -162,6 +163,17 @@ class TrainingRun:
     sample_set: SampleSet | None = None
     accept_new_labels: bool = False
     zero_shot: set[str] = field(default_factory=set)  # groups answering from their label texts this run
+    warm_start: bool = False  # start each head from its live version's coefficients where sound
+    warm: dict[str, int | None] = field(default_factory=dict)  # group -> the live version its fits started from
+    loaded: dict[tuple[str, str, int], Any] = field(default_factory=dict)  # versions loaded by this run
+    holdout_x: dict[str, Any] = field(default_factory=dict)  # group -> its gate rows' features
+
+    def load(self, kind: str, name: str, version: int, sha256: str | None = None, meta: str | None = None) -> Any:
+        """A stored version, loaded (and checked) once per run: versions never change once written."""
+        key = (kind, name, version)
+        if key not in self.loaded:
+            self.loaded[key] = self.store.load_version(kind, name, version, sha256, meta)
+        return self.loaded[key]
 
     @property
     def train_rows(self) -> np.ndarray:
@@ -190,6 +202,7 @@ def fit_and_release(  # noqa: PLR0913 - the lifecycle commands' options, keyword
     samples: bool = True,
     artifact_format: str | None = None,
     executor: FitExecutor | None = None,
+    warm_start: bool = False,
 ) -> TrainReport:
     """Fit `groups` and release what passes.
 
@@ -207,7 +220,8 @@ def fit_and_release(  # noqa: PLR0913 - the lifecycle commands' options, keyword
     New versions are saved as `artifact_format` (`joblib` or `skops`), else the schema's
     `store.artifact_format`, else in the format of the live release. `executor` says where the
     estimator fits run (default: `AutoExecutor(n_jobs)`, `compose.training.executor`). `budget_s`
-    overrides the search budget of every `model: auto` group.
+    overrides the search budget of every `model: auto` group. `warm_start` (learn): start heads from
+    their live coefficients where sound (`compose.training.warm`).
     """
     if n_jobs is not None and (not isinstance(n_jobs, int) or n_jobs == 0 or n_jobs < -1):
         raise UsageError(f"--jobs (n_jobs) must be a number of parallel fits of at least 1, or -1 for every core; "
@@ -221,7 +235,7 @@ def fit_and_release(  # noqa: PLR0913 - the lifecycle commands' options, keyword
     with model_store.lock(lock_timeout, on_wait=log.warning):
         if samples:
             run = read_samples(schema, model_store, incoming, groups, refit, reg)
-        run.accept_new_labels = accept_new_labels
+        run.accept_new_labels, run.warm_start = accept_new_labels, warm_start
         run.artifact_format = artifact_format or schema.store.artifact_format
         read_live_release(run)
         fit_features(run, refit)
@@ -344,7 +358,7 @@ def select_training_rows(schema: Schema, data: Any, store: ModelStore, groups: l
 def read_live_release(run: TrainingRun) -> None:
     """Step 2 (under the lock): the live release, its holdouts, and the rows they rule out of training."""
     run.live = run.store.release() if run.store.release_numbers() else None
-    _refuse_stale_heads(run.schema, run.store, run.live, run.trained)
+    refuse_stale_heads(run.schema, run.store, run.live, run.trained)
     run.references = {g: live_holdout(run.schema, run.store, run.live, g) for g in run.trained}
     for g, reference in run.references.items():
         if reference is not None:  # rows the live version was judged on are never trained on
@@ -378,7 +392,7 @@ def fit_features(run: TrainingRun, refit: set[str] | None) -> None:
                      featurizer_of(schema, f, run.registry).width(run.transformers[f]), time.perf_counter() - t0)
         else:
             pin = live_features[f]
-            run.transformers[f] = run.store.load_version("features", f, pin.version, pin.sha256, pin.meta_sha256)
+            run.transformers[f] = run.load("features", f, pin.version, pin.sha256, pin.meta_sha256)
             run.versions[f] = pin.version
 
 
@@ -404,6 +418,8 @@ def fit_heads(run: TrainingRun, executor: FitExecutor, budget_s: float | None = 
                                      registry=run.registry)
             log.info("group %r: %s", g, run.searches[g].summary())
         new = _jobs_for(schema, run.selections[g], run.xs[g], run.registry, run.searches.get(g))
+        if run.warm_start:
+            new, run.warm[g] = warm_jobs(schema, run.store, run.live, g, new, run.versions, run.load)
         jobs.extend(new)
         owners.extend([g] * len(new))
     fits = [FitJob(*job) for job in jobs]
@@ -476,7 +492,8 @@ def _holdout_metrics(run: TrainingRun, g: str) -> tuple[Holdout, dict[str, Any]]
     # good. Held-out samples it does not hold are added with their stored labels.
     holdout = union(reference, own)
     transformers = [run.transformers[f] for f in run.schema.features_of(g)]
-    return holdout, score_on(run.schema, run.heads[g], transformers, holdout)
+    run.holdout_x[g] = hstack([t.transform(holdout.inputs) for t in transformers]) if len(holdout) else None
+    return holdout, score_on(run.schema, run.heads[g], transformers, holdout, run.holdout_x[g])
 
 
 def gate_and_write_head(run: TrainingRun, g: str, *, gate: bool, force: bool, note: str) -> None:
@@ -486,7 +503,9 @@ def gate_and_write_head(run: TrainingRun, g: str, *, gate: bool, force: bool, no
     verdict = None
     if gate and run.live is not None and g in run.live.groups:
         verdict = gate_verdict(schema, run.store, run.live, g, metrics, holdout, force=force,
-                               accept_new_labels=run.accept_new_labels)
+                               accept_new_labels=run.accept_new_labels, load=run.load,
+                               features=lambda parents: run.holdout_x.get(g) if parents == [
+                                   (f, run.versions.get(f)) for f in schema.features_of(g)] else None)
         verdict = _zero_shot_for_zero_shot(run, g, verdict, len(holdout))
     ok = verdict is None or verdict.passed or force
     meta = {
@@ -507,6 +526,8 @@ def gate_and_write_head(run: TrainingRun, g: str, *, gate: bool, force: bool, no
     }
     if g in run.searches:
         meta["search"] = run.searches[g].to_dict()
+    if run.warm.get(g) is not None:
+        meta["warm_start"] = {"from": run.warm[g]}
     if run.samples is not None and run.sample_set is not None:
         meta["samples"] = {"revision": run.sample_set.revision, "n_train": len(rows.train)}
         meta["training"] = {**schema.training.model_dump(),
@@ -563,18 +584,6 @@ def _fit_feature(schema: Schema, name: str, inputs: pd.DataFrame, rows: np.ndarr
         raise TrainingError(f"feature {name!r} ({spec.type} over {spec.inputs}) cannot be fitted on "
                             f"{len(rows)} training row{'s' * (len(rows) != 1)}: {exc}.{hint}") from exc
     return transformer, block
-
-
-def _refuse_stale_heads(schema: Schema, store: ModelStore, live: Release | None, trained: list[str]) -> None:
-    """Refuse a run that would release live heads whose definition the schema has since changed."""
-    stale = [g for g, pin in (live.groups if live is not None else {}).items()
-             if g in schema.groups and g not in trained
-             and store.group_meta(g, pin.version).spec_hash != schema.group_fingerprint(g)]
-    if stale:
-        raise SchemaError(f"the schema changes the definition (labels, features, model or when) of live "
-                          f"group{'s' if len(stale) > 1 else ''} {stale}, which this run does not retrain; "
-                          f"train {'them' if len(stale) > 1 else 'it'} too (--only {','.join([*trained, *stale])}) "
-                          "or undo the change")
 
 
 def _log_group(schema: Schema, r: GroupReport) -> None:

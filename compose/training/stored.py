@@ -19,7 +19,7 @@ import pandas as pd
 
 from compose.data.io import as_frame, source_of
 from compose.data.targets import parse_targets, split_tags
-from compose.errors import DataError
+from compose.errors import DataError, SchemaError
 from compose.heads.zero_shot import zero_shot_feature
 from compose.plan import Plan, feature_node
 from compose.schema.hierarchy import head_hint
@@ -150,3 +150,15 @@ def fitted_rows(store: ModelStore, samples: SampleStore, live: Release | None, g
     if keys is None:
         return np.zeros(len(sids), dtype=bool)
     return np.isin(sids, keys)
+
+
+def refuse_stale_heads(schema: Schema, store: ModelStore, live: Release | None, trained: list[str]) -> None:
+    """Refuse a run that would release live heads whose definition the schema has since changed."""
+    stale = [g for g, pin in (live.groups if live is not None else {}).items()
+             if g in schema.groups and g not in trained
+             and store.group_meta(g, pin.version).spec_hash != schema.group_fingerprint(g)]
+    if stale:
+        raise SchemaError(f"the schema changes the definition (labels, features, model or when) of live "
+                          f"group{'s' if len(stale) > 1 else ''} {stale}, which this run does not retrain; "
+                          f"train {'them' if len(stale) > 1 else 'it'} too (--only {','.join([*trained, *stale])}) "
+                          "or undo the change")
