@@ -5,7 +5,10 @@ They are parsed once, where the store reads a file (`compose.store.store`); ever
 with these types and never with the raw JSON. A file that does not parse (a missing field, a field
 of the wrong type, an unknown field) is an `IntegrityError` that names the file and the field.
 
-Stores written by compose 0.1.0 parse as they are: every field added since is optional.
+Store formats are numbered. Format 1 is the first layout (written by compose 0.1.0: decisions
+pickled, a holdout stored as a mapping; `tests/data/store-0.1.0` is one); format 2 is today's
+(decisions written as data, release signatures, fit files). A format 1 store parses as it is: every
+field added since is optional, so format 2 reads both.
 """
 
 from __future__ import annotations
@@ -22,7 +25,12 @@ from compose.errors import IntegrityError
 from compose.registry import Plugin
 from compose.store.remote import StorePath
 
-#: The file name of a pickled artifact (features, heads, and decisions written by compose 0.1.0).
+#: The store format this code writes; it reads every earlier one (see the module docstring).
+STORE_FORMAT = 2
+#: The first store format: the layout the first release (compose 0.1.0) wrote.
+FIRST_STORE_FORMAT = 1
+
+#: The file name of a pickled artifact (features, heads, and decisions written in store format 1).
 ARTIFACT = "model.joblib"
 #: The file name of a tuned decision written as data.
 DECISION = "decision.json"
@@ -93,7 +101,7 @@ class ReleaseBody(Record):
         raise ValueError(f"unknown kind {kind!r}; use features, groups or decisions")
 
     def body_json(self) -> dict[str, Any]:
-        """The body as written in a release file (no `decisions` key when there are none, as in 0.1.0)."""
+        """The body as written in a release file (no `decisions` key when there are none, as in store format 1)."""
         out = {"note": self.note, "parent": self.parent, "schema_hash": self.schema_hash,
                "schema": self.schema_document,
                "features": {k: p.to_json() for k, p in self.features.items()},
@@ -274,7 +282,7 @@ META_TYPES: dict[str, type[VersionMeta]] = {"features": FeatureMeta, "groups": G
 class Holdout:
     """The held-out rows of a head version: prepared inputs, labels and row hashes.
 
-    Stored as a mapping (`holdout.joblib`, as compose 0.1.0 wrote it); `from_stored` checks its shape.
+    Stored as a mapping (`holdout.joblib`, as store format 1 has it); `from_stored` checks its shape.
     """
 
     inputs: pd.DataFrame

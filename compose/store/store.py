@@ -414,7 +414,7 @@ class ModelStore:
                      expected_meta: str | None = None) -> Any:
         """Load an artifact after checking its sha256 against meta.json and the pinning release.
 
-        A decision written as data comes back as the mapping it was; one pickled by compose 0.1.0
+        A decision written as data comes back as the mapping it was; one pickled in store format 1
         is unpickled (after the same checks).
         """
         meta = self.meta(kind, name, version)

@@ -210,7 +210,7 @@ def fit_and_release(  # noqa: PLR0913 - the lifecycle commands' options, keyword
     (`data` may be None: the store alone), and each group is trained on ALL its stored samples of
     the train split; `groups` None trains the groups `data` labels (a live group it does not label
     keeps its live version, unless it reads a refitted feature: then it is retrained from its
-    stored samples). Without `samples`, `data` alone is read, as compose 0.1.0 did.
+    stored samples). Without `samples`, `data` alone is read, as in store format 1.
 
     `refit` names the features to fit anew (None: every feature the groups read); the others are
     taken from the live release. With `gate`, each new head of a live group is released only if
