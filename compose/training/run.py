@@ -35,13 +35,12 @@ from compose.data.targets import (
     prepare_inputs,
     split_hashes,
 )
-from compose.errors import DataError, TrainingError, UsageError
-from compose.featurize.base import featurizer_of, fit_transform_rows, hstack
+from compose.errors import DataError, UsageError
+from compose.featurize.base import featurizer_of, hstack
 from compose.heads.auto import AUTO, SearchResult, search
-from compose.heads.decide import raw_predictions
 from compose.heads.head import Head, assemble_head
 from compose.heads.zero_shot import answers_zero_shot, label_counts, zero_shot_feature, zero_shot_head
-from compose.metrics import gate_metric_name, group_metrics
+from compose.metrics import gate_metric_name
 from compose.plan import Plan, build_plan, feature_node
 from compose.registry import Registry, resolve
 from compose.schema.hierarchy import head_hint
@@ -53,6 +52,7 @@ from compose.store.sample_records import SampleSet
 from compose.store.samples import SampleStore
 from compose.store.store import ModelStore
 from compose.training.executor import AutoExecutor, FitExecutor, FitJob
+from compose.training.fitting import counts_of, evaluate_head, fit_feature, jobs_for
 from compose.training.gate import gate_verdict, live_holdout, score_on, union
 from compose.training.splits import GroupRows, select_rows
 from compose.training.stored import Incoming, fitted_rows, groups_to_train, read_incoming, refuse_stale_heads
@@ -95,41 +95,6 @@ class TrainReport:
 def _warn(report: TrainReport, message: str) -> None:
     report.warnings.append(message)
     log.warning(message)
-
-
-def _jobs_for(schema: Schema, rows: GroupRows, x: Any, registry: Registry,
-              chosen: SearchResult | None = None) -> list[tuple[Any, ...]]:
-    spec = schema.groups[rows.group]
-    estimator, model_params = spec.model.estimator, dict(spec.model.params)
-    if chosen is not None:  # `model: auto`: the search's winner
-        estimator, model_params = chosen.estimator, dict(chosen.params)
-    # An unfitted template built here from the registry: workers clone it and resolve no names.
-    name = registry.build_estimator(estimator, model_params, trusted=schema.trusted_modules)
-    params: dict[str, Any] = {}
-    xt = x[rows.train]
-    if spec.type == "multilabel":
-        labels = schema.labels_of(rows.group)
-        # a label is fitted on the rows where its truth is known (all of them, unless per-label cells)
-        return [(name, params, xt if rows.known is None else x[rows.label_train(j)], rows.y[rows.label_train(j), j],
-                 f"group {rows.group!r}, label {label!r}", True, spec.calibration) for j, label in enumerate(labels)]
-    return [(name, params, xt, rows.y[rows.train], f"group {rows.group!r}", False, spec.calibration)]
-
-
-def _counts(schema: Schema, group: str, y: np.ndarray) -> dict[str, int]:
-    labels = schema.labels_of(group)
-    if schema.groups[group].type == "multilabel":
-        return {label: int(y[:, j].sum()) for j, label in enumerate(labels)}
-    return {label: int((y == i).sum()) for i, label in enumerate(labels)}
-
-
-def _evaluate(schema: Schema, head: Head, x: Any, rows: GroupRows) -> dict[str, Any]:
-    if len(rows.holdout) == 0:
-        return {"n": 0}
-    spec = schema.groups[head.group]
-    scores = head.scores(x[rows.holdout])
-    pred = raw_predictions(spec, head.labels, scores)
-    known = None if rows.known is None else rows.known[rows.holdout]
-    return group_metrics(spec.type, rows.y[rows.holdout], pred, head.labels, known=known)
 
 
 @dataclass
@@ -387,7 +352,7 @@ def fit_features(run: TrainingRun, refit: set[str] | None) -> None:
     for f in needed:
         if f in run.to_fit:
             t0 = time.perf_counter()
-            run.transformers[f], run.blocks[f] = _fit_feature(schema, f, run.inputs, run.train_rows, run.registry)
+            run.transformers[f], run.blocks[f] = fit_feature(schema, f, run.inputs, run.train_rows, run.registry)
             log.info("feature %-14s fitted on %d rows, %d columns (%.1fs)", f, len(run.train_rows),
                      featurizer_of(schema, f, run.registry).width(run.transformers[f]), time.perf_counter() - t0)
         else:
@@ -417,7 +382,7 @@ def fit_heads(run: TrainingRun, executor: FitExecutor, budget_s: float | None = 
                                      rows.y[rows.train], budget_s=budget_s, seed=schema.training.seed,
                                      registry=run.registry)
             log.info("group %r: %s", g, run.searches[g].summary())
-        new = _jobs_for(schema, run.selections[g], run.xs[g], run.registry, run.searches.get(g))
+        new = jobs_for(schema, run.selections[g], run.xs[g], run.registry, run.searches.get(g))
         if run.warm_start:
             new, run.warm[g] = warm_jobs(schema, run.store, run.live, g, new, run.versions, run.load)
         jobs.extend(new)
@@ -486,7 +451,7 @@ def _holdout_metrics(run: TrainingRun, g: str) -> tuple[Holdout, dict[str, Any]]
     own = Holdout(run.inputs.iloc[rows.holdout].reset_index(drop=True), rows.y[rows.holdout],
                   run.hashes[rows.holdout], None if rows.known is None else rows.known[rows.holdout])
     if reference is None:
-        return own, _evaluate(run.schema, run.heads[g], run.xs[g], rows)
+        return own, evaluate_head(run.schema, run.heads[g], run.xs[g], rows)
     # The live version's stored holdout comes first, with the labels it was judged on: a file (or a
     # batch of annotations) with wrong labels cannot make the live head look bad, nor a bad candidate
     # good. Held-out samples it does not hold are added with their stored labels.
@@ -515,8 +480,8 @@ def gate_and_write_head(run: TrainingRun, g: str, *, gate: bool, force: bool, no
         "n_train": len(rows.train), "n_holdout": len(holdout),
         "data_fingerprint": fingerprint(run.hashes[rows.train], rows.y[rows.train]),
         "holdout_fingerprint": fingerprint(holdout.hashes, holdout.y),
-        "class_counts": _counts(schema, g, rows.y[rows.train]),
-        "holdout_class_counts": _counts(schema, g, holdout.y),
+        "class_counts": counts_of(schema, g, rows.y[rows.train]),
+        "holdout_class_counts": counts_of(schema, g, holdout.y),
         "metrics": metrics, "gate_metric": gate_metric_name(spec.type, spec.gate.metric),
         "gate": None if verdict is None else verdict.to_json(), "excluded_by_when": rows.excluded_by_when,
         "training": {**schema.training.model_dump(), "rows": "hash(inputs) >= holdout"},
@@ -566,24 +531,6 @@ def hold_back_refused_features(run: TrainingRun) -> None:
                     run.report.groups[g].released = False
             run.warn(f"feature {f!r} {version_name(run.versions[f])} is not released: a head that reads it was "
                      "refused by the gate, and the live heads need the live feature")
-
-
-def _fit_feature(schema: Schema, name: str, inputs: pd.DataFrame, rows: np.ndarray,
-                 registry: Registry) -> tuple[Any, Any]:
-    """A featurizer fitted on the training rows, and the features of every row of `inputs`.
-
-    A failure names the feature, its inputs and the cause.
-    """
-    featurizer = featurizer_of(schema, name, registry)
-    spec = schema.features[name]
-    transformer = featurizer.build(spec, schema)
-    try:
-        block = fit_transform_rows(transformer, inputs, rows)
-    except ValueError as exc:
-        hint = f" {featurizer.fit_hint}" if featurizer.fit_hint else ""
-        raise TrainingError(f"feature {name!r} ({spec.type} over {spec.inputs}) cannot be fitted on "
-                            f"{len(rows)} training row{'s' * (len(rows) != 1)}: {exc}.{hint}") from exc
-    return transformer, block
 
 
 def _log_group(schema: Schema, r: GroupReport) -> None:
