@@ -145,7 +145,8 @@ def _rows_changed(schema: Schema, samples: SampleStore, store: ModelStore, live:
     data = samples.read(schema, [group, *(schema.groups[group].when or {})], annotated_only=True)
     if group not in data.targets:
         return True
-    rows = select_rows(schema, group, data.targets, data.holdout, data.hashes)
+    rows = select_rows(schema, group, data.targets, data.holdout, data.hashes,
+                       keys=schema.training.group_by is None)
     train = rows.train
     reference = live_holdout(schema, store, live, group)
     if reference is not None:  # rows the live version was judged on are never trained on (`read_live_release`)

@@ -258,7 +258,8 @@ def read_samples(schema: Schema, store: ModelStore, incoming: Incoming | None, g
             log.info(line)
     selections = {}
     for g in trained:
-        selections[g] = select_rows(schema, g, data.targets, data.holdout, data.hashes, len(data.hashes))
+        selections[g] = select_rows(schema, g, data.targets, data.holdout, data.hashes, len(data.hashes),
+                                    keys=schema.training.group_by is None)  # group_by: the stored split
         if selections[g].excluded_by_when:
             log.info("group %r: %d labelled samples left out because their %s label is outside `when`",
                      g, selections[g].excluded_by_when, "/".join(schema.groups[g].when or {}))

@@ -39,9 +39,10 @@ class GroupRows:
 
 
 def select_rows(schema: Schema, group: str, targets: dict[str, GroupTargets], hold: np.ndarray,
-                 hashes: np.ndarray, n: int | None = None) -> GroupRows:
+                 hashes: np.ndarray, n: int | None = None, *, keys: bool = True) -> GroupRows:
     """The training and held-out rows of `group`; a group without targets (a zero-shot group with no
-    labels at all, `n` rows) has none."""
+    labels at all, `n` rows) has none. `keys`: `hashes` are the split keys (with `training.group_by`,
+    the stored samples' input hashes are not: their stored split is kept as it is, not topped up)."""
     if group not in targets:
         rows = len(hashes) if n is None else n
         none = np.zeros(0, dtype=np.intp)
@@ -50,7 +51,7 @@ def select_rows(schema: Schema, group: str, targets: dict[str, GroupTargets], ho
     off = t.labelled & outside_when(schema.groups[group].when, targets, len(t.labelled))
     mask = t.labelled & ~off
     excluded = int(off.sum())
-    held = _top_up_groups(mask, hold, t.y, hashes, schema.training.holdout)
+    held = _top_up_groups(mask, hold, t.y, hashes, schema.training.holdout) if keys else mask & hold
     return GroupRows(group, np.flatnonzero(mask & ~held), np.flatnonzero(held), t.y, excluded, t.known)
 
 
