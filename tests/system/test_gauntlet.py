@@ -1,6 +1,8 @@
 """The real-data gauntlet: every table of tests/_tables.py, as it comes, through the command line
 and the server: train -> parity with plain scikit-learn -> predict -> evaluate -> learn (a tenth of
-one group's labels changed) -> serve (50 rows posted without ids: a new release or the gate's verdict).
+one group's labels changed) -> serve (50 rows posted without ids: a new release or the gate's verdict;
+the same rows pre-annotated through the Label Studio backend with `compose predict`'s labels; the
+captured answers monitored per group).
 
 Parity (a row is a sample): for every group, the rows fitted plus the rows held out are the rows
 labelled for it (less what `when` excludes), and on the same split the holdout accuracy equals a
@@ -15,6 +17,7 @@ import time
 import warnings
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pandas as pd
 import pytest
@@ -26,6 +29,7 @@ import compose
 from compose.cli.main import main
 from compose.data.targets import outside_when
 from compose.featurize.base import featurizer_of
+from compose.labelstudio import label_config
 from compose.registry import default_registry
 from compose.store.sample_access import fitted_keys
 from compose.store.samples import SampleStore
@@ -138,6 +142,11 @@ def test_the_gauntlet(table: tuple[Table, Path, Path], capsys: pytest.CaptureFix
     assert not noisy, [f"{w.category.__name__}: {w.message}" for w in noisy]
     assert n_changed > 0
     _serve(schema, store, data)
+    code, _, err = _run(capsys, "monitor", "--store", str(store), "--json", str(tmp_path / "m.json"), "--quiet")
+    assert code in (0, 1), err  # 1: a group's drift is flagged, said in the report
+    report = json.loads((tmp_path / "m.json").read_text(encoding="utf-8"))
+    unconditional = {g for g, spec in schema.groups.items() if not spec.when}
+    assert unconditional <= set(report["groups"]) <= set(schema.groups), report["groups"].keys()  # captured
 
 
 def _serve(schema: compose.Schema, store: Path, data: Path) -> None:
@@ -147,7 +156,8 @@ def _serve(schema: compose.Schema, store: Path, data: Path) -> None:
             frame[name] = [base64.b64encode(Path(p).read_bytes()).decode("ascii") for p in frame[name]]
     rows = [{k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in row.items()}
             for row in frame.to_dict(orient="records")]
-    with Server(store, "--debounce", "0.2") as srv, srv.client(headers=srv.auth) as c:
+    with Server(store, "--debounce", "0.2", "--capture") as srv, srv.client(headers=srv.auth) as c:
+        _label_studio(c, schema, rows[:10])
         posted = c.post("/v1/samples", json={"rows": rows})
         assert posted.status_code == 200, posted.text
         body = posted.json()
@@ -165,3 +175,18 @@ def _serve(schema: compose.Schema, store: Path, data: Path) -> None:
         assert not [j for j in jobs["jobs"] if j["status"] == "failed"], jobs
         verdicts = [j for j in jobs["jobs"] if j["status"] in ("released", "refused")]  # a release or a verdict
         assert verdicts and all(j["release"] or (j["gate"] and not j["gate"]["passed"]) for j in verdicts), jobs
+
+
+def _label_studio(c: httpx.Client, schema: compose.Schema, rows: list[dict[str, object]]) -> None:
+    """Label Studio's pre-annotations for the rows are the labels `/v1/predict` answers (captured)."""
+    predicted = c.post("/v1/predict", json={"rows": rows})
+    assert predicted.status_code == 200, predicted.text
+    tasks = [{"id": i, "data": row} for i, row in enumerate(rows)]
+    answer = c.post("/labelstudio/predict", json={"tasks": tasks, "label_config": label_config(schema),
+                                                  "project": "1.1700000000", "params": {"context": {}}})
+    assert answer.status_code == 200, answer.text
+    for got, want in zip(answer.json()["results"], predicted.json()["results"], strict=True):
+        chosen = {r["from_name"]: sorted(r["value"]["choices"]) for r in got["result"]}
+        wanted = {g: sorted(a["labels"]) if "labels" in a else [a["label"]]
+                  for g, a in want["groups"].items() if a.get("label") is not None or a.get("labels")}
+        assert chosen == wanted, (chosen, wanted)
