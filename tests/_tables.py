@@ -118,6 +118,49 @@ training: {group_by: base}
 """
 
 
+EMOJI_TREE = """schema_version: 1
+name: emoji_tree
+inputs:
+  name: {type: text}
+features:
+  words: {type: tfidf, inputs: [name]}
+groups:
+  emoji:
+    type: hierarchy
+    labels:
+      Smileys & Emotion: []
+      People & Body: [person-fantasy, person-sport, person-activity, body-parts, hand-single-finger,
+                      hand-fingers-closed, hand-fingers-open, hand-fingers-partial, hands, person-symbol,
+                      person, person-role, family, person-gesture, hand-prop, person-resting]
+      Animals & Nature: []
+      Food & Drink: []
+      Travel & Places: []
+      Activities: []
+      Objects: []
+      Symbols: []
+      Flags: []
+    features: [words]
+    decision: {min_confidence: 0.5}
+training: {group_by: base}
+"""
+
+
+EMOJI_COLD = """schema_version: 1
+name: emoji_cold
+inputs:
+  name: {type: text}
+features:
+  meaning: {type: embedding, inputs: [name]}
+groups:
+  category:
+    type: multiclass
+    labels: [Activities, Animals & Nature, Flags, Food & Drink, Objects, People & Body, Smileys & Emotion, Symbols,
+             Travel & Places]
+    features: [meaning]
+    descriptions: {Flags: flag of a country}
+"""
+
+
 def _movies() -> pd.DataFrame:
     return pd.read_csv(DATA / "movies_sample.csv")
 
@@ -125,6 +168,20 @@ def _movies() -> pd.DataFrame:
 def _emoji() -> pd.DataFrame:
     frame = pd.read_csv(DATA / "emoji" / "emoji.csv")
     frame["image"] = [str(DATA / "emoji" / p) for p in frame["image"]]
+    return frame
+
+
+def _emoji_tree() -> pd.DataFrame:
+    """One hierarchy column: the subcategory where there is one, else the category; every name twice."""
+    frame = pd.read_csv(DATA / "emoji" / "emoji.csv")
+    return pd.DataFrame({"base": frame["base"], "name": frame["name"],
+                         "emoji": frame["subcategory"].fillna(frame["category"])})
+
+
+def _emoji_cold() -> pd.DataFrame:
+    """A cold start: the names, and the category of only the first name of each (a zero-shot head)."""
+    frame = pd.read_csv(DATA / "emoji" / "emoji.csv")[["name", "category"]]
+    frame.loc[frame["category"].duplicated(), "category"] = None
     return frame
 
 
@@ -137,4 +194,6 @@ TABLES: list[Table] = [
     Table("penguins_coarse", PENGUINS_COARSE, _penguins_coarse),
     Table("movies", (SCHEMAS / "movies.yaml").read_text(encoding="utf-8"), _movies),
     Table("emoji", EMOJI, _emoji),
+    Table("emoji_tree", EMOJI_TREE, _emoji_tree),
+    Table("emoji_cold", EMOJI_COLD, _emoji_cold),
 ]
