@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from compose.heads.decide import explain
-from compose.runtime.outputs import GroupOutput, ModelView
+from compose.runtime.outputs import GroupOutput, ModelView, gated_off
 from compose.store.records import decision_version
 
 #: Outcome names, indexed by the codes in `GroupColumns.outcome`.
@@ -121,7 +121,7 @@ class GroupColumns:
         skipped = self.output.skipped_reason
         for r in np.flatnonzero(self.outcome != LABELLED).tolist():
             if self.outcome[r] == SKIPPED:
-                out[r] = f"gated off by `when`: {skipped[r]}"
+                out[r] = gated_off(skipped[r])
             else:
                 reason = explain(self.spec, self.labels, self.output.scores, self.output.decided, r)[1]
                 out[r] = reason or ""
