@@ -24,6 +24,23 @@ OUTCOMES = ("labelled", "abstained", "review", "rejected", "below_threshold", "s
 LABELLED, ABSTAINED, REVIEW, REJECTED, BELOW, SKIPPED = range(len(OUTCOMES))
 
 
+def result_keys(kind: str, outcome: int, *, source: bool, sets: bool) -> tuple[str, ...]:
+    """The keys of a plain group's result (`compose.typing.GroupResult`) on a row of `outcome`, in order.
+
+    The one key order of the column-wise dicts and JSON text (`compose.runtime.columnar`) and of
+    the row path (`compose.runtime.merge`). `source`: a zero-shot head's row it ran on; `sets`: a
+    top_k or cumulative group (its `labels`).
+    """
+    tail = ("decision_version", "outcome") + (() if outcome == LABELLED else ("reason",))
+    if kind == "multilabel":
+        return ("labels", "skipped" if outcome == SKIPPED else "scores", "version", *tail)
+    if outcome == SKIPPED:
+        return ("label", "confidence", "skipped", "version", *tail)
+    extra = {ABSTAINED: ("abstained",), REJECTED: ("abstained",), REVIEW: ("review", "candidate")}.get(outcome, ())
+    return (("label", "confidence", "scores", "version") + (("source",) if source else ())
+            + (("labels",) if sets else ()) + extra + tail)
+
+
 def distinct_sets(members: np.ndarray, labels: list[str], order: np.ndarray | None = None
                   ) -> tuple[np.ndarray, list[list[str]]]:
     """Code every row's set of labels: (codes into `sets`, `sets`), labels in `order` if given.
