@@ -24,6 +24,31 @@ OUTCOMES = ("labelled", "abstained", "review", "rejected", "below_threshold", "s
 LABELLED, ABSTAINED, REVIEW, REJECTED, BELOW, SKIPPED = range(len(OUTCOMES))
 
 
+#: Where each field of a group result (`compose.typing.GroupResult`) goes in the flat table of
+#: `Predictions.to_frame()`, by group kind: the column's name after the group's (`_score_`: one
+#: column per label). A field with no entry for a kind is no column of it: the table keeps one
+#: value per group and row (the JSON results, and `predict_scores` for the scores, have the rest).
+FRAME_COLUMNS: dict[str, dict[str, str]] = {
+    "label": {"multiclass": "", "binary": "", "hierarchy": ""},
+    "labels": {"multiclass": "_labels", "multilabel": ""},
+    "confidence": {"multiclass": "_confidence", "binary": "_confidence", "hierarchy": "_confidence"},
+    "path": {"hierarchy": "_path"},
+    "path_confidence": {"hierarchy": "_path_confidence"},
+    "skipped": {},
+    "scores": {"multilabel": "_score_"},
+    "version": {},
+    "versions": {},
+    "source": {"multiclass": "_source", "binary": "_source"},
+    "abstained": {},
+    "review": {"multiclass": "_review"},
+    "candidate": {},
+    "decision_version": {},
+    "outcome": {"multiclass": "_outcome", "binary": "_outcome", "multilabel": "_outcome", "hierarchy": "_outcome"},
+    "stopped_at": {"hierarchy": "_stopped_at"},
+    "reason": {},
+}
+
+
 def result_keys(kind: str, outcome: int, *, source: bool, sets: bool) -> tuple[str, ...]:
     """The keys of a plain group's result (`compose.typing.GroupResult`) on a row of `outcome`, in order.
 
