@@ -21,7 +21,7 @@ from compose.data.io import as_frame, source_of
 from compose.data.targets import parse_targets, split_tags
 from compose.errors import DataError, SchemaError
 from compose.heads.zero_shot import zero_shot_feature
-from compose.plan import Plan, feature_node
+from compose.plan import Plan
 from compose.schema.hierarchy import head_hint
 from compose.schema.models import Schema
 from compose.store.names import version_name
@@ -114,8 +114,7 @@ def groups_to_train(schema: Schema, plan: Plan, data: SampleSet, live: Release |
     while True:  # a refitted feature takes every live head that reads it along
         needed = {f for g in trained for f in schema.features_of(g)}
         to_fit = {f for f in needed if refit is None or f in refit or f not in live_features}
-        readers = {n.split(":", 1)[1] for f in to_fit for n in plan.dependents(feature_node(f))
-                   if n.startswith("head:")}
+        readers = {g for f in to_fit for g in plan.readers_of(f)}
         more = sorted(g for g in readers if g in live_groups and g in schema.groups and g not in trained)
         if not more:
             break
