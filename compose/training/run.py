@@ -250,12 +250,12 @@ def read_samples(schema: Schema, store: ModelStore, incoming: Incoming | None, g
     except BaseException:
         samples.close()
         raise
-    for line in notes:
-        if "the data has no column" in line or "no labelled training rows in this file" in line:
-            _warn(report, line)
+    for note in notes:
+        if note.kind == "warning":
+            _warn(report, note.text)
         else:
-            report.notes.append(line)
-            log.info(line)
+            report.notes.append(note.text)
+            log.info(note.text)
     selections = {}
     for g in trained:
         selections[g] = select_rows(schema, g, data.targets, data.holdout, data.hashes, len(data.hashes),
