@@ -3,7 +3,7 @@
 #   make test   create .venv, install with the dev extra, run the test suite, ruff, import-linter and
 #               build the manual (mkdocs build --strict)
 #   make docs   build the manual into site/ (open site/index.html)
-#   make fuzz   the fuzz tests (tests/test_fuzz.py) with 50 times CI's examples
+#   make fuzz   the fuzz tests (tests/system/test_fuzz.py) with 50 times CI's examples
 #   make lint   ruff and mypy --strict (mypy is kept out of `make test`: new numpy or pandas stubs
 #               can move its verdict without a change here)
 PYTHON ?= python3
@@ -75,7 +75,7 @@ contract: $(VENV)/.installed
 
 # The fuzz tests with 50 times the examples CI runs, each run exploring new ones (about 30-50 minutes).
 fuzz: $(VENV)/.installed
-	COMPOSE_FUZZ_SCALE=50 $(PY) -m pytest -q tests/test_fuzz.py -p no:randomly
+	COMPOSE_FUZZ_SCALE=50 $(PY) -m pytest -q tests/system/test_fuzz.py -p no:randomly
 
 clean:
 	rm -rf $(VENV) out site .pytest_cache .mypy_cache .ruff_cache

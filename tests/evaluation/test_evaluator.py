@@ -14,7 +14,7 @@ import compose
 from compose.cli.main import main
 from compose.evaluation.evaluator import evaluate, summary_lines
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

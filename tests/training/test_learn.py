@@ -251,7 +251,7 @@ def test_a_store_written_by_compose_0_1_0_is_seeded_then_learns(tmp_path: Path, 
                                                                  capsys: pytest.CaptureFixture[str]) -> None:
     import shutil
 
-    fixture = Path(__file__).parent / "data" / "store-0.1.0"
+    fixture = Path(__file__).parents[1] / "fixtures" / "store-0.1.0"
     store = tmp_path / "store"
     shutil.copytree(fixture / "penguins", store / "penguins")
     full = tmp_path / "penguins.csv"

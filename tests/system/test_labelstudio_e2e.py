@@ -21,8 +21,7 @@ from typing import Any
 import httpx
 import pandas as pd
 import pytest
-from _serve import Server, free_port
-from test_serve_learn import rows_of_frame, trained_on_head
+from _serve import Server, free_port, rows_of_frame, trained_on_head
 
 import compose
 from compose.labelstudio import label_config

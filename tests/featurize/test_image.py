@@ -17,8 +17,8 @@ from compose.schema.load import parse_schema
 from compose.store.store import ModelStore
 from compose.training.run import fit_and_release
 
-EMOJI = Path(__file__).resolve().parent / "data" / "emoji"
-SCHEMA = Path(__file__).resolve().parents[1] / "examples" / "emoji" / "emoji.yaml"
+EMOJI = Path(__file__).resolve().parents[1] / "fixtures" / "emoji"
+SCHEMA = Path(__file__).resolve().parents[2] / "examples" / "emoji" / "emoji.yaml"
 
 FAST_SCHEMA = """\
 schema_version: 1

@@ -1,5 +1,5 @@
 """Learning in seconds (issue 26 item 3): warm starts from the live head, conditional groups that
-retrain only when their own rows change, on real films (tests/data/movies_sample.csv)."""
+retrain only when their own rows change, on real films (tests/fixtures/movies_sample.csv)."""
 
 from __future__ import annotations
 

@@ -16,15 +16,14 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from _serve import Server, rows_of
-from test_serve_learn import HELD_BACK, rows_of_frame, trained_on_head, wait_for_job
+from _serve import HELD_BACK, Server, rows_of, rows_of_frame, trained_on_head, wait_for_job
 
 import compose
 from compose.cli.main import main
 from compose.labelstudio import draft_schema, label_config
 from compose.schema.load import schema_from_dict
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SCHEMAS = [ROOT / "schemas" / "penguins.yaml", ROOT / "schemas" / "movies.yaml",
            ROOT / "examples" / "emoji" / "emoji.yaml"]
 GATED = """\

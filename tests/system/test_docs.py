@@ -1,7 +1,7 @@
 """The manual stays true: every shell and Python block of README.md and docs/ runs as written.
 
 A page's blocks run in document order in one fresh workspace laid out like a clone (`schemas/`,
-`examples/` with the movies data swapped for its 1,200-film sample, `tests/data/`, `penguins.csv`):
+`examples/` with the movies data swapped for its 1,200-film sample, `tests/fixtures/`, `penguins.csv`):
 shell blocks with `bash -e` (`compose` and `python` on the PATH are this interpreter's), Python
 blocks in one namespace per page. An HTML comment on the line before a block changes that:
 
@@ -31,7 +31,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SHELL = {"bash", "sh", "shell", "console"}
 PYTHON = {"python", "py", "pycon"}
 PENGUINS_SETUP = """\
@@ -84,10 +84,10 @@ def _workspace(path: Path) -> dict[str, str]:
     """A clone's layout in `path`, and the environment whose `compose` and `python` are this interpreter's."""
     shutil.copytree(ROOT / "schemas", path / "schemas")
     shutil.copytree(ROOT / "examples", path / "examples", ignore=shutil.ignore_patterns("movies.csv.gz", "emoji"))
-    sample = (ROOT / "tests" / "data" / "movies_sample.csv").read_bytes()
+    sample = (ROOT / "tests" / "fixtures" / "movies_sample.csv").read_bytes()
     (path / "examples" / "movies" / "movies.csv.gz").write_bytes(gzip.compress(sample))
     (path / "tests").mkdir()
-    (path / "tests" / "data").symlink_to(ROOT / "tests" / "data")
+    (path / "tests" / "fixtures").symlink_to(ROOT / "tests" / "fixtures")
     from palmerpenguins import load_penguins
 
     load_penguins().to_csv(path / "penguins.csv", index=False)

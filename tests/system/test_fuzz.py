@@ -40,7 +40,7 @@ def _settings(examples: int) -> settings:
                                            HealthCheck.data_too_large])
 
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PENGUINS = (ROOT / "schemas" / "penguins.yaml").read_text(encoding="utf-8")
 MOVIES = (ROOT / "schemas" / "movies.yaml").read_text(encoding="utf-8")
 

@@ -22,7 +22,7 @@ from compose.store.lifecycle import list_versions
 
 pytest.importorskip("wordllama")
 
-DATA = Path(__file__).resolve().parent / "data"
+DATA = Path(__file__).resolve().parents[1] / "fixtures"
 CATEGORIES = ["Smileys & Emotion", "People & Body", "Animals & Nature", "Food & Drink", "Travel & Places",
               "Activities", "Objects", "Symbols", "Flags"]
 EMOJI = f"""\
@@ -263,7 +263,7 @@ def test_a_server_answers_zero_shot_then_learns_the_posted_labels(emoji: pd.Data
     import sys
     import time
 
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from _serve import Server
 
     from compose.serve.messages import ModelInfo, PredictResponse

@@ -15,7 +15,7 @@ import pytest
 import compose
 from compose.cli.main import main
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 MOVIES_FULL = ROOT / "examples" / "movies" / "movies.csv.gz"
 MPAA = {"R", "PG", "PG-13", "G", "NC-17"}
 

@@ -21,7 +21,7 @@ from compose.plan import build_plan
 from compose.schema.hierarchy import parse_tree
 from compose.schema.load import parse_schema, schema_from_dict
 
-EMOJI = Path(__file__).resolve().parent / "data" / "emoji"
+EMOJI = Path(__file__).resolve().parents[1] / "fixtures" / "emoji"
 SCHEMA = EMOJI / "hierarchy.yaml"
 PEOPLE = "People & Body"
 HEAD = f"emoji/{PEOPLE}"

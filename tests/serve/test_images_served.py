@@ -21,7 +21,7 @@ import compose
 from compose.cli.main import main
 from tests._serve import Server
 
-EMOJI = Path(__file__).resolve().parent / "data" / "emoji"
+EMOJI = Path(__file__).resolve().parents[1] / "fixtures" / "emoji"
 SCHEMA = """\
 schema_version: 1
 name: emoji

@@ -16,12 +16,12 @@ from compose.errors import IntegrityError
 from compose.store.records import DecisionPin, GroupPin, ReleaseBody, decision_version, kept_decisions
 from compose.store.store import ModelStore
 
-FIXTURE = Path(__file__).resolve().parent / "data" / "store-0.1.0"
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "store-0.1.0"
 
 
 @pytest.fixture
 def old_store(tmp_path: Path) -> Path:
-    """A copy of the store compose 0.1.0 wrote (tests/data/store-0.1.0/README.md), safe to change."""
+    """A copy of the store compose 0.1.0 wrote (tests/fixtures/store-0.1.0/README.md), safe to change."""
     shutil.copytree(FIXTURE / "penguins", tmp_path / "penguins")
     return tmp_path / "penguins"
 

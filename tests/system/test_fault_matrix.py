@@ -22,7 +22,7 @@ import pytest
 
 import compose
 
-SCHEMA = Path(__file__).resolve().parents[1] / "schemas" / "penguins.yaml"
+SCHEMA = Path(__file__).resolve().parents[2] / "schemas" / "penguins.yaml"
 
 OPERATIONS: dict[str, str] = {
     "train": "compose.train(schema, data, store, n_jobs=1)",

@@ -16,10 +16,10 @@ from compose.audit.queue import queue_model, uncertainty
 from compose.cli.main import main
 from compose.curves import confidence_curve, threshold_curve
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PENGUINS = ROOT / "schemas/penguins.yaml"
 MOVIES = ROOT / "schemas/movies.yaml"
-MOVIES_SAMPLE = ROOT / "tests/data/movies_sample.csv"
+MOVIES_SAMPLE = ROOT / "tests/fixtures/movies_sample.csv"
 
 
 def _flip(df: pd.DataFrame, col: str, frac: float, seed: int) -> tuple[pd.DataFrame, set[int]]:

@@ -14,25 +14,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pandas as pd
 import pytest
-from _serve import Server, rows_of
+from _serve import HELD_BACK, Server, rows_of, rows_of_frame, trained_on_head, wait_for_job
 from fastapi.testclient import TestClient
 
 import compose
 from compose.serve import create_app
-
-HELD_BACK = 40
-INPUTS = ["bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g"]
-
-
-def trained_on_head(schema: Path, penguins_csv: Path, root: Path) -> pd.DataFrame:
-    """Train `schema` on all but the last HELD_BACK penguins into the store `root` (its sample store
-    then holds those rows); return the rows held back."""
-    frame = pd.read_csv(penguins_csv)
-    compose.train(schema, frame.iloc[:-HELD_BACK].reset_index(drop=True), store=root, n_jobs=1)
-    return frame.iloc[-HELD_BACK:].reset_index(drop=True)
 
 
 @pytest.fixture(scope="module")
@@ -48,20 +36,6 @@ def sample_rows(frame: pd.DataFrame, groups: list[str]) -> list[dict[str, Any]]:
         for g in groups:
             row[g] = None if pd.isna(record[g]) else record[g]
     return rows
-
-
-def rows_of_frame(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    return [{k: (None if pd.isna(v) else v) for k, v in r.items()} for r in frame[INPUTS].to_dict(orient="records")]
-
-
-def wait_for_job(c: httpx.Client, group: str, timeout: float = 120.0, done: bool = True) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        jobs = c.get("/v1/jobs", params={"group": group}).json()["jobs"]
-        if jobs and (not done or jobs[0]["status"] in ("released", "refused", "failed")):
-            return jobs[0]
-        time.sleep(0.02 if not done else 0.1)
-    raise AssertionError(f"no {'finished ' if done else ''}job for {group} within {timeout:.0f}s")
 
 
 @pytest.fixture()

@@ -56,7 +56,7 @@ def test_monolithic_leaves_an_unlearnable_exclusive_group_empty_while_composed_n
 
 
 def test_masked_baseline_fits_each_tag_only_on_rows_labelled_for_its_group(penguins_frame: pd.DataFrame) -> None:
-    schema = compose.load_schema(Path(__file__).parents[1] / "schemas" / "penguins.yaml")
+    schema = compose.load_schema(Path(__file__).parents[2] / "schemas" / "penguins.yaml")
     inputs = prepare_inputs(penguins_frame, schema)
     targets = parse_targets(penguins_frame, schema)
     train = np.flatnonzero(~holdout_mask(row_hashes(inputs, schema.training.seed), schema.training.holdout))
@@ -70,7 +70,7 @@ def test_masked_baseline_fits_each_tag_only_on_rows_labelled_for_its_group(pengu
 
 
 def test_baseline_uses_each_groups_estimator_and_one_object_per_tag(penguins_frame: pd.DataFrame) -> None:
-    schema = compose.load_schema(Path(__file__).parents[1] / "schemas" / "penguins.yaml")
+    schema = compose.load_schema(Path(__file__).parents[2] / "schemas" / "penguins.yaml")
     inputs = prepare_inputs(penguins_frame, schema)
     targets = parse_targets(penguins_frame, schema)
     mono = MonolithicBaseline(schema, n_jobs=1).fit(inputs, targets, np.arange(len(inputs)))
@@ -84,7 +84,7 @@ def test_baseline_uses_each_groups_estimator_and_one_object_per_tag(penguins_fra
 
 
 def test_baseline_probabilities_have_one_column_per_tag(penguins_frame: pd.DataFrame) -> None:
-    schema = compose.load_schema(Path(__file__).parents[1] / "schemas" / "penguins.yaml")
+    schema = compose.load_schema(Path(__file__).parents[2] / "schemas" / "penguins.yaml")
     inputs = prepare_inputs(penguins_frame, schema)
     targets = parse_targets(penguins_frame, schema)
     mono = MonolithicBaseline(schema, estimator="logistic_regression", n_jobs=1)
@@ -98,7 +98,7 @@ def test_baseline_probabilities_have_one_column_per_tag(penguins_frame: pd.DataF
 
 
 def test_unknown_missing_policy_is_refused(penguins_frame: pd.DataFrame) -> None:
-    schema = compose.load_schema(Path(__file__).parents[1] / "schemas" / "penguins.yaml")
+    schema = compose.load_schema(Path(__file__).parents[2] / "schemas" / "penguins.yaml")
     inputs = prepare_inputs(penguins_frame, schema)
     targets = parse_targets(penguins_frame, schema)
     mono = MonolithicBaseline(schema, missing="drop")  # type: ignore[arg-type]

@@ -11,7 +11,7 @@ from compose.schema import jsonschema as jsonschema_gen
 from compose.schema.document import read_yaml
 from compose.schema.load import json_schema
 
-COMMITTED = Path(__file__).resolve().parents[1] / "schemas" / "compose.schema.json"
+COMMITTED = Path(__file__).resolve().parents[2] / "schemas" / "compose.schema.json"
 
 
 def test_the_committed_json_schema_is_the_generated_one() -> None:
