@@ -6,12 +6,14 @@
 #   make fuzz   the fuzz tests (tests/test_fuzz.py) with 50 times CI's examples
 #   make lint   ruff and mypy --strict (mypy is kept out of `make test`: new numpy or pandas stubs
 #               can move its verdict without a change here)
+#   make e2e    install Label Studio into its own venv (.e2e-venv) and run compose as its ML backend
+#               against a real Label Studio on 127.0.0.1 (tests/test_labelstudio_e2e.py)
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 COMPOSE := $(VENV)/bin/compose
 
-.PHONY: demo emoji test lint docs bench contract fuzz clean
+.PHONY: demo emoji test lint docs bench contract fuzz e2e e2e-venv clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -77,5 +79,26 @@ contract: $(VENV)/.installed
 fuzz: $(VENV)/.installed
 	COMPOSE_FUZZ_SCALE=50 $(PY) -m pytest -q tests/test_fuzz.py -p no:randomly
 
+# Label Studio pins older numpy, pyarrow and python-dateutil than compose: it lives in a venv of its
+# own, so its pins never touch $(VENV). The test starts it on a free loopback port with SQLite under
+# pytest's temporary folder (a first start migrates a new database: about two minutes on 2 cores).
+E2E_VENV := .e2e-venv
+E2E_PINS := 'label-studio==1.23.*' 'label-studio-sdk==2.1.*'
+
+$(E2E_VENV)/.installed: Makefile
+	rm -rf $(E2E_VENV)
+	$(PYTHON) -m venv $(E2E_VENV)
+	@echo "installing Label Studio into $(E2E_VENV) (log: $(E2E_VENV)/install.log)"
+	@( $(E2E_VENV)/bin/python -m pip install --upgrade pip && $(E2E_VENV)/bin/python -m pip install $(E2E_PINS) ) \
+		> $(E2E_VENV)/install.log 2>&1 \
+		|| { tail -30 $(E2E_VENV)/install.log; echo "install failed: see $(E2E_VENV)/install.log"; exit 1; }
+	touch $@
+
+e2e-venv: $(E2E_VENV)/.installed
+
+e2e: $(VENV)/.installed $(E2E_VENV)/.installed
+	LABEL_STUDIO_BIN=$(CURDIR)/$(E2E_VENV)/bin/label-studio LABEL_STUDIO_PYTHON=$(CURDIR)/$(E2E_VENV)/bin/python \
+		$(PY) -m pytest -q -p no:randomly -rs tests/test_labelstudio_e2e.py
+
 clean:
-	rm -rf $(VENV) out site .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(E2E_VENV) out site .pytest_cache .mypy_cache .ruff_cache
