@@ -18,7 +18,6 @@ is a sample without annotations. A label the schema does not declare is an error
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 from collections import Counter
@@ -29,7 +28,6 @@ from typing import Any
 import pandas as pd
 
 from compose._text import did_you_mean
-from compose.data.io import file_kind
 from compose.errors import DataError
 from compose.labelstudio.tasks import annotation_cells, sample_id, task_rows
 from compose.schema.models import Schema
@@ -50,10 +48,8 @@ def export_kind(frame: pd.DataFrame) -> str | None:
         return "JSON" if len(frame) and isinstance(frame["data"].iloc[0], dict) else None
     if not columns >= MIN_KEYS:
         return None
-    with contextlib.suppress(DataError):
-        if file_kind(Path(str(frame.attrs.get("source", "")))) in ("csv", "tsv"):
-            return "CSV"
-    return "JSON_MIN"
+    suffixes = [s.lower() for s in Path(str(frame.attrs.get("source", ""))).suffixes]
+    return "CSV" if ".csv" in suffixes or ".tsv" in suffixes else "JSON_MIN"
 
 
 @dataclass
