@@ -8,12 +8,13 @@
 #               can move its verdict without a change here)
 #   make e2e    install Label Studio into its own venv (.e2e-venv) and run compose as its ML backend
 #               against a real Label Studio on 127.0.0.1 (tests/test_labelstudio_e2e.py)
+#   make docs-screenshot  retake docs/labelstudio-preannotations.png (headless Chromium)
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 COMPOSE := $(VENV)/bin/compose
 
-.PHONY: demo emoji test lint docs bench contract fuzz e2e e2e-venv clean
+.PHONY: demo emoji test lint docs bench contract fuzz e2e e2e-venv docs-screenshot clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -99,6 +100,15 @@ e2e-venv: $(E2E_VENV)/.installed
 e2e: $(VENV)/.installed $(E2E_VENV)/.installed
 	LABEL_STUDIO_BIN=$(CURDIR)/$(E2E_VENV)/bin/label-studio LABEL_STUDIO_PYTHON=$(CURDIR)/$(E2E_VENV)/bin/python \
 		$(PY) -m pytest -q -p no:randomly -rs tests/test_labelstudio_e2e.py
+
+# The screenshot of docs/labelstudio.md (docs/labelstudio-preannotations.png): Label Studio showing
+# compose's pre-annotations, taken by headless Chromium (Playwright in $(E2E_VENV), driving Debian's
+# `chromium` package: apt-get install chromium; or set CHROMIUM to another Chromium executable).
+CHROMIUM ?= /usr/bin/chromium
+docs-screenshot: $(VENV)/.installed $(E2E_VENV)/.installed
+	$(E2E_VENV)/bin/python -m pip install -q playwright
+	CHROMIUM=$(CHROMIUM) LABEL_STUDIO_BIN=$(CURDIR)/$(E2E_VENV)/bin/label-studio \
+		LABEL_STUDIO_PYTHON=$(CURDIR)/$(E2E_VENV)/bin/python $(PY) tests/labelstudio/screenshot.py
 
 clean:
 	rm -rf $(VENV) $(E2E_VENV) out site .pytest_cache .mypy_cache .ruff_cache
