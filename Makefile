@@ -85,8 +85,10 @@ fuzz: $(VENV)/.installed
 # pytest's temporary folder (a first start migrates a new database: about two minutes on 2 cores).
 E2E_VENV := .e2e-venv
 E2E_PINS := 'label-studio==1.23.*' 'label-studio-sdk==2.1.*'
+# new pins, a new stamp's name: a fresh venv
+E2E_STAMP := $(E2E_VENV)/.installed-label-studio-1.23-sdk-2.1
 
-$(E2E_VENV)/.installed: Makefile
+$(E2E_STAMP):
 	rm -rf $(E2E_VENV)
 	$(PYTHON) -m venv $(E2E_VENV)
 	@echo "installing Label Studio into $(E2E_VENV) (log: $(E2E_VENV)/install.log)"
@@ -95,9 +97,9 @@ $(E2E_VENV)/.installed: Makefile
 		|| { tail -30 $(E2E_VENV)/install.log; echo "install failed: see $(E2E_VENV)/install.log"; exit 1; }
 	touch $@
 
-e2e-venv: $(E2E_VENV)/.installed
+e2e-venv: $(E2E_STAMP)
 
-e2e: $(VENV)/.installed $(E2E_VENV)/.installed
+e2e: $(VENV)/.installed $(E2E_STAMP)
 	LABEL_STUDIO_BIN=$(CURDIR)/$(E2E_VENV)/bin/label-studio LABEL_STUDIO_PYTHON=$(CURDIR)/$(E2E_VENV)/bin/python \
 		$(PY) -m pytest -q -p no:randomly -rs tests/test_labelstudio_e2e.py
 
@@ -105,7 +107,7 @@ e2e: $(VENV)/.installed $(E2E_VENV)/.installed
 # compose's pre-annotations, taken by headless Chromium (Playwright in $(E2E_VENV), driving Debian's
 # `chromium` package: apt-get install chromium; or set CHROMIUM to another Chromium executable).
 CHROMIUM ?= /usr/bin/chromium
-docs-screenshot: $(VENV)/.installed $(E2E_VENV)/.installed
+docs-screenshot: $(VENV)/.installed $(E2E_STAMP)
 	$(E2E_VENV)/bin/python -m pip install -q playwright
 	CHROMIUM=$(CHROMIUM) LABEL_STUDIO_BIN=$(CURDIR)/$(E2E_VENV)/bin/label-studio \
 		LABEL_STUDIO_PYTHON=$(CURDIR)/$(E2E_VENV)/bin/python $(PY) tests/labelstudio/screenshot.py
