@@ -73,6 +73,13 @@ def test_dependents_of_a_feature_are_what_to_retrain(plan: Plan) -> None:
     assert plan.dependents("feature:words") == ["head:kind", "head:sleeve"]
 
 
+def test_the_readers_of_a_feature_are_the_groups_to_retrain_with_the_heads_they_gate(plan: Plan) -> None:
+    assert plan.readers_of("words") == ["kind", "sleeve"]
+    assert plan.readers_of("meta") == ["sale"]
+    with pytest.raises(PlanError, match="no node 'feature:wrds'"):
+        plan.readers_of("wrds")
+
+
 def test_dependents_of_a_gating_head_include_its_conditional_head(plan: Plan) -> None:
     assert plan.dependents("head:kind") == ["head:sleeve"]
 

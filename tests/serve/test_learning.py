@@ -197,3 +197,25 @@ def test_a_dead_worker_process_fails_its_job_and_the_next_job_runs_in_a_new_one(
             time.sleep(0.1)
         assert job["status"] == "released", job
         assert learner.worker_pid == second
+
+
+def test_a_job_record_is_updated_only_with_its_own_fields_and_values() -> None:
+    from pydantic import ValidationError
+
+    from compose.serve.messages import Job
+
+    job = Job(id="j0001", group="sex")
+    assert (job.updated(status="released", version=2).version, job.status) == (2, "scheduled")
+    with pytest.raises(ValidationError, match="statuss"):
+        job.updated(statuss="released")
+    with pytest.raises(ValidationError, match="status"):
+        job.updated(status="done")
+
+
+def test_the_worker_fills_in_the_job_record_of_a_failed_retrain(tmp_path: Path) -> None:
+    from compose.serve.messages import Job
+    from compose.serve.worker import retrain_group
+
+    done = retrain_group(str(tmp_path / "nothing"), Job(id="j0001", group="sex"))
+    assert (done.id, done.group, done.status, bool(done.error), done.seconds is not None) == (
+        "j0001", "sex", "failed", True, True)

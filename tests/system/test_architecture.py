@@ -63,6 +63,32 @@ def test_the_package_has_no_import_cycle_counting_local_and_type_checking_import
     assert cycles == []
 
 
+def _packages_imported(name: str, tree: ast.Module, known: set[str]) -> set[str]:
+    """The packages above module `name` that it imports by their own name (`from compose.serve import x`,
+    `import compose.serve`, `from . import x`)."""
+    above = {".".join(name.split(".")[:i]) for i in range(1, name.count(".") + 1)} & known
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            base = name.split(".")[: len(name.split(".")) - node.level] if node.level else []
+            target = ".".join([*base, *([node.module] if node.module else [])]) if node.level else node.module
+            found.add(target or "")
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+    return found & above
+
+
+def test_no_module_imports_its_own_package_while_the_package_imports_it() -> None:
+    """`from compose.serve import errors` in a module that `compose/serve/__init__.py` imports (even
+    through others) runs the package half-initialised: import the module itself instead."""
+    modules = _modules()
+    known, graph = set(modules), _graph()
+    offenders = sorted(f"{name} imports its package {package}, which imports {name} back"
+                       for name, tree in modules.items() for package in _packages_imported(name, tree, known)
+                       if nx.has_path(graph, package, name))
+    assert offenders == []
+
+
 def test_no_module_imports_another_modules_private_names() -> None:
     modules = _modules()
     known = set(modules)

@@ -78,6 +78,14 @@ def test_the_warning_for_an_absent_group_is_logged(tmp_path: Path, schema: Schem
     assert "group 'island': the data has no column 'island'" in caplog.text
 
 
+def test_a_live_group_the_data_does_not_label_is_a_note_not_a_warning(tmp_path: Path, schema: Schema,
+                                                                     penguins_frame: pd.DataFrame) -> None:
+    fit_and_release(schema, penguins_frame, tmp_path)
+    report = fit_and_release(schema, penguins_frame.drop(columns=["island"]), tmp_path, refit=set())
+    assert ([n for n in report.notes if "'island'" in n], [w for w in report.warnings if "'island'" in w]) == (
+        ["group 'island': no labels in this data; its live version v0001 stays"], [])
+
+
 def test_a_conditional_head_is_trained_only_on_rows_whose_gate_label_is_in_its_set(
     trained: tuple[TrainReport, Path], penguins_frame: pd.DataFrame
 ) -> None:
