@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,7 +68,7 @@ def _value(value: Any, kind: str) -> Any:
     return value
 
 
-def prediction(result: dict[str, Any], targets: dict[str, str]) -> dict[str, Any]:
+def prediction(result: Mapping[str, Any], targets: dict[str, str]) -> dict[str, Any]:
     """One task's prediction from one merged result of `compose predict`."""
     regions: list[dict[str, Any]] = []
     confidences: list[float] = []
@@ -89,7 +90,7 @@ def prediction(result: dict[str, Any], targets: dict[str, str]) -> dict[str, Any
             "model_version": result.get("release")}
 
 
-def prediction_tasks(rows: list[dict[str, Any]], results: list[dict[str, Any]],
+def prediction_tasks(rows: list[dict[str, Any]], results: Sequence[Mapping[str, Any]],
                      targets: dict[str, str]) -> list[dict[str, Any]]:
     """Label Studio tasks `{"data": row, "predictions": [prediction]}` of input rows and their merged
     results, the predictions those of `/labelstudio/predict` for the groups of `targets`."""

@@ -110,6 +110,11 @@ def test_errors_hold_only_the_hierarchy() -> None:
     assert {m for m, _ in _imported(_modules()["compose.errors"], set())} <= {"__future__", "typing"}
 
 
+def test_the_shared_types_import_only_the_standard_library() -> None:
+    # compose.typing sits in the lowest layer: any module may import it, so it imports nothing of its own
+    assert {m for m, _ in _imported(_modules()["compose.typing"], set())} <= {"__future__", "typing"}
+
+
 def test_every_public_name_is_exported_and_sorted() -> None:
     assert compose.__all__ == sorted(compose.__all__)
     assert all(hasattr(compose, name) for name in compose.__all__)

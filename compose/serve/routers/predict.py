@@ -28,6 +28,7 @@ from compose.serve.errors import responses
 from compose.serve.holder import Live
 from compose.serve.messages import PredictRequest, PredictResponse
 from compose.serve.metrics_routes import observe
+from compose.typing import MergedResult
 
 #: Request bodies that the document names but no route parameter declares (the route reads its body raw).
 BODY_SCHEMAS: dict[str, Any] = {"PredictRequest": PredictRequest.model_json_schema(
@@ -47,7 +48,7 @@ def parse(body: bytes) -> PredictRequest:
         raise RequestValidationError(errors, body=body) from None
 
 
-def results_of(live: Live, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def results_of(live: Live, rows: list[dict[str, Any]]) -> list[MergedResult]:
     """The merged results of `rows` (`predict_one` for a single row); a refused row is said in the
     request's words (the rows, counted from 1), by the very rules that refused it."""
     try:
