@@ -23,6 +23,7 @@ from fastapi import APIRouter, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from pydantic import ValidationError
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from compose.data.targets import prepare_inputs
@@ -34,6 +35,7 @@ from compose.serve.deps import StateDep
 from compose.serve.errors import responses
 from compose.serve.holder import Live
 from compose.serve.messages import PredictRequest, PredictResponse
+from compose.serve.state import ServeState
 
 #: Request bodies that the document names but no route parameter declares (the route reads its body raw).
 BODY_SCHEMAS: dict[str, Any] = {"PredictRequest": PredictRequest.model_json_schema(
@@ -124,6 +126,11 @@ async def predict(request: Request, state: StateDep) -> Response:
         results = await run_in_threadpool(results_of, live, rows)
     if state.capture is not None and rows:
         state.capture.add(rows, results)
-    metrics_routes.observe(state, results, time.perf_counter() - started)
+    # counted once the answer is sent (on the event loop, not in a thread): the client does not wait for it
     return Response(orjson.dumps({"results": results}, option=orjson.OPT_SERIALIZE_NUMPY),
-                    media_type="application/json")
+                    media_type="application/json",
+                    background=BackgroundTask(_observe, state, results, time.perf_counter() - started))
+
+
+async def _observe(state: ServeState, results: list[dict[str, Any]], seconds: float) -> None:
+    metrics_routes.observe(state, results, seconds)
