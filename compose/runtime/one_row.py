@@ -63,6 +63,8 @@ class _Scorer:
     where: np.ndarray  # the label index of each computed column
     program: HeadProgram | None
     head: Head | None
+    span: slice | None = None  # the columns as a slice when they are one run (a view instead of a copy)
+    full: bool = False  # the computed columns are every label in order (no scatter into zeros)
 
     @classmethod
     def of(cls, head: Head, program: HeadProgram | None) -> _Scorer:
@@ -72,13 +74,20 @@ class _Scorer:
             return cls("head", n, none, none, None, head)
         if program.kind == "multilabel":
             if len(program.sigmoid_labels) == n:
-                return cls("sigmoids", n, program.sigmoid_cols, program.sigmoid_labels, program, None)
+                return cls.computed("sigmoids", n, program.sigmoid_cols, program.sigmoid_labels, program)
             return cls("program", n, none, none, program, None)
         first = program.programs[0]
         where = np.array(program.classes[0], dtype=np.intp)
         if isinstance(first, _Linear) and first.how in ("softmax", "sigmoid"):
-            return cls(first.how, n, first.cols, where, program, None)
+            return cls.computed(first.how, n, first.cols, where, program)
         return cls("program", n, none, none, program, None)
+
+    @classmethod
+    def computed(cls, how: str, n: int, cols: np.ndarray, where: np.ndarray, program: HeadProgram) -> _Scorer:
+        run = len(cols) > 0 and bool((np.diff(cols) == 1).all())
+        span = slice(int(cols[0]), int(cols[0]) + len(cols)) if run else None
+        full = how != "sigmoid" and len(where) == n and bool((where == np.arange(n)).all())
+        return cls(how, n, cols, where, program, None, span, full)
 
     def scores(self, z: np.ndarray | None, features: Mapping[str, RowFeature], widths: Mapping[str, int]) -> np.ndarray:
         if self.how == "head":
@@ -88,14 +97,18 @@ class _Scorer:
         assert z is not None and self.program is not None
         if self.how == "program":
             return np.asarray(self.program.scores(z[None, :])[0])
-        out = np.zeros(self.n_labels)
+        d = z[self.span] if self.span is not None else z[self.cols]
         if self.how == "sigmoids":
-            out[self.where] = sigmoid(z[self.cols])
+            q = sigmoid(d)
         elif self.how == "softmax":
-            out[self.where] = _softmax(z[self.cols])
+            q = _softmax(d)
         else:  # one binary estimator: [P(negative), P(positive)]
-            p = sigmoid(z[self.cols[:1]])
-            out[self.where] = (1.0 - p[0], p[0])
+            p = sigmoid(d[:1])
+            q = np.array((1.0 - p[0], p[0]))
+        if self.full:
+            return q
+        out = np.zeros(self.n_labels)
+        out[self.where] = q
         return out
 
 
@@ -158,14 +171,14 @@ class _Group:
             c = 1 if p[1] >= self.threshold else 0
             confidence = float(p[c])
         else:
-            c = int(np.argmax(p))
+            c = int(p.argmax())
             confidence = float(p[c])
             if self.min_confidence is not None and confidence < self.min_confidence:
                 reason = (f"confidence {confidence:.2f} of {labels[c]!r} is below min_confidence "
                           f"{self.min_confidence:g}")
         out: dict[str, Any] = {"label": labels[c] if reason is None else None,
                                "confidence": None if math.isnan(confidence) else _score(confidence),
-                               "scores": dict(zip(labels, np.round(p, 4).tolist(), strict=True)),
+                               "scores": dict(zip(labels, p.round(4).tolist(), strict=True)),
                                "version": self.version}
         if self.source != "model":
             out["source"] = self.source
@@ -180,7 +193,7 @@ class _Group:
     def _multilabel(self, p: np.ndarray) -> dict[str, Any]:
         above = np.flatnonzero(p >= self.thresholds).tolist()
         out: dict[str, Any] = {"labels": [self.labels[j] for j in above],
-                               "scores": dict(zip(self.labels, np.round(p, 4).tolist(), strict=True)),
+                               "scores": dict(zip(self.labels, p.round(4).tolist(), strict=True)),
                                "version": self.version, "decision_version": self.decision_version}
         if above:
             out["outcome"] = "labelled"
