@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/serve.py                  # the movies demo data (17,472 films)
     .venv/bin/python benchmarks/serve.py --quick          # seconds: the 1,200-film sample, 300 requests, latency only
     .venv/bin/python benchmarks/serve.py --only latency --profile 2000   # and where a request's time goes
+    .venv/bin/python benchmarks/serve.py --store out/movies-store        # latency on a store trained before
 
 Latency: two uvicorn servers in subprocesses on 127.0.0.1 with the same settings
 (`compose.serve.runner.uvicorn_config`): `compose serve` on a store trained on the movies, and a
@@ -199,9 +200,11 @@ def main() -> int:
     parser.add_argument("--only", choices=["latency", "learn"], help="run one of the two figures")
     parser.add_argument("--profile", type=int, metavar="N", help="also profile N one-row requests in-process")
     parser.add_argument("--json", help="write the figures here")
+    parser.add_argument("--store", type=Path, help="serve this store of the movies schema (trained on the same data) "
+                                                   "instead of training one; the latency figure only")
     args = parser.parse_args()
     data = ROOT / ("tests/fixtures/movies_sample.csv" if args.quick else "examples/movies/movies.csv.gz")
-    only = args.only or ("latency" if args.quick else None)
+    only = args.only or ("latency" if args.quick or args.store else None)
     schema = compose.load_schema(ROOT / "schemas" / "movies.yaml")
     frame = compose.read_table(data)
     print(f"compose serve benchmark: {data.relative_to(ROOT)} ({len(frame)} rows), Python "
@@ -209,10 +212,11 @@ def main() -> int:
     figures: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
         if only in (None, "latency"):
-            store = Path(tmp) / "store"
-            t0 = time.perf_counter()
-            compose.train(schema, frame, store=store, n_jobs=1)
-            print(f"trained {schema.name} in {time.perf_counter() - t0:.1f}s")
+            store = args.store or Path(tmp) / "store"
+            if args.store is None:
+                t0 = time.perf_counter()
+                compose.train(schema, frame, store=store, n_jobs=1)
+                print(f"trained {schema.name} in {time.perf_counter() - t0:.1f}s")
             rows = input_rows(frame, schema, 2000)
             requests = args.requests or (300 if args.quick else 3000)
             figures["latency"] = latency(store, rows, requests, block=50 if args.quick else 100)
