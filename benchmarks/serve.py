@@ -200,7 +200,7 @@ def main() -> int:
     parser.add_argument("--profile", type=int, metavar="N", help="also profile N one-row requests in-process")
     parser.add_argument("--json", help="write the figures here")
     args = parser.parse_args()
-    data = ROOT / ("tests/data/movies_sample.csv" if args.quick else "examples/movies/movies.csv.gz")
+    data = ROOT / ("tests/fixtures/movies_sample.csv" if args.quick else "examples/movies/movies.csv.gz")
     only = args.only or ("latency" if args.quick else None)
     schema = compose.load_schema(ROOT / "schemas" / "movies.yaml")
     frame = compose.read_table(data)

@@ -1,13 +1,13 @@
-"""Write the Label Studio export fixtures of tests/data/labelstudio/ from a real Label Studio 1.23.
+"""Write the Label Studio export fixtures of tests/fixtures/labelstudio/ from a real Label Studio 1.23.
 
     LABEL_STUDIO_BIN=.e2e-venv/bin/label-studio .venv/bin/python tests/labelstudio/make_fixtures.py
 
 A project with the labelling config of schemas/movies.yaml (`compose labelstudio config`) plus two
 controls that name no group (`quality`, a <Choices>, and `notes`, a <TextArea>), six films of
-tests/data/movies_sample.csv as tasks, annotations made with the SDK (several choices, one choice of
+tests/fixtures/movies_sample.csv as tasks, annotations made with the SDK (several choices, one choice of
 a multilabel group, a cancelled one, two of one task, none), then the project exported as JSON,
 JSON_MIN and CSV (every task). tests/labelstudio/test_exports.py reads them; what each task holds is
-in tests/data/labelstudio/SOURCE.md.
+in tests/fixtures/labelstudio/SOURCE.md.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ import compose  # noqa: E402
 from compose.labelstudio import label_config  # noqa: E402
 
 ROOT = TESTS.parent
-OUT = TESTS / "data" / "labelstudio"
+OUT = TESTS / "fixtures" / "labelstudio"
 EXTRA = ('  <Choices name="quality" toName="title" choice="single">\n    <Choice value="good" />\n'
          '    <Choice value="bad" />\n  </Choices>\n  <TextArea name="notes" toName="title" />\n</View>\n')
 INPUTS = ["title", "director", "writer", "cast", "runtime"]
@@ -42,7 +42,7 @@ def config() -> str:
 
 
 def rows() -> list[dict[str, Any]]:
-    frame = pd.read_csv(TESTS / "data" / "movies_sample.csv").head(6)
+    frame = pd.read_csv(TESTS / "fixtures" / "movies_sample.csv").head(6)
     return [{k: "" if isinstance(v, float) and math.isnan(v) else v for k, v in r.items()}  # no nulls in Label Studio
             for r in frame[INPUTS].to_dict(orient="records")]
 

@@ -2,7 +2,7 @@
 
     make docs-screenshot   # LABEL_STUDIO_BIN=.e2e-venv/bin/label-studio .venv/bin/python THIS_FILE
 
-A store trained on the penguins but the last 40 (as tests/test_labelstudio_e2e.py does), `compose
+A store trained on the penguins but the last 40 (as tests/system/test_labelstudio_e2e.py does), `compose
 serve` connected to a new project as its ML backend, the 40 penguins imported as tasks and their
 predictions retrieved; then headless Chromium (Playwright in Label Studio's venv, driving the
 Chromium given by CHROMIUM, default /usr/bin/chromium: Debian's `chromium` package) logs in and opens
@@ -17,13 +17,12 @@ import tempfile
 from pathlib import Path
 
 TESTS = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(TESTS))
+sys.path[:0] = [str(TESTS), str(TESTS / "system")]
 
 from _labelstudio import label_studio, project, sdk  # noqa: E402
-from _serve import Server  # noqa: E402
+from _serve import Server, rows_of_frame, trained_on_head  # noqa: E402
 from palmerpenguins import load_penguins  # noqa: E402
 from test_labelstudio_e2e import connect, predictions_of  # noqa: E402
-from test_serve_learn import rows_of_frame, trained_on_head  # noqa: E402
 
 from compose.cli.main import main as compose_main  # noqa: E402
 

@@ -1,6 +1,6 @@
 """Label Studio's exports as samples, and samples as Label Studio tasks: no Label Studio needed.
 
-The exports in tests/data/labelstudio/ were written by a real Label Studio 1.23.2 (see SOURCE.md
+The exports in tests/fixtures/labelstudio/ were written by a real Label Studio 1.23.2 (see SOURCE.md
 there): the same project exported as JSON, JSON-MIN and CSV. Each must give the same samples.
 """
 
@@ -21,10 +21,10 @@ from compose.data.io import read_table
 from compose.labelstudio import export_kind, read_export, task_rows
 
 ROOT = Path(__file__).resolve().parents[2]
-DATA = ROOT / "tests" / "data" / "labelstudio"
+DATA = ROOT / "tests" / "fixtures" / "labelstudio"
 MOVIES = ROOT / "schemas" / "movies.yaml"
 EXPORTS = ["movies.json", "movies.min.json", "movies.csv"]
-# What tests/data/labelstudio/SOURCE.md says each task was annotated with (task 3: cancelled only;
+# What tests/fixtures/labelstudio/SOURCE.md says each task was annotated with (task 3: cancelled only;
 # task 4: its second annotation; task 5: none; task 6: the annotation that was not cancelled).
 EXPECTED = {
     "ls-1": {"language": "English", "country": "other", "decade": "2010s", "genres": ["Comedy", "Western"]},
@@ -41,7 +41,7 @@ def movies() -> compose.Schema:
 
 
 def film(title: str) -> dict[str, Any]:
-    frame = pd.read_csv(ROOT / "tests" / "data" / "movies_sample.csv")
+    frame = pd.read_csv(ROOT / "tests" / "fixtures" / "movies_sample.csv")
     row = frame[frame["title"] == title].iloc[0]
     return {k: None if isinstance(v, float) and math.isnan(v) else v
             for k, v in row[["title", "director", "writer", "cast", "runtime"]].items()}
@@ -67,8 +67,8 @@ def test_each_export_gives_the_tasks_as_samples_with_their_latest_annotation(nam
 
 
 def test_an_ordinary_table_is_not_an_export(movies: compose.Schema) -> None:
-    assert export_kind(read_table(ROOT / "tests" / "data" / "movies_sample.csv")) is None
-    assert read_export(read_table(ROOT / "tests" / "data" / "movies_sample.csv"), movies) is None
+    assert export_kind(read_table(ROOT / "tests" / "fixtures" / "movies_sample.csv")) is None
+    assert read_export(read_table(ROOT / "tests" / "fixtures" / "movies_sample.csv"), movies) is None
 
 
 def test_import_says_what_it_mapped_and_ignored_and_the_three_exports_agree(

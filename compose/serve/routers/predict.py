@@ -23,11 +23,11 @@ from starlette.concurrency import run_in_threadpool
 from compose.data.targets import prepare_inputs
 from compose.errors import DataError
 from compose.runtime.model import SMALL_BATCH
-from compose.serve import metrics_routes
 from compose.serve.deps import StateDep
 from compose.serve.errors import responses
 from compose.serve.holder import Live
 from compose.serve.messages import PredictRequest, PredictResponse
+from compose.serve.metrics_routes import observe
 
 #: Request bodies that the document names but no route parameter declares (the route reads its body raw).
 BODY_SCHEMAS: dict[str, Any] = {"PredictRequest": PredictRequest.model_json_schema(
@@ -78,6 +78,6 @@ async def predict(request: Request, state: StateDep) -> Response:
         results = await run_in_threadpool(results_of, live, rows)
     if state.capture is not None and rows:
         state.capture.add(rows, results)
-    metrics_routes.observe(state, results, time.perf_counter() - started)
+    observe(state, results, time.perf_counter() - started)
     return Response(orjson.dumps({"results": results}, option=orjson.OPT_SERIALIZE_NUMPY),
                     media_type="application/json")
