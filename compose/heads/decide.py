@@ -170,6 +170,6 @@ def explain_rows(spec: GroupSpec, labels: list[str], scores: np.ndarray, decided
                 for j, c in zip(best.tolist(), confidence, strict=True)]
     review = np.zeros(len(rows), dtype=bool) if decided.review is None else np.asarray(decided.review)[rows]
     return [(f"sent to review: confidence {c:.2f} of {names[j]} is below accept {d.accept:g} and at or above "
-             f"review {d.review:g}") if sent else
-            f"rejected: confidence {c:.2f} of {names[j]} is below review {d.review:g}"
+             f"review {d.review:g}") if sent
+            else f"rejected: confidence {c:.2f} of {names[j]} is below review {d.review:g}"
             for j, c, sent in zip(best.tolist(), confidence, review.tolist(), strict=True)]
