@@ -42,9 +42,7 @@ def group_result(model: ModelView, output: GroupOutput, r: int,
     values: dict[str, Any] = {"version": model.version_of(group),
                               "decision_version": decision_version(model.release, group)}
     if not output.applied[r]:
-        why = output.skipped_reason[r]
-        values.update(label=None, confidence=None, labels=[], skipped=why, outcome="skipped", reason=gated_off(why))
-        return _ordered(values, result_keys(spec.type, SKIPPED, source=False, sets=False))
+        return skipped_result(spec.type, output.skipped_reason[r], values["version"], values["decision_version"])
     row = rounded[r] if rounded is not None else np.round(output.scores[r], 4).tolist()
     values["scores"] = dict(zip(labels, row, strict=True))
     outcome, reason = explain(spec, labels, output.scores, output.decided, r)
@@ -63,12 +61,19 @@ def group_result(model: ModelView, output: GroupOutput, r: int,
             order = np.argsort(-output.scores[r], kind="stable")
             values["labels"] = [labels[j] for j in order if decided.selected[r, j]]
     keys = result_keys(spec.type, OUTCOMES.index(outcome), source=source != "model", sets=decided.selected is not None)
-    return _ordered(values, keys)
+    return ordered_result(values, keys)
 
 
-def _ordered(values: dict[str, Any], keys: tuple[str, ...]) -> GroupResult:
+def ordered_result(values: dict[str, Any], keys: tuple[str, ...]) -> GroupResult:
     """The result of the keys of its outcome, in the one key order (`compose.runtime.columns.result_keys`)."""
     return cast(GroupResult, {k: values[k] for k in keys})
+
+
+def skipped_result(kind: str, why: str | None, version: int, decision: int | None) -> GroupResult:
+    """The result of a group on a row its `when` gated off (`why`: the gate's answer)."""
+    values: dict[str, Any] = {"label": None, "confidence": None, "labels": [], "skipped": why, "version": version,
+                              "decision_version": decision, "outcome": "skipped", "reason": gated_off(why)}
+    return ordered_result(values, result_keys(kind, SKIPPED, source=False, sets=False))
 
 
 def merged_results(model: ModelView, outputs: dict[str, GroupOutput]) -> list[MergedResult]:

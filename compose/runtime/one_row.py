@@ -29,12 +29,13 @@ import numpy as np
 
 from compose.featurize.base import RowFeature, hstack
 from compose.featurize.rows import prepare_row, stack_rows
-from compose.heads.decide import Decided, decide, thresholds_of
+from compose.heads.decide import Decided, below_min_confidence, below_threshold, decide, thresholds_of
 from compose.heads.fused import HeadProgram, _Linear
 from compose.heads.head import Head
 from compose.heads.squash import sigmoid
-from compose.runtime.merge import group_result
-from compose.runtime.outputs import GroupOutput, gated_off
+from compose.runtime.columns import ABSTAINED, BELOW, LABELLED, result_keys
+from compose.runtime.merge import group_result, ordered_result, skipped_result
+from compose.runtime.outputs import GroupOutput, gate_answer, missing_gate
 from compose.schema.models import GroupSpec
 from compose.store.records import decision_version
 from compose.typing import MergedResult
@@ -141,20 +142,16 @@ class _Group:
         applied = True
         for gate, ids, gate_labels in self.gates:
             if ids is None:
-                applied, why = False, f"{gate} is not in this release"
+                applied, why = False, missing_gate(gate)
                 continue
             c = chosen[gate]
             if applied and c not in ids:
-                why = f"{gate} is {gate_labels[c] if c >= 0 else 'undecided'}"
+                why = gate_answer(gate, gate_labels[c] if c >= 0 else None)
                 applied = False
         return why
 
     def skipped(self, why: str) -> dict[str, Any]:
-        common = {"skipped": why, "version": self.version, "decision_version": self.decision_version,
-                  "outcome": "skipped", "reason": gated_off(why)}
-        if self.spec.type == "multilabel":
-            return {"labels": [], **common}
-        return {"label": None, "confidence": None, **common}
+        return cast("dict[str, Any]", skipped_result(self.spec.type, why, self.version, self.decision_version))
 
     def result(self, model: ComposedModel, p: np.ndarray) -> tuple[dict[str, Any], int]:
         """The group's result for scores `p` and the label index its gates read (-1: none)."""
@@ -175,36 +172,27 @@ class _Group:
             c = int(p.argmax())
             confidence = float(p[c])
             if self.min_confidence is not None and confidence < self.min_confidence:
-                reason = (f"confidence {confidence:.2f} of {labels[c]!r} is below min_confidence "
-                          f"{self.min_confidence:g}")
-        out: dict[str, Any] = {"label": labels[c] if reason is None else None,
-                               "confidence": None if math.isnan(confidence) else _score(confidence),
-                               "scores": dict(zip(labels, p.round(4).tolist(), strict=True)),
-                               "version": self.version}
-        if self.source != "model":
-            out["source"] = self.source
-        if reason is not None:
-            out["abstained"] = reason
-        out["decision_version"] = self.decision_version
-        out["outcome"] = "labelled" if reason is None else "abstained"
-        if reason is not None:
-            out["reason"] = reason
-        return out, c if reason is None else -1
+                reason = below_min_confidence(labels[c], confidence, self.min_confidence)
+        values = {"label": labels[c] if reason is None else None,
+                  "confidence": None if math.isnan(confidence) else _score(confidence),
+                  "scores": dict(zip(labels, p.round(4).tolist(), strict=True)), "version": self.version,
+                  "source": self.source, "abstained": reason, "decision_version": self.decision_version,
+                  "outcome": "labelled" if reason is None else "abstained", "reason": reason}
+        keys = result_keys(self.spec.type, LABELLED if reason is None else ABSTAINED, source=self.source != "model",
+                           sets=False)
+        return cast("dict[str, Any]", ordered_result(values, keys)), c if reason is None else -1
 
     def _multilabel(self, p: np.ndarray) -> dict[str, Any]:
         above = np.flatnonzero(p >= self.thresholds).tolist()
-        out: dict[str, Any] = {"labels": [self.labels[j] for j in above],
-                               "scores": dict(zip(self.labels, p.round(4).tolist(), strict=True)),
-                               "version": self.version, "decision_version": self.decision_version}
-        if above:
-            out["outcome"] = "labelled"
-            return out
-        th = self.thresholds
-        j = int(np.argmax(p - th))
-        out["outcome"] = "below_threshold"
-        out["reason"] = (f"no label reached its threshold; the closest is {self.labels[j]!r} with "
-                         f"{p[j]:.2f} < {th[j]:g}")
-        return out
+        values: dict[str, Any] = {"labels": [self.labels[j] for j in above],
+                                  "scores": dict(zip(self.labels, p.round(4).tolist(), strict=True)),
+                                  "version": self.version, "decision_version": self.decision_version,
+                                  "outcome": "labelled"}
+        if not above:
+            j = int(np.argmax(p - self.thresholds))
+            values.update(outcome="below_threshold", reason=below_threshold(self.labels[j], p[j], self.thresholds[j]))
+        keys = result_keys("multilabel", LABELLED if above else BELOW, source=False, sets=False)
+        return cast("dict[str, Any]", ordered_result(values, keys))
 
 
 def _decision(spec: GroupSpec) -> tuple[str, float | None]:
