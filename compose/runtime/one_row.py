@@ -30,7 +30,7 @@ import numpy as np
 from compose.featurize.base import RowFeature, hstack
 from compose.featurize.rows import prepare_row, stack_rows
 from compose.heads.decide import Decided, below_min_confidence, below_threshold, decide, thresholds_of
-from compose.heads.fused import HeadProgram, _Linear
+from compose.heads.fused import HeadProgram, Linear
 from compose.heads.head import Head
 from compose.heads.squash import sigmoid
 from compose.runtime.columns import ABSTAINED, BELOW, LABELLED, result_keys
@@ -80,7 +80,7 @@ class _Scorer:
             return cls("program", n, none, none, program, None)
         first = program.programs[0]
         where = np.array(program.classes[0], dtype=np.intp)
-        if isinstance(first, _Linear) and first.how in ("softmax", "sigmoid"):
+        if isinstance(first, Linear) and first.how in ("softmax", "sigmoid"):
             return cls.computed(first.how, n, first.cols, where, program)
         return cls("program", n, none, none, program, None)
 
