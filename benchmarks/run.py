@@ -168,7 +168,8 @@ def columnar(model: Any, baselines: dict[str, Any], df: pd.DataFrame, schema: Sc
         "to_jsonl": lambda: model.predict(batch).to_jsonl(sink / "p.jsonl"),
         "to_parquet": lambda: model.predict(batch).to_parquet(sink / "p.parquet"),
     }
-    out = interleaved(fns, max(repeat, 5))  # 8 fast functions: 5 rounds even in quick mode, for stable ratios
+    rounds = max(repeat, 5) if repeat > 1 else 1  # 8 fast functions: 5 rounds in quick mode too (stable ratios)
+    out = interleaved(fns, rounds)
     out["rows"] = rows
     return out
 
