@@ -1,7 +1,7 @@
 """One-row latency of the ONNX runner (onnxruntime) against compose's own `predict_one`.
 
     .venv/bin/python benchmarks/export.py            # the full movies table and penguins
-    .venv/bin/python benchmarks/export.py --quick    # the 1,200-film sample in tests/data
+    .venv/bin/python benchmarks/export.py --quick    # the 1,200-film sample in tests/fixtures
 
 For each data set: train into a temporary store, export the release with `compose.export_onnx`
 (timed, with its parity check), then predict the same rows one at a time with
@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rows", type=int, default=500, help="rows predicted one at a time (default 500)")
     p.add_argument("--json", help="write the figures as JSON")
     a = p.parse_args(argv)
-    movies = ROOT / ("tests/data/movies_sample.csv" if a.quick else "examples/movies/movies.csv.gz")
+    movies = ROOT / ("tests/fixtures/movies_sample.csv" if a.quick else "examples/movies/movies.csv.gz")
     sets = [("penguins", ROOT / "schemas" / "penguins.yaml", _penguins()),
             ("movies" + (" (sample)" if a.quick else ""), ROOT / "schemas" / "movies.yaml", pd.read_csv(movies))]
     results = []

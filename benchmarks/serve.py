@@ -203,7 +203,7 @@ def main() -> int:
     parser.add_argument("--store", type=Path, help="serve this store of the movies schema (trained on the same data) "
                                                    "instead of training one; the latency figure only")
     args = parser.parse_args()
-    data = ROOT / ("tests/data/movies_sample.csv" if args.quick else "examples/movies/movies.csv.gz")
+    data = ROOT / ("tests/fixtures/movies_sample.csv" if args.quick else "examples/movies/movies.csv.gz")
     only = args.only or ("latency" if args.quick or args.store else None)
     schema = compose.load_schema(ROOT / "schemas" / "movies.yaml")
     frame = compose.read_table(data)

@@ -32,8 +32,7 @@ from sklearn.svm import LinearSVC
 
 from compose.heads.head import ConstantProbability, Head
 from compose.heads.squash import sigmoid, softmax, two_columns
-
-Matrix = Any  # numpy array or scipy sparse matrix
+from compose.typing import Matrix
 
 #: Linear classifiers whose decision function is exactly `X @ coef_.T + intercept_`.
 LINEAR_TYPES: tuple[type[Any], ...] = (

@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from compose.heads.decide import explain
-from compose.runtime.outputs import GroupOutput, ModelView
+from compose.heads.decide import explain_rows
+from compose.runtime.outputs import GroupOutput, ModelView, gated_off
 from compose.store.records import decision_version
 
 #: Outcome names, indexed by the codes in `GroupColumns.outcome`.
@@ -116,15 +116,15 @@ class GroupColumns:
 
     @cached_property
     def reasons(self) -> dict[int, str]:
-        """Row -> why it got no label, for every row that got none."""
-        out: dict[int, str] = {}
+        """Row -> why it got no label, for every row that got none (worded once for all of them)."""
         skipped = self.output.skipped_reason
-        for r in np.flatnonzero(self.outcome != LABELLED).tolist():
-            if self.outcome[r] == SKIPPED:
-                out[r] = f"gated off by `when`: {skipped[r]}"
-            else:
-                reason = explain(self.spec, self.labels, self.output.scores, self.output.decided, r)[1]
-                out[r] = reason or ""
+        unlabelled = np.flatnonzero(self.outcome != LABELLED)
+        gated = self.outcome[unlabelled] == SKIPPED
+        decided = unlabelled[~gated]
+        out = dict.fromkeys(unlabelled.tolist(), "")
+        out.update((r, gated_off(skipped[r])) for r in unlabelled[gated].tolist())
+        words = explain_rows(self.spec, self.labels, self.output.scores, self.output.decided, decided)
+        out.update(zip(decided.tolist(), words, strict=True))
         return out
 
     @cached_property

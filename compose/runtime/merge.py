@@ -8,14 +8,15 @@ checks that both give the same results.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
 from compose.heads.decide import explain
 from compose.runtime.hierarchy import result_groups
-from compose.runtime.outputs import GroupOutput, ModelView
+from compose.runtime.outputs import GroupOutput, ModelView, gated_off
 from compose.store.records import decision_version
+from compose.typing import GroupResult, MergedResult
 
 
 def _score(x: float) -> float:
@@ -23,7 +24,7 @@ def _score(x: float) -> float:
 
 
 def group_result(model: ModelView, output: GroupOutput, r: int,
-                 rounded: list[list[float]] | None = None) -> dict[str, Any]:
+                 rounded: list[list[float]] | None = None) -> GroupResult:
     """The result of one group for row r (`rounded`: the group's scores rounded to 4 places, if at hand).
 
     Besides label(s), confidence, scores and version, every group carries `decision_version` (the
@@ -40,10 +41,10 @@ def group_result(model: ModelView, output: GroupOutput, r: int,
     if not output.applied[r]:
         why = output.skipped_reason[r]
         common = {"skipped": why, "version": version, "decision_version": decision, "outcome": "skipped",
-                  "reason": f"gated off by `when`: {why}"}
+                  "reason": gated_off(why)}
         if spec.type == "multilabel":
-            return {"labels": [], **common}
-        return {"label": None, "confidence": None, **common}
+            return cast(GroupResult, {"labels": [], **common})
+        return cast(GroupResult, {"label": None, "confidence": None, **common})
     row = rounded[r] if rounded is not None else np.round(output.scores[r], 4).tolist()
     scores = dict(zip(labels, row, strict=True))
     outcome, reason = explain(spec, labels, output.scores, output.decided, r)
@@ -74,18 +75,18 @@ def group_result(model: ModelView, output: GroupOutput, r: int,
     out["outcome"] = outcome
     if reason is not None:
         out["reason"] = reason
-    return out
+    return cast(GroupResult, out)
 
 
-def merged_results(model: ModelView, outputs: dict[str, GroupOutput]) -> list[dict[str, Any]]:
+def merged_results(model: ModelView, outputs: dict[str, GroupOutput]) -> list[MergedResult]:
     """One merged result per row; `review` lists the groups that sent the row to review (only when some did)."""
     n = len(next(iter(outputs.values())).applied) if outputs else 0
-    results: list[dict[str, Any]] = []
+    results: list[MergedResult] = []
     rounded = {group: np.round(output.scores, 4).tolist() for group, output in outputs.items()}  # once per batch
     order = result_groups(model, outputs)  # a hierarchy's heads give one result (compose.runtime.hierarchy)
     for r in range(n):
         flat: list[str] = []
-        groups: dict[str, Any] = {}
+        groups: dict[str, GroupResult] = {}
         review: list[str] = []
         for group, tree in order:
             if tree is not None:
@@ -96,11 +97,11 @@ def merged_results(model: ModelView, outputs: dict[str, GroupOutput]) -> list[di
             groups[group] = res
             if "labels" in res:
                 flat.extend(res["labels"])
-            elif res.get("label") is not None:
-                flat.append(res["label"])
+            elif (label := res.get("label")) is not None:
+                flat.append(label)
             if res.get("review"):
                 review.append(group)
-        result: dict[str, Any] = {"labels": flat, "groups": groups, "release": model.release_name}
+        result: MergedResult = {"labels": flat, "groups": groups, "release": model.release_name}
         if review:
             result["review"] = review
         results.append(result)

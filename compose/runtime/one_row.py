@@ -23,7 +23,7 @@ import threading
 import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -34,9 +34,10 @@ from compose.heads.fused import HeadProgram, _Linear
 from compose.heads.head import Head
 from compose.heads.squash import sigmoid
 from compose.runtime.merge import group_result
-from compose.runtime.outputs import GroupOutput
+from compose.runtime.outputs import GroupOutput, gated_off
 from compose.schema.models import GroupSpec
 from compose.store.records import decision_version
+from compose.typing import GroupResult, MergedResult
 
 if TYPE_CHECKING:
     from compose.runtime.model import ComposedModel
@@ -148,14 +149,14 @@ class _Group:
                 applied = False
         return why
 
-    def skipped(self, why: str) -> dict[str, Any]:
+    def skipped(self, why: str) -> GroupResult:
         common = {"skipped": why, "version": self.version, "decision_version": self.decision_version,
-                  "outcome": "skipped", "reason": f"gated off by `when`: {why}"}
+                  "outcome": "skipped", "reason": gated_off(why)}
         if self.spec.type == "multilabel":
-            return {"labels": [], **common}
-        return {"label": None, "confidence": None, **common}
+            return cast(GroupResult, {"labels": [], **common})
+        return cast(GroupResult, {"label": None, "confidence": None, **common})
 
-    def result(self, model: ComposedModel, p: np.ndarray) -> tuple[dict[str, Any], int]:
+    def result(self, model: ComposedModel, p: np.ndarray) -> tuple[GroupResult, int]:
         """The group's result for scores `p` and the label index its gates read (-1: none)."""
         labels = self.labels
         if self.decision == "multilabel":
@@ -188,22 +189,22 @@ class _Group:
         out["outcome"] = "labelled" if reason is None else "abstained"
         if reason is not None:
             out["reason"] = reason
-        return out, c if reason is None else -1
+        return cast(GroupResult, out), c if reason is None else -1
 
-    def _multilabel(self, p: np.ndarray) -> dict[str, Any]:
+    def _multilabel(self, p: np.ndarray) -> GroupResult:
         above = np.flatnonzero(p >= self.thresholds).tolist()
         out: dict[str, Any] = {"labels": [self.labels[j] for j in above],
                                "scores": dict(zip(self.labels, p.round(4).tolist(), strict=True)),
                                "version": self.version, "decision_version": self.decision_version}
         if above:
             out["outcome"] = "labelled"
-            return out
+            return cast(GroupResult, out)
         th = self.thresholds
         j = int(np.argmax(p - th))
         out["outcome"] = "below_threshold"
         out["reason"] = (f"no label reached its threshold; the closest is {self.labels[j]!r} with "
                          f"{p[j]:.2f} < {th[j]:g}")
-        return out
+        return cast(GroupResult, out)
 
 
 def _decision(spec: GroupSpec) -> tuple[str, float | None]:
@@ -266,7 +267,7 @@ class RowPath:
                 -1 if spec.type == "multilabel" else int(zeros.chosen[0])))
         return cls(model, groups)
 
-    def result(self, row: Mapping[str, Any]) -> dict[str, Any] | None:
+    def result(self, row: Mapping[str, Any]) -> MergedResult | None:
         """The merged result of one row mapping, or None when the row needs the general path."""
         values = prepare_row(self.model.schema, row)
         if values is None:
@@ -275,7 +276,7 @@ class RowPath:
         z = self.fused.logits_row(features) if self.fused is not None else None
         chosen: dict[str, int] = {}
         flat: list[str] = []
-        groups: dict[str, Any] = {}
+        groups: dict[str, GroupResult] = {}
         review: list[str] = []
         for g in self.groups:
             why = g.gate(chosen) if g.gates else None
@@ -286,11 +287,11 @@ class RowPath:
             groups[g.name] = res
             if "labels" in res:
                 flat.extend(res["labels"])
-            elif res.get("label") is not None:
-                flat.append(res["label"])
+            elif (label := res.get("label")) is not None:
+                flat.append(label)
             if res.get("review"):
                 review.append(g.name)
-        result: dict[str, Any] = {"labels": flat, "groups": groups, "release": self.release}
+        result: MergedResult = {"labels": flat, "groups": groups, "release": self.release}
         if review:
             result["review"] = review
         return result
@@ -308,13 +309,13 @@ def row_path(model: ComposedModel) -> RowPath | None:
         return _PATHS[model]
 
 
-def row_results(model: ComposedModel, rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]] | None:
+def row_results(model: ComposedModel, rows: Sequence[Mapping[str, Any]]) -> list[MergedResult] | None:
     """The merged results of a few row mappings, the same as `model.predict(rows).to_list()`;
     None when the release or one of the rows needs the general path (which also says what is wrong)."""
     path = row_path(model)
     if path is None:
         return None
-    out: list[dict[str, Any]] = []
+    out: list[MergedResult] = []
     for row in rows:
         result = path.result(row)
         if result is None:

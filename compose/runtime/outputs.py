@@ -25,6 +25,11 @@ class GroupOutput:
     skipped_reason: list[str | None]
 
 
+def gated_off(skipped: str | None) -> str:
+    """The `reason` of a row a group's `when` gated off, from its `skipped` (the gate's answer)."""
+    return f"gated off by `when`: {skipped}"
+
+
 class ModelView(Protocol):
     """What merging reads of a loaded model (`ComposedModel` is one)."""
 

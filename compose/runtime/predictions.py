@@ -15,7 +15,7 @@ import json
 import math
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, overload
+from typing import IO, TYPE_CHECKING, Any, cast, overload
 
 import numpy as np
 import pandas as pd
@@ -25,6 +25,7 @@ from compose.runtime.columns import OUTCOMES, SKIPPED, GroupColumns
 from compose.runtime.hierarchy import HierarchyColumns, result_groups
 from compose.runtime.merge import merged_results
 from compose.runtime.outputs import GroupOutput, ModelView
+from compose.typing import GroupResult, MergedResult
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -58,7 +59,7 @@ def _slice_output(output: GroupOutput, rows: slice | np.ndarray) -> GroupOutput:
     return GroupOutput(output.group, output.applied[rows], output.scores[rows], decided, list(picked))
 
 
-class Predictions(Sequence[dict[str, Any]]):
+class Predictions(Sequence[MergedResult]):
     """The merged results of a batch, one per row, computed from per-group arrays on demand.
 
     `outputs` maps each group (in plan order) to what its head produced for the batch.
@@ -70,7 +71,7 @@ class Predictions(Sequence[dict[str, Any]]):
         self.release = model.release_name
         self._n = len(next(iter(outputs.values())).applied) if outputs else 0
         self._columns: list[ResultColumns] | None = None
-        self._rows: list[dict[str, Any]] | None = None  # the row path's results, for a few rows
+        self._rows: list[MergedResult] | None = None  # the row path's results, for a few rows
 
     @property
     def groups(self) -> list[str]:
@@ -93,12 +94,12 @@ class Predictions(Sequence[dict[str, Any]]):
         return self._n
 
     @overload
-    def __getitem__(self, index: int) -> dict[str, Any]: ...
+    def __getitem__(self, index: int) -> MergedResult: ...
 
     @overload
     def __getitem__(self, index: slice) -> Predictions: ...
 
-    def __getitem__(self, index: int | slice) -> dict[str, Any] | Predictions:
+    def __getitem__(self, index: int | slice) -> MergedResult | Predictions:
         if isinstance(index, slice):
             return Predictions(self._model, {g: _slice_output(o, index) for g, o in self.outputs.items()})
         i = int(index)
@@ -108,13 +109,13 @@ class Predictions(Sequence[dict[str, Any]]):
             raise IndexError(f"row {index} is out of range for {self._n} predictions")
         return self._dicts(i, i + 1)[0]
 
-    def __iter__(self) -> Iterator[dict[str, Any]]:
+    def __iter__(self) -> Iterator[MergedResult]:
         for start in range(0, self._n, _CHUNK):
             yield from self._dicts(start, min(start + _CHUNK, self._n))
 
-    def to_list(self) -> list[dict[str, Any]]:
+    def to_list(self) -> list[MergedResult]:
         """Every merged result as a plain list of dicts."""
-        out: list[dict[str, Any]] = []
+        out: list[MergedResult] = []
         for start in range(0, self._n, _CHUNK):
             out.extend(self._dicts(start, min(start + _CHUNK, self._n)))
         return out
@@ -133,22 +134,22 @@ class Predictions(Sequence[dict[str, Any]]):
 
     # --- merged results as dicts ------------------------------------------------------------------
 
-    def _dicts(self, start: int, stop: int) -> list[dict[str, Any]]:
+    def _dicts(self, start: int, stop: int) -> list[MergedResult]:
         if self._n <= ROW_PATH_ROWS:
             if self._rows is None:
                 self._rows = merged_results(self._model, self.outputs)
             return self._rows[start:stop]  # the same dicts each time, as a list would hold them
         return self._columnar_dicts(start, stop)
 
-    def _columnar_dicts(self, start: int, stop: int) -> list[dict[str, Any]]:
+    def _columnar_dicts(self, start: int, stop: int) -> list[MergedResult]:
         per_group = [(c.group, _group_dicts(c, start, stop)) for c in self.columns_]
         flats = _flat_labels(self.columns_, start, stop)
         reviews = _review_groups(self.columns_, start, stop)
         release = self.release
-        results: list[dict[str, Any]] = []
+        results: list[MergedResult] = []
         for k in range(stop - start):
-            result: dict[str, Any] = {"labels": flats[k], "groups": {g: ds[k] for g, ds in per_group},
-                                      "release": release}
+            result: MergedResult = {"labels": flats[k], "groups": {g: ds[k] for g, ds in per_group},
+                                    "release": release}
             if reviews is not None and reviews[k]:
                 result["review"] = reviews[k]
             results.append(result)
@@ -254,7 +255,7 @@ def _review_groups(columns: list[ResultColumns], start: int, stop: int) -> list[
     return out
 
 
-def _group_dicts(c: ResultColumns, start: int, stop: int) -> list[dict[str, Any]]:
+def _group_dicts(c: ResultColumns, start: int, stop: int) -> list[GroupResult]:
     """The merged result of one group for rows start..stop, key order as in the README."""
     if isinstance(c, HierarchyColumns):
         return c.dicts(start, stop)
@@ -278,7 +279,7 @@ def _group_dicts(c: ResultColumns, start: int, stop: int) -> list[dict[str, Any]
             if r in reasons:
                 res["reason"] = reasons[r]
             out.append(res)
-        return out
+        return cast(list[GroupResult], out)
     d = c.output.decided
     source = None if c.source == "model" else c.source
     chosen = c.chosen[start:stop].tolist()
@@ -311,7 +312,7 @@ def _group_dicts(c: ResultColumns, start: int, stop: int) -> list[dict[str, Any]
         if r in reasons:
             res["reason"] = reasons[r]
         out.append(res)
-    return out
+    return cast(list[GroupResult], out)
 
 
 # --- JSON Lines from fragments --------------------------------------------------------------------

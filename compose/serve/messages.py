@@ -224,6 +224,10 @@ class Job(_Strict):
     error: str | None = None
     seconds: float | None = None
 
+    def updated(self, **changes: Any) -> Job:
+        """A copy with `changes`, validated: a misspelt field or a value of the wrong type raises."""
+        return Job.model_validate({**self.model_dump(), **changes})
+
 
 class JobsPage(_Strict):
     jobs: list[Job]

@@ -30,12 +30,13 @@ from compose.data.targets import prepare_inputs
 from compose.errors import DataError
 from compose.runtime.model import SMALL_BATCH
 from compose.runtime.one_row import row_results
-from compose.serve import metrics_routes
 from compose.serve.deps import StateDep
 from compose.serve.errors import responses
 from compose.serve.holder import Live
 from compose.serve.messages import PredictRequest, PredictResponse
+from compose.serve.metrics_routes import observe
 from compose.serve.state import ServeState
+from compose.typing import MergedResult
 
 #: Request bodies that the document names but no route parameter declares (the route reads its body raw).
 BODY_SCHEMAS: dict[str, Any] = {"PredictRequest": PredictRequest.model_json_schema(
@@ -87,7 +88,7 @@ def parse(body: bytes) -> tuple[list[dict[str, Any]], str | None]:
     return request.rows, request.release
 
 
-def few_results(live: Live, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def few_results(live: Live, rows: list[dict[str, Any]]) -> list[MergedResult]:
     """The merged results of a few rows: the release's compiled one-row path, else the model's (`results_of`)."""
     try:
         results = row_results(live.model, rows)
@@ -96,7 +97,7 @@ def few_results(live: Live, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return results if results is not None else results_of(live, rows)
 
 
-def results_of(live: Live, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def results_of(live: Live, rows: list[dict[str, Any]]) -> list[MergedResult]:
     """The merged results of `rows` (`predict_one` for a single row); a refused row is said in the
     request's words (the rows, counted from 1), by the very rules that refused it."""
     try:
@@ -132,5 +133,5 @@ async def predict(request: Request, state: StateDep) -> Response:
                     background=BackgroundTask(_observe, state, results, time.perf_counter() - started))
 
 
-async def _observe(state: ServeState, results: list[dict[str, Any]], seconds: float) -> None:
-    metrics_routes.observe(state, results, seconds)
+async def _observe(state: ServeState, results: list[MergedResult], seconds: float) -> None:
+    observe(state, results, seconds)
