@@ -10,7 +10,8 @@ pick better rows to label than chance?
    round and scored on the holdout. Several seeds.
 
 Data: Palmer penguins (CC0, `palmerpenguins`), the movies of `examples/movies` (CC0, Wikidata via
-`bokeh-sampledata`). Run: `python benchmarks/audit.py [--quick]`.
+`bokeh-sampledata`). Run: `python benchmarks/audit.py [--quick]`; `--smoke` (CI, seconds): 600 films,
+one seed, a 40-row seed and one round of 20.
 """
 
 from __future__ import annotations
@@ -74,10 +75,10 @@ def _pr(found: set[object], truth: set[object]) -> tuple[float, float]:
     return tp / max(len(found), 1), tp / max(len(truth), 1)
 
 
-def audit_rows(quick: bool) -> list[dict[str, object]]:
+def audit_rows(sample: int | None) -> list[dict[str, object]]:
     movies = compose.read_table(MOVIES)
-    if quick:
-        movies = movies.sample(4000, random_state=0).reset_index(drop=True)
+    if sample:
+        movies = movies.sample(sample, random_state=0).reset_index(drop=True)
     out = []
     cases = [("penguins", PENGUINS_SCHEMA, penguins(), "species"), ("movies", MOVIES_SCHEMA, movies, "language")]
     for name, schema, df, col in cases:
@@ -114,13 +115,14 @@ def _holdout_accuracy(model: compose.ComposedModel, df: pd.DataFrame, group: str
     return float((scores.argmax(axis=1) == t.y[rows]).mean())
 
 
-def queue_rows(quick: bool, seeds: int) -> list[dict[str, object]]:
+def queue_rows(sample: int | None, seeds: int, seed_rows: int = 100, rounds: int = 4,
+               per_round: int = 50) -> list[dict[str, object]]:
     """Movies `country`: a 100-row seed, then 4 rounds of 50 rows picked by the queue or at random."""
-    group, seed_rows, rounds, per_round = "country", 100, 4, 50
+    group = "country"
     schema = load_schema(MOVIES_SCHEMA)
     movies = compose.read_table(MOVIES)
-    if quick:
-        movies = movies.sample(6000, random_state=1).reset_index(drop=True)
+    if sample:
+        movies = movies.sample(sample, random_state=1).reset_index(drop=True)
     keep = [c for c in movies.columns if c not in schema.groups or c == group]
     movies = movies[keep]
     hold = holdout_mask(row_hashes(prepare_inputs(movies, schema), schema.training.seed), schema.training.holdout)
@@ -167,12 +169,16 @@ def _table(rows: list[dict[str, object]]) -> str:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="a sample of the movies and fewer seeds")
+    ap.add_argument("--smoke", action="store_true", help="CI: 600 films, one seed, a 40-row seed, one round of 20")
     ap.add_argument("--seeds", type=int, default=None)
     a = ap.parse_args()
     print("## Audit: injected errors found\n")
-    print(_table(audit_rows(a.quick)))
-    print("\n## Queue: holdout accuracy after labelling 200 rows\n")
-    print(_table(queue_rows(a.quick, a.seeds or (2 if a.quick else 5))))
+    print(_table(audit_rows(600 if a.smoke else 4000 if a.quick else None)))
+    seed_rows, rounds, per_round = (40, 1, 20) if a.smoke else (100, 4, 50)
+    print(f"\n## Queue: holdout accuracy after labelling {rounds * per_round} rows\n")
+    print(_table(queue_rows(600 if a.smoke else 6000 if a.quick else None, a.seeds or (1 if a.smoke else 2 if a.quick
+                                                                                         else 5),
+                            seed_rows, rounds, per_round)))
     return 0
 
 

@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/composed_vs_monolithic.py            # movies, penguins, diamonds
     .venv/bin/python benchmarks/composed_vs_monolithic.py --quick    # smaller samples, about a minute
+    .venv/bin/python benchmarks/composed_vs_monolithic.py --smoke    # CI: 500 films and penguins, seconds
     .venv/bin/python benchmarks/composed_vs_monolithic.py --only penguins,diamonds --html-dir out/bench
 
 For each data set: `compose.train` on the file (heads fitted on the rows outside the hash
@@ -47,10 +48,10 @@ groups:
 """
 
 
-def movies(quick: bool) -> tuple[compose.Schema, pd.DataFrame]:
+def movies(quick: bool, smoke: bool = False) -> tuple[compose.Schema, pd.DataFrame]:
     """Wikidata films (CC0) shipped in examples/movies: 5 groups, `mpaa` labelled on 15% of rows."""
     df = pd.read_csv(ROOT / "examples/movies/movies.csv.gz", dtype=str, keep_default_na=False, na_values=[""])
-    return compose.load_schema(ROOT / "schemas/movies.yaml"), df.head(4000) if quick else df
+    return compose.load_schema(ROOT / "schemas/movies.yaml"), df.head(500 if smoke else 4000) if quick else df
 
 
 def penguins(quick: bool) -> tuple[compose.Schema, pd.DataFrame]:
@@ -75,8 +76,9 @@ DATASETS: dict[str, Callable[[bool], tuple[compose.Schema, pd.DataFrame]]] = {
     "movies": movies, "penguins": penguins, "diamonds": diamonds}
 
 
-def run(name: str, quick: bool, html_dir: Path | None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    schema, df = DATASETS[name](quick)
+def run(name: str, quick: bool, html_dir: Path | None,
+        smoke: bool = False) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    schema, df = movies(True, smoke=True) if smoke and name == "movies" else DATASETS[name](quick or smoke)
     with tempfile.TemporaryDirectory() as store:
         t0 = time.perf_counter()
         model = compose.train(schema, df, store=store)
@@ -118,11 +120,14 @@ def markdown(rows: list[dict[str, Any]]) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     ap.add_argument("--quick", action="store_true", help="4,000 films and 10,000 diamonds instead of all rows")
-    ap.add_argument("--only", default=",".join(DATASETS), help=f"comma-separated data sets from {list(DATASETS)}")
+    ap.add_argument("--smoke", action="store_true", help="CI: 500 films and the penguins (default --only), seconds")
+    ap.add_argument("--only", default=None,
+                    help=f"comma-separated data sets from {list(DATASETS)} (default all; --smoke movies,penguins)")
     ap.add_argument("--json", type=Path, help="also write every full evaluation report to this JSON file")
     ap.add_argument("--html-dir", type=Path, help="also write one HTML report per data set into this folder")
     a = ap.parse_args(argv)
-    names = [n.strip() for n in a.only.split(",") if n.strip()]
+    only = a.only or ("movies,penguins" if a.smoke else ",".join(DATASETS))
+    names = [n.strip() for n in only.split(",") if n.strip()]
     unknown = [n for n in names if n not in DATASETS]
     if unknown:
         ap.error(f"unknown data set(s) {unknown}; choose from {list(DATASETS)}")
@@ -130,11 +135,12 @@ def main(argv: list[str] | None = None) -> int:
     reports: dict[str, Any] = {}
     for name in names:
         sys.stderr.write(f"{name}: training composed heads and the monolithic baseline...\n")
-        rows, reports[name] = run(name, a.quick, a.html_dir)
+        rows, reports[name] = run(name, a.quick, a.html_dir, a.smoke)
         all_rows.extend(rows)
         for w in reports[name]["warnings"]:
             sys.stderr.write(f"  warning: {w}\n")
-    print(f"composed vs monolithic on the holdout split{' (--quick)' if a.quick else ''}; "
+    mode = " (--smoke)" if a.smoke else " (--quick)" if a.quick else ""
+    print(f"composed vs monolithic on the holdout split{mode}; "
           f"compose {compose.__version__}, Python {platform.python_version()}, {platform.machine()}")
     print(markdown(all_rows))
     if a.json:

@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/export.py            # the full movies table and penguins
     .venv/bin/python benchmarks/export.py --quick    # the 1,200-film sample in tests/fixtures
+    .venv/bin/python benchmarks/export.py --smoke    # seconds: 300 films of that sample, 20 rows (CI)
 
 For each data set: train into a temporary store, export the release with `compose.export_onnx`
 (timed, with its parity check), then predict the same rows one at a time with
@@ -44,8 +45,7 @@ def _latency(fn: Any, rows: list[dict[str, Any]]) -> list[float]:
     return out
 
 
-def measure(name: str, schema_path: Path, frame: pd.DataFrame, n_rows: int, work: Path) -> dict[str, Any]:
-    schema = compose.load_schema(schema_path)
+def measure(name: str, schema: compose.Schema, frame: pd.DataFrame, n_rows: int, work: Path) -> dict[str, Any]:
     model = compose.train(schema, frame, store=work / "models")
     t0 = time.perf_counter()
     report = compose.export_onnx(work / "models" / schema.name, work / "onnx")
@@ -74,12 +74,19 @@ def measure(name: str, schema_path: Path, frame: pd.DataFrame, n_rows: int, work
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="the 1,200-film sample instead of the full movies table")
-    p.add_argument("--rows", type=int, default=500, help="rows predicted one at a time (default 500)")
+    p.add_argument("--smoke", action="store_true", help="seconds: 300 films of the sample, 20 rows (default --rows)")
+    p.add_argument("--rows", type=int, default=None, help="rows predicted one at a time (default 500)")
     p.add_argument("--json", help="write the figures as JSON")
     a = p.parse_args(argv)
-    movies = ROOT / ("tests/fixtures/movies_sample.csv" if a.quick else "examples/movies/movies.csv.gz")
-    sets = [("penguins", ROOT / "schemas" / "penguins.yaml", _penguins()),
-            ("movies" + (" (sample)" if a.quick else ""), ROOT / "schemas" / "movies.yaml", pd.read_csv(movies))]
+    a.rows = a.rows or (20 if a.smoke else 500)
+    sample = a.quick or a.smoke
+    movies = pd.read_csv(ROOT / ("tests/fixtures/movies_sample.csv" if sample else "examples/movies/movies.csv.gz"))
+    penguins = (ROOT / "schemas" / "penguins.yaml").read_text(encoding="utf-8")
+    if a.smoke:  # a forest of 20 trees: still a tree graph to export, a tenth of the time
+        penguins = penguins.replace("n_estimators: 200", "n_estimators: 20")
+    sets = [("penguins", compose.parse_schema(penguins, "penguins.yaml"), _penguins()),
+            ("movies" + (" (sample)" if sample else ""), compose.load_schema(ROOT / "schemas" / "movies.yaml"),
+             movies.head(300) if a.smoke else movies)]
     results = []
     for name, schema, frame in sets:
         with tempfile.TemporaryDirectory() as tmp:

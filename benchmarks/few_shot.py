@@ -1,6 +1,7 @@
 """Few-shot text classification: TF-IDF, wordllama embeddings, and both, at 10 and 40 labels per label.
 
     python benchmarks/few_shot.py [--repeats 5] [--json out/few_shot.json]
+    python benchmarks/few_shot.py --smoke      # seconds: one repeat, k = 10, 20 test films per label (CI)
 
 Real public data: the movies table (`examples/movies/movies.csv.gz`, Wikidata, CC0), text = title,
 director, writer and cast joined. Two 5-class tasks: `language` (English, French, Spanish, Japanese,
@@ -68,14 +69,14 @@ def split(frame: pd.DataFrame, k: int, seed: int, test_per_label: int = 100) -> 
     return pd.concat(train), pd.concat(test)
 
 
-def run(repeats: int) -> list[dict[str, Any]]:
+def run(repeats: int, ks: tuple[int, ...] = (10, 40), test_per_label: int = 100) -> list[dict[str, Any]]:
     schema = parse_schema(SCHEMA)
     out = []
     for task, frame in tasks().items():
-        for k in (10, 40):
+        for k in ks:
             scores: dict[str, list[float]] = {"tfidf": [], "wordllama": [], "both": []}
             for seed in range(repeats):
-                train, test = split(frame, k, seed)
+                train, test = split(frame, k, seed, test_per_label)
                 blocks = {}
                 for name in ("words", "meaning"):
                     f = build_featurizer(schema, name).fit(train)
@@ -99,10 +100,11 @@ def run(repeats: int) -> list[dict[str, Any]]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--smoke", action="store_true", help="seconds: one repeat, k = 10, 20 test films per label")
     ap.add_argument("--json")
     args = ap.parse_args()
     t0 = time.perf_counter()
-    rows = run(args.repeats)
+    rows = run(1, (10,), 20) if args.smoke else run(args.repeats)
     print(f"({time.perf_counter() - t0:.0f}s)")
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)

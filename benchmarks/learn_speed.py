@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/learn_speed.py            # the movies data (examples/movies/movies.csv.gz)
     .venv/bin/python benchmarks/learn_speed.py --quick    # no `compose serve` figures
+    .venv/bin/python benchmarks/learn_speed.py --smoke    # CI: stores of 400 films, 50 new, no serve figures
 
 Two stores, each trained on the first 10,000 films (`n_jobs=1`):
 
@@ -64,14 +65,14 @@ groups:
 """
 
 
-def cases(frame: pd.DataFrame) -> list[dict[str, Any]]:
+def cases(frame: pd.DataFrame, n: int = 10_000, new: int = 100) -> list[dict[str, Any]]:
     text_schema = compose.load_schema(ROOT / "schemas/movies.yaml")
     tab = frame[frame["runtime"].notna() & frame["decade"].notna()].reset_index(drop=True)
     return [{"name": "movies language (TF-IDF)", "schema": text_schema, "group": "language",
-             "train": frame.iloc[:10_000].reset_index(drop=True), "fresh": frame.iloc[10_000:10_100]},
+             "train": frame.iloc[:n].reset_index(drop=True), "fresh": frame.iloc[n:n + new]},
             {"name": "runtimes decade (tabular)", "schema": compose.parse_schema(TABULAR, "runtimes"),
-             "group": "decade", "train": tab.iloc[:10_000][["title", "runtime", "decade"]].reset_index(drop=True),
-             "fresh": tab.iloc[10_000:10_100]}]
+             "group": "decade", "train": tab.iloc[:n][["title", "runtime", "decade"]].reset_index(drop=True),
+             "fresh": tab.iloc[n:n + new]}]
 
 
 def fresh_rows(case: dict[str, Any]) -> pd.DataFrame:
@@ -135,14 +136,16 @@ def via_serve(base: Path, case: dict[str, Any], rows: pd.DataFrame, work: Path) 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="skip the compose serve figures")
+    parser.add_argument("--smoke", action="store_true", help="CI: stores of 400 films, 50 new ones, no serve figures")
     parser.add_argument("--json", help="write the figures here")
     args = parser.parse_args()
+    size, new = (400, 50) if args.smoke else (10_000, 100)
     frame = compose.read_table(ROOT / "examples/movies/movies.csv.gz")
     print(f"learn speed: compose {compose.__version__} from {Path(compose.__file__).parent}, "
           f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}", flush=True)
     figures = []
     with tempfile.TemporaryDirectory(prefix="compose-learnspeed-") as tmp:
-        for i, case in enumerate(cases(frame)):
+        for i, case in enumerate(cases(frame, size, new)):
             work = Path(tmp) / str(i)
             base = work / "base"
             t0 = time.perf_counter()
@@ -156,10 +159,10 @@ def main() -> int:
             out = {"case": case["name"], "rows": len(rows), "trained_s": round(trained, 1),
                    "cli_s": round(cli, 2), "api_s": round(api, 2), "report": lines,
                    "load_average": round(os.getloadavg()[0], 1)}
-            if not args.quick:
+            if not (args.quick or args.smoke):
                 out["serve"] = via_serve(base, case, rows, work)
             figures.append(out)
-            print(f"\n{out['case']}: {out['rows']} new labels on a store trained on 10,000 films "
+            print(f"\n{out['case']}: {out['rows']} new labels on a store trained on {size:,} films "
                   f"(trained in {out['trained_s']} s)\n  compose learn (new process): {out['cli_s']} s\n"
                   f"  compose.learn (in process): {out['api_s']} s\n  " + "\n  ".join(lines), flush=True)
             if "serve" in out:

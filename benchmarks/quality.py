@@ -2,6 +2,7 @@
 
     python benchmarks/quality.py [--budget 20] [--movies-rows 4000] [--diamonds-rows 10000]
                                  [--only penguins,movies,diamonds,emoji] [--json out/quality.json]
+    python benchmarks/quality.py --smoke      # CI: penguins and 300 films, auto budget 0.2 s per group
 
 Every figure is the holdout metric of one group (accuracy; micro-F1 for a multilabel group) on the
 rows the holdout hash rule keeps out of training (`compose.evaluate(..., split="holdout")`), so all
@@ -209,8 +210,12 @@ def main() -> None:
     ap.add_argument("--only", default="penguins,movies,diamonds,emoji")
     ap.add_argument("--features-only", action="store_true",
                     help="emoji: only the default head on each feature set (no schema, auto or sklearn columns)")
+    ap.add_argument("--smoke", action="store_true",
+                    help="CI: --only penguins,movies --movies-rows 300 --budget 0.2 (seconds)")
     ap.add_argument("--json")
     args = ap.parse_args()
+    if args.smoke:
+        args.only, args.movies_rows, args.budget = "penguins,movies", 300, 0.2
     loaders = {"penguins": penguins, "movies": lambda: movies(args.movies_rows),
                "diamonds": lambda: diamonds(args.diamonds_rows), "emoji": emoji}
     rows: list[dict[str, Any]] = []

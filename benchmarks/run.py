@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/run.py            # synthetic (20,000 rows) and the full movies table
     .venv/bin/python benchmarks/run.py --quick    # smaller, under about two minutes
+    .venv/bin/python benchmarks/run.py --smoke    # CI: 600 synthetic rows, 400 films, one repetition (seconds)
     .venv/bin/python benchmarks/run.py --rows 50000 --only synthetic
 
 Per data set: compose (`compose.train`, `compose.load`, the fused batch path and `predict_one`)
@@ -23,6 +24,7 @@ import tempfile
 import time
 import warnings
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -53,14 +55,16 @@ TITLES = {"compose": "compose", "shared": "sklearn: shared featurizer + heads",
 
 LOAD_SCRIPT = """
 import gc, json, sys, time, tracemalloc
-kind, path, here = sys.argv[1], sys.argv[2], sys.argv[3]
+here, pairs = sys.argv[1], sys.argv[2:]
 sys.path.insert(0, here)
 import joblib, compose
-load = (lambda: compose.load(path)) if kind == "compose" else (lambda: joblib.load(path))
-t0 = time.perf_counter(); obj = load(); seconds = time.perf_counter() - t0
-del obj; gc.collect()
-tracemalloc.start(); obj = load(); peak = tracemalloc.get_traced_memory()[1]
-print(json.dumps({"seconds": seconds, "peak_mb": peak / 2**20}))
+for kind, path in zip(pairs[::2], pairs[1::2]):
+    load = (lambda: compose.load(path)) if kind == "compose" else (lambda: joblib.load(path))
+    t0 = time.perf_counter(); obj = load(); seconds = time.perf_counter() - t0
+    del obj; gc.collect()
+    tracemalloc.start(); obj = load(); peak = tracemalloc.get_traced_memory()[1]; tracemalloc.stop()
+    del obj; gc.collect()
+    print(json.dumps({"seconds": seconds, "peak_mb": peak / 2**20}))
 """
 
 
@@ -92,12 +96,18 @@ def stage(name: str, what: str, since: float) -> float:
 
 
 def load_stats(kind: str, path: Path, runs: int) -> dict[str, float]:
-    done = [json.loads(subprocess.run([sys.executable, "-c", LOAD_SCRIPT, kind, str(path),
-                                       str(ROOT / "benchmarks")], check=True,
-                                      capture_output=True, text=True).stdout.strip().splitlines()[-1])
-            for _ in range(runs)]
+    """The median over `runs` fresh processes of the seconds and peak memory of one load."""
+    done = [_loads([(kind, path)])[0] for _ in range(runs)]
     return {"seconds": float(np.median([r["seconds"] for r in done])),
             "peak_mb": float(np.median([r["peak_mb"] for r in done]))}
+
+
+def _loads(pairs: list[tuple[str, Path]]) -> list[dict[str, float]]:
+    """One fresh process loading each (kind, path) in turn: its seconds and peak memory per load."""
+    args = [str(x) for pair in pairs for x in pair]
+    out = subprocess.run([sys.executable, "-c", LOAD_SCRIPT, str(ROOT / "benchmarks"), *args], check=True,
+                         capture_output=True, text=True).stdout.strip().splitlines()
+    return [json.loads(line) for line in out[-len(pairs):]]
 
 
 def mappings(df: pd.DataFrame, schema: Schema) -> list[dict[str, Any]]:
@@ -163,18 +173,52 @@ def columnar(model: Any, baselines: dict[str, Any], df: pd.DataFrame, schema: Sc
     return out
 
 
-def scenario(name: str, schema: Schema, df: pd.DataFrame, batch_rows: int, calls: int,  # noqa: PLR0915
-             repeat: int, pred_rows: int = 4_000) -> dict[str, Any]:
-    loads = 1 if repeat <= 3 else 3
+@dataclass(frozen=True)
+class Mode:
+    """How much of each measurement a run takes: the default, --quick or --smoke."""
+
+    batch_rows: int = 10_000
+    calls: int = 2_000
+    repeat: int = 5
+    pred_rows: int = 4_000
+    loads: int = 3
+    few_calls: int = 400  # one-row calls of the slow scikit-learn set-ups (milliseconds each)
+    one_load_process: bool = False  # --smoke: every load in one fresh process (not one process each)
+
+
+MODES = {"full": Mode(), "quick": Mode(2_000, 250, 3, 2_000, 1, 50),
+         "smoke": Mode(200, 50, 1, 200, 1, 10, one_load_process=True)}
+
+
+def scenario(name: str, schema: Schema, df: pd.DataFrame, mode: Mode) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix=f"bench-{name}-"))
     inputs = prepare_inputs(df, schema)
     train = np.flatnonzero(~holdout_mask(row_hashes(inputs, schema.training.seed), schema.training.holdout))
     targets = parse_targets(df, schema)
     r: dict[str, Any] = {"name": name, "rows": len(df), "groups": len(targets)}
     start = time.perf_counter()
+    model, baselines = fits(r, schema, df, inputs, targets, train, work)
+    stage(name, "fit", start)
+    loads(r, schema, work, list(baselines), mode)
+    stage(name, "load", start)
+    batches(r, model, baselines, schema, df, mode)
+    stage(name, "batch", start)
+    one_rows(r, model, baselines, schema, df, mode.calls, mode.few_calls)
+    stage(name, "one row", start)
+    # Training: the same head fits sequentially and on 2 worker processes (one BLAS thread each),
+    # through compose's own executors.
+    jobs = head_jobs(schema, inputs, model, train, targets)
+    seq = best_of(lambda: compose.LocalExecutor().map(jobs), 1)
+    par = best_of(lambda: compose.ProcessExecutor(2).map(jobs), 1)
+    stage(name, "training", start)
+    r["training"] = {"fits": len(jobs), "sequential": seq, "parallel_2": par}
+    return r
 
-    # Fit: compose end to end (features, heads, holdout metrics, store writes) in one process, as the
-    # baselines fit, and then with the automatic executor (what `compose train` does by default).
+
+def fits(r: dict[str, Any], schema: Schema, df: pd.DataFrame, inputs: pd.DataFrame, targets: dict[str, Any],
+         train: np.ndarray, work: Path) -> tuple[Any, dict[str, Any]]:
+    """Fit: compose end to end (features, heads, holdout metrics, store writes) in one process, as the
+    baselines fit, and then with the automatic executor (what `compose train` does by default)."""
     t0 = time.perf_counter()
     model = compose.train(schema, df, store=work / "store", executor=compose.LocalExecutor())
     fit = {"compose": time.perf_counter() - t0}
@@ -192,20 +236,29 @@ def scenario(name: str, schema: Schema, df: pd.DataFrame, batch_rows: int, calls
     r["fit_auto"] = time.perf_counter() - t0
     r["fused"] = list(model.fused_groups)
     r["features"] = dict(model.widths_)
+    return model, baselines
 
-    stage(name, "fit", start)
-    # Cold start: a fresh process loads the release (or the pickled baseline).
-    r["load"] = {"compose": load_stats("compose", work / "store" / schema.name, loads)}
-    r["load"].update({k: load_stats("joblib", work / f"{k}.joblib", loads) for k in baselines})
 
-    stage(name, "load", start)
-    # Batch throughput, on `batch_rows` rows (repeated if the data set is smaller).
+def loads(r: dict[str, Any], schema: Schema, work: Path, baselines: list[str], mode: Mode) -> None:
+    """Cold start: a fresh process loads the release (or the pickled baseline)."""
+    pairs = [("compose", work / "store" / schema.name), *(("joblib", work / f"{k}.joblib") for k in baselines)]
+    keys = ["compose", *baselines]
+    if mode.one_load_process:
+        r["load"] = dict(zip(keys, _loads(pairs), strict=True))
+    else:
+        r["load"] = {key: load_stats(kind, path, mode.loads) for key, (kind, path) in zip(keys, pairs, strict=True)}
+
+
+def batches(r: dict[str, Any], model: Any, baselines: dict[str, Any], schema: Schema, df: pd.DataFrame,
+            mode: Mode) -> None:
+    """Batch throughput, on `batch_rows` rows (repeated if the data set is smaller), and its parts."""
+    batch_rows, repeat = mode.batch_rows, mode.repeat
     batch = df.sample(n=batch_rows, replace=len(df) < batch_rows, random_state=0).reset_index(drop=True)
     prepared = prepare_inputs(batch, schema)
     secs = {"compose": best_of(lambda: model.predict_scores(batch), repeat)}
     secs.update({k: best_of(lambda b=b: b.predict_proba(prepared), repeat) for k, b in baselines.items()})
     r["batch_rows_per_s"] = {k: batch_rows / s for k, s in secs.items()}
-    r["columnar"] = columnar(model, baselines, df, schema, pred_rows, repeat)
+    r["columnar"] = columnar(model, baselines, df, schema, mode.pred_rows, repeat)
     validate = best_of(lambda: prepare_inputs(as_frame(batch), schema), repeat)
     featurize = best_of(lambda: model.transform_features(prepared), repeat)
     blocks = model.transform_features(prepared)
@@ -221,12 +274,13 @@ def scenario(name: str, schema: Schema, df: pd.DataFrame, batch_rows: int, calls
     heads = best_of(arithmetic, repeat)
     r["batch_parts"] = {"compose": secs["compose"], "validate": validate, "featurize": featurize, "heads": heads}
 
-    stage(name, "batch", start)
-    # One row: p50 and p99 of single calls on distinct rows.
+
+def one_rows(r: dict[str, Any], model: Any, baselines: dict[str, Any], schema: Schema, df: pd.DataFrame,
+             calls: int, few: int) -> None:
+    """One row: p50 and p99 of single calls on distinct rows."""
     rows = mappings(df.sample(n=min(500, len(df)), random_state=1), schema)
     frames = [prepare_inputs(pd.DataFrame([row]), schema) for row in rows[:200]]
     lat = {"compose": latencies(model.predict_one, rows, calls)}
-    few = max(calls // 5, 50)
     lat.update({k: latencies(b.predict_proba, frames, few) for k, b in baselines.items()})
     featurizers = model.row_featurizers_
     lat["featurize_row"] = latencies(
@@ -234,16 +288,6 @@ def scenario(name: str, schema: Schema, df: pd.DataFrame, batch_rows: int, calls
     lat["featurize_row_sklearn"] = latencies(model.transform_features, frames, few)
     r["latency_ms"] = {k: (float(np.percentile(v, 50)) * 1e3, float(np.percentile(v, 99)) * 1e3)
                        for k, v in lat.items()}
-
-    stage(name, "one row", start)
-    # Training: the same head fits sequentially and on 2 worker processes (one BLAS thread each),
-    # through compose's own executors.
-    jobs = head_jobs(schema, inputs, model, train, targets)
-    seq = best_of(lambda: compose.LocalExecutor().map(jobs), 1)
-    par = best_of(lambda: compose.ProcessExecutor(2).map(jobs), 1)
-    stage(name, "training", start)
-    r["training"] = {"fits": len(jobs), "sequential": seq, "parallel_2": par}
-    return r
 
 
 def _x(compose_value: float, other: float, higher_is_better: bool) -> str:
@@ -330,41 +374,48 @@ def columnar_table(r: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def data_set(name: str, rows: int | None, mode: str) -> tuple[Schema, pd.DataFrame]:
+    """The schema and rows of one data set: the seeded synthetic corpus, or the movies table."""
+    if name == "synthetic":
+        return parse_schema(SCHEMA), make_corpus(rows or SYNTHETIC_ROWS[mode], seed=0)
+    if name == "movies":
+        df = pd.read_csv(ROOT / "examples/movies/movies.csv.gz", dtype=str, keep_default_na=False, na_values=[""])
+        return compose.load_schema(ROOT / "schemas/movies.yaml"), df.head(MOVIES_ROWS[mode] or len(df))
+    raise SystemExit(f"unknown data set {name!r}; use synthetic or movies")
+
+
+SYNTHETIC_ROWS = {"full": 20_000, "quick": 3_000, "smoke": 600}
+MOVIES_ROWS = {"full": 0, "quick": 2_000, "smoke": 400}  # 0: every film
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small data sets, under about two minutes")
-    parser.add_argument("--rows", type=int, default=None, help="synthetic rows (default 20,000; quick 3,000)")
+    parser.add_argument("--smoke", action="store_true",
+                        help="CI: 600 synthetic rows, 400 films, one repetition, every load in one process")
+    parser.add_argument("--rows", type=int, default=None,
+                        help="synthetic rows (default 20,000; quick 3,000; smoke 600)")
     parser.add_argument("--only", default="synthetic,movies", help="comma-separated: synthetic, movies")
     parser.add_argument("--json", type=Path, default=None, help="also write the raw numbers here")
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore")
-    quick = args.quick
-    batch_rows, calls, repeat = (2_000, 250, 3) if quick else (10_000, 2_000, 5)
-    pred_rows = 2_000 if quick else 4_000
+    mode = "smoke" if args.smoke else "quick" if args.quick else "full"
     results = []
     for name in args.only.split(","):
-        if name == "synthetic":
-            schema = parse_schema(SCHEMA)
-            df = make_corpus(args.rows or (3_000 if quick else 20_000), seed=0)
-        elif name == "movies":
-            schema = compose.load_schema(ROOT / "schemas/movies.yaml")
-            df = pd.read_csv(ROOT / "examples/movies/movies.csv.gz", dtype=str, keep_default_na=False, na_values=[""])
-            df = df.head(2_000) if quick else df
-        else:
-            parser.error(f"unknown data set {name!r}; use synthetic or movies")
+        schema, df = data_set(name, args.rows, mode)
         t0 = time.perf_counter()
-        results.append(scenario(name, schema, df, batch_rows, calls, repeat, pred_rows))
+        results.append(scenario(name, schema, df, MODES[mode]))
         print(f"[{name}: {time.perf_counter() - t0:.0f} s]", file=sys.stderr)
     print(f"`{' '.join(['python', 'benchmarks/run.py', *(argv if argv is not None else sys.argv[1:])])}` on "
           f"{os.cpu_count()} cores (nproc {len(os.sched_getaffinity(0))}), {platform.machine()}, Python "
-          f"{platform.python_version()}, scikit-learn {sklearn.__version__}, numpy {np.__version__}.\n"
+          f"{platform.python_version()}, scikit-learn {sklearn.__version__}, numpy {np.__version__}, "
+          f"load average {os.getloadavg()[0]:.1f}.\n"
           "×N: compose is N times better (faster, or smaller) than that column.\n")
     for r in results:
         print(table(r) + "\n\n" + targets_table(r) + "\n\n" + columnar_table(r) + "\n")
     if args.json:
         args.json.write_text(json.dumps(results, indent=1, default=float))
     return 0
-
 
 if __name__ == "__main__":
     raise SystemExit(main())

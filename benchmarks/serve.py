@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/serve.py                  # the movies demo data (17,472 films)
     .venv/bin/python benchmarks/serve.py --quick          # seconds: the 1,200-film sample, 300 requests, latency only
+    .venv/bin/python benchmarks/serve.py --smoke          # CI: 300 films of that sample, 50 requests, latency only
     .venv/bin/python benchmarks/serve.py --only latency --profile 2000   # and where a request's time goes
     .venv/bin/python benchmarks/serve.py --store out/movies-store        # latency on a store trained before
 
@@ -81,33 +82,53 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def server(cmd: list[str], port: int, timeout: float = 180.0) -> Iterator[tuple[str, int]]:
-    """A server subprocess (own process group), ready on `port`: its URL and pid; stopped (SIGTERM, then
-    SIGKILL) on exit."""
+def server(cmd: list[str], port: int, timeout: float = 180.0) -> Iterator[str]:
+    """A server subprocess (own process group), ready on `port`; stopped (SIGTERM, then SIGKILL) on exit."""
+    with servers([(cmd, port)], timeout) as started:
+        yield started[0][0]
+
+
+@contextlib.contextmanager
+def servers(commands: list[tuple[list[str], int]], timeout: float = 180.0) -> Iterator[list[tuple[str, int]]]:
+    """Server subprocesses started together (their imports overlap), each ready on its port: (URL, pid) per
+    server; all stopped on exit."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen(cmd, env=env, cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}"
+    procs: list[subprocess.Popen[bytes]] = []
     try:
+        for cmd, _ in commands:
+            procs.append(subprocess.Popen(cmd, env=env, cwd=ROOT, start_new_session=True,
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
+        urls = [f"http://127.0.0.1:{port}" for _, port in commands]
         deadline = time.monotonic() + timeout
-        while True:
-            if proc.poll() is not None:
-                raise SystemExit(f"server exited: {proc.stderr.read().decode() if proc.stderr else ''}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(url + "/readyz", timeout=2).status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                raise SystemExit(f"server on {url} not ready after {timeout:.0f}s")
-            time.sleep(0.2)
-        yield url, proc.pid
+        for proc, url in zip(procs, urls, strict=True):
+            _wait_ready(proc, url, deadline, timeout)
+        yield [(url, proc.pid) for url, proc in zip(urls, procs, strict=True)]
     finally:
+        for proc in procs:
+            _stop(proc)
+
+
+def _wait_ready(proc: subprocess.Popen[bytes], url: str, deadline: float, timeout: float) -> None:
+    while True:
+        if proc.poll() is not None:
+            raise SystemExit(f"server exited: {proc.stderr.read().decode() if proc.stderr else ''}")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(url + "/readyz", timeout=2).status_code == 200:
+                return
+        if time.monotonic() > deadline:
+            raise SystemExit(f"server on {url} not ready after {timeout:.0f}s")
+        time.sleep(0.2)
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
+        proc.wait(timeout=10)
 
 
 def input_rows(frame: pd.DataFrame, schema: compose.Schema, n: int) -> list[dict[str, Any]]:
@@ -125,10 +146,11 @@ def latency(store: Path, rows: list[dict[str, Any]], requests: int, block: int =
     model = compose.load(store)
     constant = json.dumps({"results": [model.predict_one(rows[0])]}, ensure_ascii=False)
     timings: dict[str, list[float]] = {"bare": [], "compose": []}
-    with server([sys.executable, "-m", "compose", "-q", "serve", "--store", str(store), "--port", str(compose_port),
-                 "--no-learn"], compose_port) as (compose_url, compose_pid), \
-            server([sys.executable, "-c", BARE, str(bare_port), constant], bare_port) as (bare_url, bare_pid), \
+    with servers([([sys.executable, "-m", "compose", "-q", "serve", "--store", str(store), "--port",
+                    str(compose_port), "--no-learn"], compose_port),
+                  ([sys.executable, "-c", BARE, str(bare_port), constant], bare_port)]) as started, \
             httpx.Client(timeout=30) as client:
+        (compose_url, compose_pid), (bare_url, bare_pid) = started
         urls = {"bare": bare_url + "/v1/predict", "compose": compose_url + "/v1/predict"}
         pids = {"bare": bare_pid, "compose": compose_pid}
         for name, url in urls.items():  # warm up: connections, first-call caches
@@ -181,7 +203,7 @@ def learn_to_live(frame: pd.DataFrame, schema: compose.Schema, group: str, train
     os.environ["COMPOSE_SERVE_TOKEN"] = token
     try:
         with server([sys.executable, "-m", "compose", "-q", "serve", "--store", str(store), "--port", str(port),
-                     "--debounce", "0", "--max-rows", str(max(1000, post_rows))], port) as (url, _), \
+                     "--debounce", "0", "--max-rows", str(max(1000, post_rows))], port) as url, \
                 httpx.Client(base_url=url, timeout=60, headers={"Authorization": f"Bearer {token}"}) as client:
             before = client.get("/v1/model").json()
             probe = {"rows": input_rows(frame, schema, 1)}
@@ -212,17 +234,22 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
                         help="seconds: the 1,200-film sample, 300 requests per server, the latency figure only")
-    parser.add_argument("--requests", type=int, help="one-row requests per server (default 3000; --quick 300)")
+    parser.add_argument("--smoke", action="store_true",
+                        help="CI: 300 films of the sample, 50 requests per server, the latency figure only")
+    parser.add_argument("--requests", type=int,
+                        help="one-row requests per server (default 3000; --quick 300; --smoke 50)")
     parser.add_argument("--only", choices=["latency", "learn"], help="run one of the two figures")
     parser.add_argument("--profile", type=int, metavar="N", help="also profile N one-row requests in-process")
     parser.add_argument("--json", help="write the figures here")
     parser.add_argument("--store", type=Path, help="serve this store of the movies schema (trained on the same data) "
                                                    "instead of training one; the latency figure only")
     args = parser.parse_args()
-    data = ROOT / ("tests/fixtures/movies_sample.csv" if args.quick else "examples/movies/movies.csv.gz")
-    only = args.only or ("latency" if args.quick or args.store else None)
+    small = args.quick or args.smoke
+    data = ROOT / ("tests/fixtures/movies_sample.csv" if small else "examples/movies/movies.csv.gz")
+    only = args.only or ("latency" if small or args.store else None)
     schema = compose.load_schema(ROOT / "schemas" / "movies.yaml")
     frame = compose.read_table(data)
+    frame = frame.head(300) if args.smoke else frame
     print(f"compose serve benchmark: {data.relative_to(ROOT)} ({len(frame)} rows), Python "
           f"{platform.python_version()}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
     figures: dict[str, Any] = {}
@@ -234,8 +261,8 @@ def main() -> int:
                 compose.train(schema, frame, store=store, n_jobs=1)
                 print(f"trained {schema.name} in {time.perf_counter() - t0:.1f}s")
             rows = input_rows(frame, schema, 2000)
-            requests = args.requests or (300 if args.quick else 3000)
-            figures["latency"] = latency(store, rows, requests, block=50 if args.quick else 100)
+            requests = args.requests or (50 if args.smoke else 300 if args.quick else 3000)
+            figures["latency"] = latency(store, rows, requests, block=25 if args.smoke else 50 if args.quick else 100)
             figures["latency"]["load_average"] = os.getloadavg()[0]
             print_latency(figures["latency"])
             if args.profile:

@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/streaming.py                   # movies rows repeated to 200,000 and 2,000,000
     .venv/bin/python benchmarks/streaming.py --rows 20000,200000   # quicker
+    .venv/bin/python benchmarks/streaming.py --smoke                # CI: 300 films trained, 2,000 rows predicted
 
 The movies schema is trained on examples/movies/movies.csv.gz; the films are repeated (in order)
 into Parquet files of each size. Each figure is one child process, measured with
@@ -101,7 +102,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", default="200000,2000000", help="comma-separated sizes (default 200000,2000000)")
     parser.add_argument("--json", type=Path, default=None, help="also write the raw numbers here")
     parser.add_argument("--train-rows", type=int, default=None, help="train on the first N films (default: all)")
+    parser.add_argument("--smoke", action="store_true", help="CI: --train-rows 300 --rows 2000 (one size)")
     args = parser.parse_args(argv)
+    if args.smoke:
+        args.rows, args.train_rows = "2000", 300
     warnings.filterwarnings("ignore")
     sizes = [int(x) for x in args.rows.split(",")]
     work = Path(tempfile.mkdtemp(prefix="bench-stream-"))

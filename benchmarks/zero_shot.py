@@ -1,6 +1,7 @@
 """Zero-shot cold start: how well the label names alone answer, against heads trained on k labels per label.
 
     python benchmarks/zero_shot.py [--repeats 5] [--json out/zero_shot.json]
+    python benchmarks/zero_shot.py --smoke     # seconds: one repeat, k in 0 and 2, 20 test rows per label (CI)
 
 The zero-shot reading is compose's own zero-shot head (`compose.heads.zero_shot.ZeroShotHead`, the
 cold start of a group with fewer than `cold_start.min_per_label` labelled samples for a label): each
@@ -53,6 +54,7 @@ groups:
   label: {type: multiclass, labels: LABELS}
 """
 KS = {"emoji": (0, 1, 2, 5, 10), "genre": (0, 1, 2, 5, 10, 40)}  # emoji: 18 names in most categories
+SMOKE_KS = {"emoji": (0, 2), "genre": (0, 2)}
 MIN_PER_LABEL = 2  # compose's default `cold_start.min_per_label`
 
 
@@ -72,27 +74,28 @@ def head_for(labels: list[str], featurizer: Any) -> Any:
     return zero_shot_head(schema, "label", {"meaning": featurizer}, {"meaning": int(featurizer.width_)})
 
 
-def split(frame: pd.DataFrame, k: int, seed: int, top_k: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+def split(frame: pd.DataFrame, k: int, seed: int, top_k: int,
+          test_per_label: int = 100) -> tuple[pd.DataFrame, pd.DataFrame]:
     rng = np.random.default_rng(seed)
     train, test = [], []
     for _, rows in frame.groupby("label"):
         order = rng.permutation(len(rows))
         train.append(rows.iloc[order[:k]])
-        test.append(rows.iloc[order[top_k:top_k + 100]])  # the same test rows for every k
+        test.append(rows.iloc[order[top_k:top_k + test_per_label]])  # the same test rows for every k
     return pd.concat(train), pd.concat(test)
 
 
-def run(repeats: int) -> list[dict[str, Any]]:
+def run(repeats: int, ks: dict[str, tuple[int, ...]] = KS, test_per_label: int = 100) -> list[dict[str, Any]]:
     schema = parse_schema(SCHEMA.replace("LABELS", "[a, b]"))
     featurizer = build_featurizer(schema, "meaning").fit(pd.DataFrame({"text": ["x"]}))
     out = []
     for task, frame in tasks().items():
         labels = sorted(frame["label"].unique())
         head = head_for(labels, featurizer)
-        for k in KS[task]:
+        for k in ks[task]:
             zs, trained = [], []
             for seed in range(repeats):
-                train, test = split(frame, k, seed, max(KS[task]))
+                train, test = split(frame, k, seed, max(ks[task]), test_per_label)
                 xte = featurizer.transform(test[["text"]])
                 y = test["label"].to_numpy()
                 zs.append(balanced_accuracy_score(y, np.asarray(labels)[head.scores(xte).argmax(axis=1)]))
@@ -114,10 +117,11 @@ def run(repeats: int) -> list[dict[str, Any]]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--smoke", action="store_true", help="seconds: one repeat, k in 0 and 2, 20 test rows per label")
     ap.add_argument("--json")
     args = ap.parse_args()
     t0 = time.perf_counter()
-    rows = run(args.repeats)
+    rows = run(1, SMOKE_KS, 20) if args.smoke else run(args.repeats)
     print(f"({time.perf_counter() - t0:.0f}s)")
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)

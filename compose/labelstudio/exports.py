@@ -175,7 +175,9 @@ def _min_result(row: dict[str, Any], schema: Schema, found: ExportRead) -> list[
         if name not in schema.groups or name.endswith("_transcript"):
             found.ignored[name] += 1
             continue
-        regions.append({"from_name": name, "type": "choices", "value": {"choices": _choices(value)}})
+        choices = _choices(value)
+        if choices:  # a value without choices (a text area named like a group) answers nothing
+            regions.append({"from_name": name, "type": "choices", "value": {"choices": choices}})
     return regions
 
 

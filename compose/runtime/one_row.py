@@ -13,7 +13,7 @@ same by construction.
 
 It answers None when a row or the release needs the general path: a row `prepare_row` does not
 type itself (the pandas path validates it and names the problem), or a release with a hierarchy
-group. `tests/serve/test_fast_row.py` and `tests/test_one_row.py` check it against `predict_one`.
+group. `tests/serve/test_fast_row.py` and `tests/runtime/test_one_row.py` check it against `predict_one`.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ import numpy as np
 from compose.featurize.base import RowFeature, hstack
 from compose.featurize.rows import prepare_row, stack_rows
 from compose.heads.decide import Decided, decide, thresholds_of
-from compose.heads.fused import HeadProgram, _Linear
+from compose.heads.fused import HeadProgram
 from compose.heads.head import Head
 from compose.heads.squash import sigmoid
 from compose.runtime.merge import group_result
@@ -79,8 +79,10 @@ class _Scorer:
             return cls("program", n, none, none, program, None)
         first = program.programs[0]
         where = np.array(program.classes[0], dtype=np.intp)
-        if isinstance(first, _Linear) and first.how in ("softmax", "sigmoid"):
-            return cls.computed(first.how, n, first.cols, where, program)
+        # a linear program (`fused._Linear`): its squashing and its fused columns
+        how, cols = getattr(first, "how", None), getattr(first, "cols", None)
+        if how in ("softmax", "sigmoid") and cols is not None:
+            return cls.computed(str(how), n, np.asarray(cols), where, program)
         return cls("program", n, none, none, program, None)
 
     @classmethod

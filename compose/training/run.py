@@ -202,21 +202,29 @@ def fit_and_release(  # noqa: PLR0913 - the lifecycle commands' options, keyword
             run = read_samples(schema, model_store, incoming, groups, refit, reg)
         run.accept_new_labels, run.warm_start = accept_new_labels, warm_start
         run.artifact_format = artifact_format or schema.store.artifact_format
-        read_live_release(run)
-        fit_features(run, refit)
-        choose_zero_shot(run)
-        fit_heads(run, executor if executor is not None else AutoExecutor(n_jobs), budget_s)
-        write_feature_versions(run)
-        for g in run.trained:
-            gate_and_write_head(run, g, gate=gate, force=force, note=note)
-        hold_back_refused_features(run)
-        body = compose_release(run, note)
-        if body is not None:
-            run.report.release = run.store.write_release(body)
-            log.info("release %s is live (%s)", run.report.release, note)
+        fit_and_write(run, refit, executor if executor is not None else AutoExecutor(n_jobs), budget_s,
+                      gate=gate, force=force, note=note)
     if run.samples is not None:
         run.samples.close()
     return run.report
+
+
+def fit_and_write(run: TrainingRun, refit: set[str] | None, executor: FitExecutor, budget_s: float | None, *,
+                  gate: bool, force: bool, note: str) -> None:
+    """Steps 2 to 8, under the store's lock: fit the features and heads, write the versions, gate
+    them, and write the release of what passes."""
+    read_live_release(run)
+    fit_features(run, refit)
+    choose_zero_shot(run)
+    fit_heads(run, executor, budget_s)
+    write_feature_versions(run)
+    for g in run.trained:
+        gate_and_write_head(run, g, gate=gate, force=force, note=note)
+    hold_back_refused_features(run)
+    body = compose_release(run, note)
+    if body is not None:
+        run.report.release = run.store.write_release(body)
+        log.info("release %s is live (%s)", run.report.release, note)
 
 
 def _groups_read(schema: Schema, live: Release | None, groups: list[str] | None,

@@ -213,3 +213,11 @@ def test_exported_tasks_annotated_in_label_studio_come_back_as_their_samples(
         for i, t in enumerate(tasks):
             want = {r["from_name"]: r["value"]["choices"][0] for r in t["predictions"][0]["result"]}
             assert samples.get(f"ls-{100 + i}").annotations == want
+
+
+def test_a_value_without_choices_answers_nothing(tmp_path: Path, movies: compose.Schema) -> None:
+    path = edited(tmp_path, "movies.min.json", '"genres": "Documentary"', '"genres": {"text": ["a dance film"]}')
+    found = read_export(read_table(path), movies)
+    assert found is not None
+    assert next(r for r in found.rows if r["id"] == "ls-2") == {
+        "id": "ls-2", **film("Mad Hot Ballroom"), "language": "English", "mpaa": "PG"}

@@ -6,12 +6,13 @@ import json
 import shutil
 from pathlib import Path
 
-import joblib
 import pytest
 
 import compose
 from compose.errors import ArtifactNotFoundError, IntegrityError, StoreError, StoreLockedError
 from compose.schema.load import schema_from_dict
+from compose.store import artifacts
+from compose.store.artifacts import dump_joblib
 from compose.store.names import parse_version
 from compose.store.records import GroupPin, ReleaseBody
 from compose.store.store import ModelStore
@@ -210,9 +211,9 @@ def test_a_write_that_fails_midway_leaves_no_version(tmp_path: Path, monkeypatch
         calls.append(obj)
         if len(calls) == 2:  # the artifact is written, the extra file fails
             raise OSError("disk full")
-        joblib.numpy_pickle.dump(obj, fh, **kwargs)
+        dump_joblib(obj, fh, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(joblib, "dump", failing_dump)
+    monkeypatch.setattr(artifacts, "dump_joblib", failing_dump)
     with store.lock(), pytest.raises(OSError, match="disk full"):
         store.write_version("groups", "g", {"a": 1}, GROUP_META, extras={"holdout": [1]})
     assert (store.versions("groups", "g"), (tmp_path / "m/groups/g").exists()) == ([], False)
@@ -224,7 +225,7 @@ def test_a_training_run_that_fails_while_saving_leaves_no_version_and_no_release
     def failing_dump(obj: object, fh: object, **kwargs: object) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(joblib, "dump", failing_dump)
+    monkeypatch.setattr(artifacts, "dump_joblib", failing_dump)
     with pytest.raises(OSError, match="disk full"):
         compose.train(penguins_schema_path, penguins_csv, store=tmp_path)
     leftovers = [*(tmp_path / "penguins").rglob("v0*"), *(tmp_path / "penguins").rglob("r0*")]

@@ -142,3 +142,13 @@ def test_no_module_grows_past_the_readable_limit() -> None:
     sizes = {str(p.relative_to(PACKAGE)): len(p.read_text(encoding="utf-8").splitlines())
              for p in PACKAGE.rglob("*.py")}
     assert {name: n for name, n in sizes.items() if n > 600} == {}
+
+
+def test_no_function_runs_over_sixty_lines() -> None:
+    """A function is read whole: from its `def` to its last line (docstring and comments count)."""
+    long = {f"{p.relative_to(PACKAGE)}:{node.lineno} {node.name}": node.end_lineno - node.lineno + 1
+            for p in sorted(PACKAGE.rglob("*.py")) for node in ast.walk(ast.parse(p.read_text(encoding="utf-8")))
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.end_lineno is not None
+            and node.end_lineno - node.lineno + 1 > 60}
+    assert long == {}
+

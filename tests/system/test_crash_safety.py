@@ -20,6 +20,7 @@ KILLER = textwrap.dedent(
     """
     import os, signal, sys
     import compose
+    import compose.store.artifacts as artifacts
     import compose.store.store as st
 
     point, nth, schema, data, store = sys.argv[1], int(sys.argv[2]), *sys.argv[3:6]
@@ -37,7 +38,7 @@ KILLER = textwrap.dedent(
         return wrapped
 
     if point == "dump":
-        __import__('joblib').dump = die_on_nth(__import__('joblib').dump, partial=True)
+        artifacts.dump_joblib = die_on_nth(artifacts.dump_joblib, partial=True)
     elif point == "rename":
         st.os.rename = die_on_nth(st.os.rename)
     elif point == "replace":

@@ -1,4 +1,5 @@
-"""Killing `compose train` (SIGTERM or SIGKILL) while its fits run leaves no worker process behind.
+"""The fit executors' workers: killing `compose train` (SIGTERM or SIGKILL) while its fits run leaves
+no worker process behind, and a failed fit stops the other fits of its run at once.
 
 Processes are listed from /proc (no psutil): the descendants of the trainer are recorded while it
 fits, then, after the kill, every one of them must be gone (or a zombie waiting to be reaped).
@@ -6,6 +7,7 @@ fits, then, after the kill, every one of them must be gone (or a zombie waiting 
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
 import subprocess
@@ -13,7 +15,13 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.linear_model import LogisticRegression
+
+from compose.errors import TrainingError
+from compose.training.executor import FitJob, ProcessExecutor
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="lists processes from /proc")
 
@@ -103,3 +111,20 @@ def test_killing_train_leaves_no_worker_behind(sig: signal.Signals, penguins_csv
         for p in workers:
             if _alive(p):
                 os.kill(p, signal.SIGKILL)
+
+
+def test_a_failed_fit_terminates_the_workers_still_fitting() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 4))
+    slow = FitJob(RandomForestClassifier(n_estimators=200_000, n_jobs=1), {}, x, np.arange(200) % 2, "slow")
+    failing = FitJob(LogisticRegression(), {}, x, np.zeros(200, dtype=int), "group 'one'")
+    before = {p.pid for p in multiprocessing.active_children()}
+    started = time.monotonic()
+    with pytest.raises(TrainingError, match="group 'one'"):
+        ProcessExecutor(2).map([slow, failing])
+    seconds = time.monotonic() - started
+    deadline = time.monotonic() + 10
+    while (left := [p for p in multiprocessing.active_children() if p.pid not in before]) and \
+            time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert (seconds < 60, left) == (True, [])  # the slow fit (minutes) was stopped, not waited for
