@@ -118,20 +118,6 @@ def test_fit_transform_rows_equals_fit_then_transform(name: str) -> None:
     np.testing.assert_allclose(_dense(got), _dense(want), rtol=0, atol=1e-15)
 
 
-@pytest.mark.parametrize("every_row", [True, False])
-def test_fit_transform_rows_gives_sparse_features_with_sorted_indices(every_row: bool) -> None:
-    """As `transform` does: CountVectorizer.fit_transform leaves them unsorted, which slows every fit."""
-    schema = parse_schema(_FIT_ROWS_SCHEMA)
-    inputs = pd.DataFrame({"title": ["zebra red shirt", "blue pants zebra", "red dress apple", "blue shirt apple",
-                                     "green hat", "red hat zebra"], "price": np.arange(6.0), "brand": list("abaaba")})
-    rows = np.arange(6) if every_row else np.array([0, 2, 3, 5])
-    got = fit_transform_rows(build_featurizer(schema, "words"), inputs, rows)
-    want = build_featurizer(schema, "words").fit(inputs.iloc[rows]).transform(inputs)
-    assert sp.issparse(got) and got.has_sorted_indices and want.has_sorted_indices
-    np.testing.assert_array_equal(got.indices, want.indices)
-    np.testing.assert_array_equal(got.indptr, want.indptr)
-
-
 def _dense(m: object) -> np.ndarray:
     return m.toarray() if sp.issparse(m) else np.asarray(m)  # type: ignore[attr-defined]
 
