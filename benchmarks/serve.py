@@ -266,6 +266,7 @@ def main() -> int:
             figures["latency"]["load_average"] = os.getloadavg()[0]
             print_latency(figures["latency"])
             if args.profile:
+                print_row_paths(store, rows)
                 print_profile(store, rows, args.profile)
         if only in (None, "learn"):
             figures["learn"] = learn_figures(frame, schema, Path(tmp))
@@ -320,6 +321,36 @@ def print_profile(store: Path, rows: list[dict[str, Any]], n: int, top: int = 22
     print(f"\nprofile of {n} one-row POST /v1/predict in-process (cProfile, cumulative):")
     print("\n".join(line.replace(str(ROOT) + "/", "") for line in out.getvalue().splitlines()
                     if line.strip() and not line.startswith(("   Ordered", "   List"))))
+
+
+def print_row_paths(store: Path, rows: list[dict[str, Any]], rounds: int = 3) -> None:
+    """In-process p50 of one row: `predict_one` (the execution core on one-row arrays), the compiled one-row
+    path of `/v1/predict` (`compose.runtime.one_row`), and typing and featurizing the row alone (the floor
+    both share), each in turn over the same 500 rows in every round."""
+    import importlib
+    import importlib.util
+
+    from compose.featurize.rows import prepare_row
+
+    model = compose.load(store)
+
+    def featurize(row: dict[str, Any]) -> Any:
+        values = prepare_row(model.schema, row) or {}
+        return [f(values) for f, _ in model.row_featurizers_.values()]
+
+    calls: dict[str, Any] = {"predict_one": model.predict_one, "featurizing the row": featurize}
+    if importlib.util.find_spec("compose.runtime.one_row") is not None:  # absent from older checkouts
+        row_results = importlib.import_module("compose.runtime.one_row").row_results
+        calls["compiled row path"] = lambda row: row_results(model, [row])
+    times: dict[str, list[float]] = {name: [] for name in calls}
+    for _ in range(rounds):
+        for name, call in calls.items():
+            for row in rows[:500]:
+                t0 = time.perf_counter()
+                call(row)
+                times[name].append(time.perf_counter() - t0)
+    print("\none row in-process, p50: " + ", ".join(f"{name} {statistics.median(t) * 1e6:.0f} us"
+                                                   for name, t in times.items()))
 
 
 async def asgi_post(app: Any, path: str, body: bytes) -> None:
