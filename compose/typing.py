@@ -7,10 +7,9 @@ column-wise for a batch), the JSON Lines fast path (`Predictions.to_jsonl`), the
 same keys by hand for speed; `tests/runtime/test_result_types.py` checks every path against these
 declarations field by field, so a field added here and not there fails.
 
-The module imports only the standard library: every layer may import it.
+The module imports only the standard library: every layer may import it. (It does not postpone
+its annotations: `TypedDict` reads `NotRequired` from evaluated ones, so `__required_keys__` is right.)
 """
-
-from __future__ import annotations
 
 from typing import Any, Literal, NotRequired, TypedDict
 

@@ -8,8 +8,9 @@
 `export_onnx` converts every feature and head of a release (`compose.export.graphs`), then runs the
 runner it wrote against compose itself on each group's stored holdout rows and refuses, naming the
 component, when a feature value or a probability differs by more than `tolerance` (1e-5).
-`load(out).predict(rows)` gives the same merged results as `ComposedModel.predict` (the same JSON
-shape, through compose's own decision and merge code).
+`load(out).predict(rows)` gives the same merged results as `ComposedModel.predict`: the runner
+plugs its scoring (`OnnxScorer`: onnxruntime on the head graphs) into compose's execution core
+(`compose.runtime.execute`), which gates, decides and merges for both.
 """
 
 from __future__ import annotations

@@ -146,6 +146,16 @@ def explain(spec: GroupSpec, labels: list[str], scores: np.ndarray, decided: Dec
     return outcome, explain_rows(spec, labels, scores, decided, np.array([r]))[0]
 
 
+def below_threshold(label: str, score: float, threshold: float) -> str:
+    """Why a multilabel row got no label: the label closest to its threshold, and by how much."""
+    return f"no label reached its threshold; the closest is {label!r} with {score:.2f} < {threshold:g}"
+
+
+def below_min_confidence(label: str, confidence: float, minimum: float) -> str:
+    """Why a row abstained: the best label's confidence under `min_confidence`."""
+    return f"confidence {confidence:.2f} of {label!r} is below min_confidence {minimum:g}"
+
+
 def explain_rows(spec: GroupSpec, labels: list[str], scores: np.ndarray, decided: Decided,
                  rows: np.ndarray) -> list[str]:
     """Why each of `rows` (rows that got no label) got none, in one sentence, computed for all of
@@ -159,15 +169,15 @@ def explain_rows(spec: GroupSpec, labels: list[str], scores: np.ndarray, decided
     if spec.type == "multilabel":
         th = thresholds_of(spec, labels)
         closest = np.argmax(s - th, axis=1)
-        cut = [format(t, "g") for t in th.tolist()]
-        return [f"no label reached its threshold; the closest is {names[j]} with {x:.2f} < {cut[j]}"
+        cut = th.tolist()
+        return [below_threshold(labels[j], x, cut[j])
                 for j, x in zip(closest.tolist(), s[at, closest].tolist(), strict=True)]
     d = spec.decision
     best = np.argmax(s, axis=1)
     confidence = s[at, best].tolist()
     if d.policy_of(spec.type) != "zones":
-        return [f"confidence {c:.2f} of {names[j]} is below min_confidence {d.min_confidence:g}"
-                for j, c in zip(best.tolist(), confidence, strict=True)]
+        minimum = d.min_confidence if d.min_confidence is not None else 0.0
+        return [below_min_confidence(labels[j], c, minimum) for j, c in zip(best.tolist(), confidence, strict=True)]
     review = np.zeros(len(rows), dtype=bool) if decided.review is None else np.asarray(decided.review)[rows]
     return [(f"sent to review: confidence {c:.2f} of {names[j]} is below accept {d.accept:g} and at or above "
              f"review {d.review:g}") if sent

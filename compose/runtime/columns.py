@@ -24,6 +24,48 @@ OUTCOMES = ("labelled", "abstained", "review", "rejected", "below_threshold", "s
 LABELLED, ABSTAINED, REVIEW, REJECTED, BELOW, SKIPPED = range(len(OUTCOMES))
 
 
+#: Where each field of a group result (`compose.typing.GroupResult`) goes in the flat table of
+#: `Predictions.to_frame()`, by group kind: the column's name after the group's (`_score_`: one
+#: column per label). A field with no entry for a kind is no column of it: the table keeps one
+#: value per group and row (the JSON results, and `predict_scores` for the scores, have the rest).
+FRAME_COLUMNS: dict[str, dict[str, str]] = {
+    "label": {"multiclass": "", "binary": "", "hierarchy": ""},
+    "labels": {"multiclass": "_labels", "multilabel": ""},
+    "confidence": {"multiclass": "_confidence", "binary": "_confidence", "hierarchy": "_confidence"},
+    "path": {"hierarchy": "_path"},
+    "path_confidence": {"hierarchy": "_path_confidence"},
+    "skipped": {},
+    "scores": {"multilabel": "_score_"},
+    "version": {},
+    "versions": {},
+    "source": {"multiclass": "_source", "binary": "_source"},
+    "abstained": {},
+    "review": {"multiclass": "_review"},
+    "candidate": {},
+    "decision_version": {},
+    "outcome": {"multiclass": "_outcome", "binary": "_outcome", "multilabel": "_outcome", "hierarchy": "_outcome"},
+    "stopped_at": {"hierarchy": "_stopped_at"},
+    "reason": {},
+}
+
+
+def result_keys(kind: str, outcome: int, *, source: bool, sets: bool) -> tuple[str, ...]:
+    """The keys of a plain group's result (`compose.typing.GroupResult`) on a row of `outcome`, in order.
+
+    The one key order of the column-wise dicts and JSON text (`compose.runtime.columnar`) and of
+    the row path (`compose.runtime.merge`). `source`: a zero-shot head's row it ran on; `sets`: a
+    top_k or cumulative group (its `labels`).
+    """
+    tail = ("decision_version", "outcome") + (() if outcome == LABELLED else ("reason",))
+    if kind == "multilabel":
+        return ("labels", "skipped" if outcome == SKIPPED else "scores", "version", *tail)
+    if outcome == SKIPPED:
+        return ("label", "confidence", "skipped", "version", *tail)
+    extra = {ABSTAINED: ("abstained",), REJECTED: ("abstained",), REVIEW: ("review", "candidate")}.get(outcome, ())
+    return (("label", "confidence", "scores", "version") + (("source",) if source else ())
+            + (("labels",) if sets else ()) + extra + tail)
+
+
 def distinct_sets(members: np.ndarray, labels: list[str], order: np.ndarray | None = None
                   ) -> tuple[np.ndarray, list[list[str]]]:
     """Code every row's set of labels: (codes into `sets`, `sets`), labels in `order` if given.

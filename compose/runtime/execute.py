@@ -24,7 +24,7 @@ import numpy as np
 
 from compose.data.targets import in_when
 from compose.heads.decide import decide
-from compose.runtime.outputs import GroupOutput, ModelView
+from compose.runtime.outputs import GroupOutput, ModelView, gate_answer, missing_gate
 from compose.runtime.predictions import Predictions
 
 
@@ -68,14 +68,13 @@ def gate(model: Runnable, group: str, n: int, outputs: Mapping[str, GroupOutput]
     for gate_group, wanted in (model.schema.groups[group].when or {}).items():
         if gate_group not in outputs:
             applied[:] = False
-            reasons = [f"{gate_group} is not in this release"] * n
+            reasons = [missing_gate(gate_group)] * n
             continue
         gate_labels = model.heads_[gate_group].labels
         chosen = outputs[gate_group].decided.chosen
         ok = in_when(gate_labels, chosen, wanted)
         for r in np.flatnonzero(applied & ~ok).tolist():
-            got = gate_labels[chosen[r]] if chosen[r] >= 0 else "undecided"
-            reasons[r] = f"{gate_group} is {got}"
+            reasons[r] = gate_answer(gate_group, gate_labels[chosen[r]] if chosen[r] >= 0 else None)
         applied &= ok
     return applied, reasons
 

@@ -29,15 +29,16 @@ import numpy as np
 
 from compose.featurize.base import RowFeature, hstack
 from compose.featurize.rows import prepare_row, stack_rows
-from compose.heads.decide import Decided, decide, thresholds_of
-from compose.heads.fused import HeadProgram
+from compose.heads.decide import Decided, below_min_confidence, below_threshold, decide, thresholds_of
+from compose.heads.fused import HeadProgram, Linear
 from compose.heads.head import Head
 from compose.heads.squash import sigmoid
-from compose.runtime.merge import group_result
-from compose.runtime.outputs import GroupOutput, gated_off
+from compose.runtime.columns import ABSTAINED, BELOW, LABELLED, result_keys
+from compose.runtime.merge import group_result, ordered_result, skipped_result
+from compose.runtime.outputs import GroupOutput, gate_answer, missing_gate
 from compose.schema.models import GroupSpec
 from compose.store.records import decision_version
-from compose.typing import GroupResult, MergedResult
+from compose.typing import MergedResult
 
 if TYPE_CHECKING:
     from compose.runtime.model import ComposedModel
@@ -79,10 +80,8 @@ class _Scorer:
             return cls("program", n, none, none, program, None)
         first = program.programs[0]
         where = np.array(program.classes[0], dtype=np.intp)
-        # a linear program (`fused._Linear`): its squashing and its fused columns
-        how, cols = getattr(first, "how", None), getattr(first, "cols", None)
-        if how in ("softmax", "sigmoid") and cols is not None:
-            return cls.computed(str(how), n, np.asarray(cols), where, program)
+        if isinstance(first, Linear) and first.how in ("softmax", "sigmoid"):
+            return cls.computed(first.how, n, first.cols, where, program)
         return cls("program", n, none, none, program, None)
 
     @classmethod
@@ -143,22 +142,18 @@ class _Group:
         applied = True
         for gate, ids, gate_labels in self.gates:
             if ids is None:
-                applied, why = False, f"{gate} is not in this release"
+                applied, why = False, missing_gate(gate)
                 continue
             c = chosen[gate]
             if applied and c not in ids:
-                why = f"{gate} is {gate_labels[c] if c >= 0 else 'undecided'}"
+                why = gate_answer(gate, gate_labels[c] if c >= 0 else None)
                 applied = False
         return why
 
-    def skipped(self, why: str) -> GroupResult:
-        common = {"skipped": why, "version": self.version, "decision_version": self.decision_version,
-                  "outcome": "skipped", "reason": gated_off(why)}
-        if self.spec.type == "multilabel":
-            return cast(GroupResult, {"labels": [], **common})
-        return cast(GroupResult, {"label": None, "confidence": None, **common})
+    def skipped(self, why: str) -> dict[str, Any]:
+        return cast("dict[str, Any]", skipped_result(self.spec.type, why, self.version, self.decision_version))
 
-    def result(self, model: ComposedModel, p: np.ndarray) -> tuple[GroupResult, int]:
+    def result(self, model: ComposedModel, p: np.ndarray) -> tuple[dict[str, Any], int]:
         """The group's result for scores `p` and the label index its gates read (-1: none)."""
         labels = self.labels
         if self.decision == "multilabel":
@@ -168,7 +163,7 @@ class _Group:
             decided = decide(self.spec, labels, scores)
             output = GroupOutput(self.name, np.ones(1, dtype=bool), scores, decided, [None])
             chosen = -1 if self.spec.type == "multilabel" else int(decided.chosen[0])
-            return group_result(model, output, 0), chosen
+            return cast("dict[str, Any]", group_result(model, output, 0)), chosen
         reason: str | None = None
         if self.decision == "binary":
             c = 1 if p[1] >= self.threshold else 0
@@ -177,36 +172,27 @@ class _Group:
             c = int(p.argmax())
             confidence = float(p[c])
             if self.min_confidence is not None and confidence < self.min_confidence:
-                reason = (f"confidence {confidence:.2f} of {labels[c]!r} is below min_confidence "
-                          f"{self.min_confidence:g}")
-        out: dict[str, Any] = {"label": labels[c] if reason is None else None,
-                               "confidence": None if math.isnan(confidence) else _score(confidence),
-                               "scores": dict(zip(labels, p.round(4).tolist(), strict=True)),
-                               "version": self.version}
-        if self.source != "model":
-            out["source"] = self.source
-        if reason is not None:
-            out["abstained"] = reason
-        out["decision_version"] = self.decision_version
-        out["outcome"] = "labelled" if reason is None else "abstained"
-        if reason is not None:
-            out["reason"] = reason
-        return cast(GroupResult, out), c if reason is None else -1
+                reason = below_min_confidence(labels[c], confidence, self.min_confidence)
+        values = {"label": labels[c] if reason is None else None,
+                  "confidence": None if math.isnan(confidence) else _score(confidence),
+                  "scores": dict(zip(labels, p.round(4).tolist(), strict=True)), "version": self.version,
+                  "source": self.source, "abstained": reason, "decision_version": self.decision_version,
+                  "outcome": "labelled" if reason is None else "abstained", "reason": reason}
+        keys = result_keys(self.spec.type, LABELLED if reason is None else ABSTAINED, source=self.source != "model",
+                           sets=False)
+        return cast("dict[str, Any]", ordered_result(values, keys)), c if reason is None else -1
 
-    def _multilabel(self, p: np.ndarray) -> GroupResult:
+    def _multilabel(self, p: np.ndarray) -> dict[str, Any]:
         above = np.flatnonzero(p >= self.thresholds).tolist()
-        out: dict[str, Any] = {"labels": [self.labels[j] for j in above],
-                               "scores": dict(zip(self.labels, p.round(4).tolist(), strict=True)),
-                               "version": self.version, "decision_version": self.decision_version}
-        if above:
-            out["outcome"] = "labelled"
-            return cast(GroupResult, out)
-        th = self.thresholds
-        j = int(np.argmax(p - th))
-        out["outcome"] = "below_threshold"
-        out["reason"] = (f"no label reached its threshold; the closest is {self.labels[j]!r} with "
-                         f"{p[j]:.2f} < {th[j]:g}")
-        return cast(GroupResult, out)
+        values: dict[str, Any] = {"labels": [self.labels[j] for j in above],
+                                  "scores": dict(zip(self.labels, p.round(4).tolist(), strict=True)),
+                                  "version": self.version, "decision_version": self.decision_version,
+                                  "outcome": "labelled"}
+        if not above:
+            j = int(np.argmax(p - self.thresholds))
+            values.update(outcome="below_threshold", reason=below_threshold(self.labels[j], p[j], self.thresholds[j]))
+        keys = result_keys("multilabel", LABELLED if above else BELOW, source=False, sets=False)
+        return cast("dict[str, Any]", ordered_result(values, keys))
 
 
 def _decision(spec: GroupSpec) -> tuple[str, float | None]:
@@ -269,7 +255,7 @@ class RowPath:
                 -1 if spec.type == "multilabel" else int(zeros.chosen[0])))
         return cls(model, groups)
 
-    def result(self, row: Mapping[str, Any]) -> MergedResult | None:
+    def result(self, row: Mapping[str, Any]) -> dict[str, Any] | None:
         """The merged result of one row mapping, or None when the row needs the general path."""
         values = prepare_row(self.model.schema, row)
         if values is None:
@@ -278,7 +264,7 @@ class RowPath:
         z = self.fused.logits_row(features) if self.fused is not None else None
         chosen: dict[str, int] = {}
         flat: list[str] = []
-        groups: dict[str, GroupResult] = {}
+        groups: dict[str, dict[str, Any]] = {}
         review: list[str] = []
         for g in self.groups:
             why = g.gate(chosen) if g.gates else None
@@ -293,7 +279,7 @@ class RowPath:
                 flat.append(label)
             if res.get("review"):
                 review.append(g.name)
-        result: MergedResult = {"labels": flat, "groups": groups, "release": self.release}
+        result: dict[str, Any] = {"labels": flat, "groups": groups, "release": self.release}
         if review:
             result["review"] = review
         return result
@@ -317,10 +303,10 @@ def row_results(model: ComposedModel, rows: Sequence[Mapping[str, Any]]) -> list
     path = row_path(model)
     if path is None:
         return None
-    out: list[MergedResult] = []
+    out: list[dict[str, Any]] = []
     for row in rows:
         result = path.result(row)
         if result is None:
             return None
         out.append(result)
-    return out
+    return cast("list[MergedResult]", out)  # the same fields: tests/runtime/test_one_row.py

@@ -24,6 +24,7 @@ SECTIONS: dict[str, str] = {
     "cluster": "Training and learning",
     "runtime": "Models and predictions",
     "estimator": "Models and predictions",
+    "typing": "Models and predictions",
     "data": "Data files",
     "advisor": "Data files",
     "store": "Stores and samples",
