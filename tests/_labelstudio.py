@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from _serve import free_port
+from _serve import Server, free_port
 
 LS_BIN = os.environ.get("LABEL_STUDIO_BIN") or shutil.which("label-studio")
 LS_PYTHON = os.environ.get("LABEL_STUDIO_PYTHON") or (str(Path(LS_BIN).with_name("python")) if LS_BIN else None)
@@ -89,3 +89,21 @@ def project(ls: httpx.Client, title: str, config: str, rows: list[dict[str, Any]
     tasks = ok(ls.get("/api/tasks/", params={"project": made["id"], "page_size": 1000}))
     tasks = tasks["tasks"] if isinstance(tasks, dict) else tasks
     return int(made["id"]), sorted(int(t["id"]) for t in tasks)
+
+
+def connect(ls: httpx.Client, srv: Server, pid: int) -> None:
+    """compose serve as the project's ML backend, and the token on the webhook Label Studio makes for it."""
+    assert srv.token is not None
+    ok(ls.post("/api/ml/", json={"project": pid, "url": f"{srv.url}/labelstudio", "title": "compose",
+                                 "auth_method": "BASIC_AUTH", "basic_auth_user": "labelstudio",
+                                 "basic_auth_pass": srv.token}))
+    hooks = ok(ls.get("/api/webhooks/", params={"project": pid}))
+    hook = next(h for h in hooks if h["url"] == f"{srv.url}/labelstudio/webhook")
+    ok(ls.patch(f"/api/webhooks/{hook['id']}/", json={"headers": {"Authorization": f"Bearer {srv.token}"}}))
+
+
+def predictions_of(ls: httpx.Client, pid: int, task_id: int) -> list[dict[str, Any]]:
+    ok(ls.post("/api/dm/actions", params={"id": "retrieve_tasks_predictions", "project": pid},
+               json={"selectedItems": {"all": False, "included": [task_id]}}))
+    found: list[dict[str, Any]] = ok(ls.get(f"/api/tasks/{task_id}/"))["predictions"]
+    return found

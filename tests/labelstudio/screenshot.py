@@ -17,12 +17,11 @@ import tempfile
 from pathlib import Path
 
 TESTS = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(TESTS), str(TESTS / "system")]
+sys.path.insert(0, str(TESTS))
 
-from _labelstudio import label_studio, project, sdk  # noqa: E402
+from _labelstudio import connect, label_studio, predictions_of, project, sdk  # noqa: E402
 from _serve import Server, rows_of_frame, trained_on_head  # noqa: E402
 from palmerpenguins import load_penguins  # noqa: E402
-from test_labelstudio_e2e import connect, predictions_of  # noqa: E402
 
 from compose.cli.main import main as compose_main  # noqa: E402
 

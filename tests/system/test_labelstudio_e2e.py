@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 import pandas as pd
 import pytest
-from _labelstudio import LS_BIN, label_studio, ok, project, sdk
+from _labelstudio import LS_BIN, connect, label_studio, ok, predictions_of, project, sdk
 from _serve import HELD_BACK, Server, rows_of_frame, trained_on_head
 
 import compose
@@ -29,24 +29,6 @@ from compose.cli.main import main
 
 pytestmark = pytest.mark.skipif(LS_BIN is None, reason="no label-studio executable: run `make e2e` (it installs "
                                                        "label-studio==1.23.* into .e2e-venv and sets LABEL_STUDIO_BIN)")
-
-
-def connect(ls: httpx.Client, srv: Server, pid: int) -> None:
-    """compose serve as the project's ML backend, and the token on the webhook Label Studio makes for it."""
-    assert srv.token is not None
-    ok(ls.post("/api/ml/", json={"project": pid, "url": f"{srv.url}/labelstudio", "title": "compose",
-                                 "auth_method": "BASIC_AUTH", "basic_auth_user": "labelstudio",
-                                 "basic_auth_pass": srv.token}))
-    hooks = ok(ls.get("/api/webhooks/", params={"project": pid}))
-    hook = next(h for h in hooks if h["url"] == f"{srv.url}/labelstudio/webhook")
-    ok(ls.patch(f"/api/webhooks/{hook['id']}/", json={"headers": {"Authorization": f"Bearer {srv.token}"}}))
-
-
-def predictions_of(ls: httpx.Client, pid: int, task_id: int) -> list[dict[str, Any]]:
-    ok(ls.post("/api/dm/actions", params={"id": "retrieve_tasks_predictions", "project": pid},
-               json={"selectedItems": {"all": False, "included": [task_id]}}))
-    found: list[dict[str, Any]] = ok(ls.get(f"/api/tasks/{task_id}/"))["predictions"]
-    return found
 
 
 def chosen(prediction: dict[str, Any]) -> dict[str, list[str]]:
