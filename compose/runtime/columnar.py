@@ -81,7 +81,8 @@ def _format(keys: Sequence[str], constants: dict[str, str]) -> str:
 
 
 def _zip_rows(columns: list[Column], rows: np.ndarray | None) -> Iterable[tuple[Any, ...]]:
-    picked = [repeat(c.value) if isinstance(c, _Constant) else (c if rows is None else [c[i] for i in rows])
+    idx = None if rows is None else rows.tolist()
+    picked = [repeat(c.value) if isinstance(c, _Constant) else (c if idx is None else [c[i] for i in idx])
               for c in columns]
     return zip(*picked, strict=False)  # a constant repeats as long as the rows last
 
