@@ -264,7 +264,7 @@ class RowPath:
         z = self.fused.logits_row(features) if self.fused is not None else None
         chosen: dict[str, int] = {}
         flat: list[str] = []
-        groups: dict[str, Any] = {}
+        groups: dict[str, dict[str, Any]] = {}
         review: list[str] = []
         for g in self.groups:
             why = g.gate(chosen) if g.gates else None
@@ -275,8 +275,8 @@ class RowPath:
             groups[g.name] = res
             if "labels" in res:
                 flat.extend(res["labels"])
-            elif res.get("label") is not None:
-                flat.append(res["label"])
+            elif (label := res.get("label")) is not None:
+                flat.append(label)
             if res.get("review"):
                 review.append(g.name)
         result: dict[str, Any] = {"labels": flat, "groups": groups, "release": self.release}

@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 
 from compose.cli.main import main
 from compose.serve import create_app
+from compose.serve.routers import predict as predict_route
 from compose.serve.security import check_bind, is_loopback, read_token
 
 ROW = {"bill_length_mm": 39.1, "bill_depth_mm": 18.7, "flipper_length_mm": 181, "body_mass_g": 3750}
@@ -85,6 +86,7 @@ def test_an_unexpected_failure_is_a_500_with_an_id_and_no_traceback(
 
         monkeypatch.setattr(live.model, "predict", broken)
         monkeypatch.setattr(live.model, "predict_one", broken)  # a single row takes the row path
+        monkeypatch.setattr(predict_route, "row_results", lambda model, rows: broken(rows))  # ... compiled
         response = client.post("/v1/predict", json={"rows": [ROW]})
     assert response.status_code == 500
     body = response.json()

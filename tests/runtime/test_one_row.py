@@ -18,7 +18,8 @@ from compose.runtime.model import ComposedModel
 from compose.runtime.one_row import RowPath, row_path, row_results
 from compose.schema.load import parse_schema
 
-MOVIES = Path(__file__).resolve().parents[1] / "fixtures" / "movies_sample.csv"
+ROOT = Path(__file__).resolve().parents[2]
+MOVIES = ROOT / "tests" / "fixtures" / "movies_sample.csv"
 
 # Every decision the row path writes out itself, and the ones it leaves to `decide`: zones, top_k,
 # cumulative, a multilabel group with min/max labels; an unfused head (random forest) gated on a
@@ -103,7 +104,7 @@ def frame() -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def movies(tmp_path_factory: pytest.TempPathFactory) -> ComposedModel:
-    schema = Path(__file__).resolve().parents[2] / "schemas" / "movies.yaml"
+    schema = ROOT / "schemas" / "movies.yaml"
     model: ComposedModel = compose.train(schema, MOVIES, store=tmp_path_factory.mktemp("movies"), n_jobs=1)
     return model
 

@@ -18,6 +18,7 @@ from compose.data.io import read_table
 from compose.runtime.one_row import row_results
 from compose.serve import Limits, create_app
 from compose.serve.routers import predict
+from compose.typing import MergedResult
 
 ROOT = Path(__file__).resolve().parents[2]
 MOVIES = ROOT / "tests" / "fixtures" / "movies_sample.csv"
@@ -102,7 +103,7 @@ def test_the_fast_path_is_taken(clients: tuple[TestClient, TestClient], rows: li
     fast, _ = clients
     taken: list[int] = []
 
-    def spy(model: Any, given: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
+    def spy(model: Any, given: list[dict[str, Any]]) -> list[MergedResult] | None:
         out = row_results(model, given)
         taken.append(0 if out is None else len(out))
         return out

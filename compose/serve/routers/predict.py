@@ -30,7 +30,6 @@ from compose.data.targets import prepare_inputs
 from compose.errors import DataError
 from compose.runtime.model import SMALL_BATCH
 from compose.runtime.one_row import row_results
-from compose.serve.deps import StateDep
 from compose.serve.errors import responses
 from compose.serve.holder import Live
 from compose.serve.messages import PredictRequest, PredictResponse
@@ -114,9 +113,12 @@ def results_of(live: Live, rows: list[dict[str, Any]]) -> list[MergedResult]:
 
 
 @router.post("/predict", response_model=PredictResponse, openapi_extra=_BODY)
-async def predict(request: Request, state: StateDep) -> Response:
+async def predict(request: Request) -> Response:
     """Merged results for the rows, as `compose predict` writes them to JSON Lines; each names its release."""
     started = time.perf_counter()
+    # The app's state as `deps.get_state` gives it, read here: FastAPI's solving of one dependency costs
+    # about 10 us a request, a tenth of the row path's budget (benchmarks/README.md, "One-row HTTP").
+    state: ServeState = request.app.state.compose
     rows, release = parse(await request.body())
     state.check_rows(len(rows))
     # a pinned release other than the live one may need loading: off the event loop
