@@ -81,7 +81,8 @@ def _format(keys: Sequence[str], constants: dict[str, str]) -> str:
 
 
 def _zip_rows(columns: list[Column], rows: np.ndarray | None) -> Iterable[tuple[Any, ...]]:
-    picked = [repeat(c.value) if isinstance(c, _Constant) else (c if rows is None else [c[i] for i in rows])
+    idx = None if rows is None else rows.tolist()
+    picked = [repeat(c.value) if isinstance(c, _Constant) else (c if idx is None else [c[i] for i in idx])
               for c in columns]
     return zip(*picked, strict=False)  # a constant repeats as long as the rows last
 
@@ -146,7 +147,7 @@ class _Values:
             return self._scores()
         if key == "labels":
             codes, sets = c.sets
-            table: list[Any] = ["[" + ",".join(dumps(x) for x in st) + "]" for st in sets] if text else sets
+            table: list[Any] = ["[" + t + "]" for t in _set_texts(c.labels, sets)] if text else sets
             picked = np.array([*table, "[]" if text else []], dtype=object)[codes[s]].tolist()
             return picked if text else list(map(list, picked))  # a fresh list per row
         if key == "skipped":
@@ -230,9 +231,23 @@ def flat_labels(columns: list[ResultColumns], start: int, stop: int) -> list[lis
     return [list(chain.from_iterable(t)) for t in zip(*pieces, strict=True)]
 
 
+def _set_texts(labels: Sequence[str], sets: Sequence[Sequence[str]]) -> list[str]:
+    """Each set of labels as the JSON text of its items, comma-separated (each label dumped once)."""
+    texts = {label: dumps(label) for label in labels}
+    return [",".join([texts[x] for x in st]) for st in sets]
+
+
+def _flat_json_pieces(c: ResultColumns, start: int, stop: int) -> list[Any]:
+    """Per row, the group's part of the flat `labels` as JSON text ("" for none)."""
+    if c.has_sets():
+        codes, sets = c.sets
+        return _list(np.array([*_set_texts(c.labels, sets), ""], dtype=object)[codes[start:stop]])
+    return _list(np.array([*(dumps(label) for label in c.labels), ""], dtype=object)[c.chosen[start:stop]])
+
+
 def flat_json(columns: list[ResultColumns], start: int, stop: int) -> list[str]:
     """Per row, the flat `labels` list as JSON text (as `flat_labels`, dumped)."""
-    pieces = [_flat_pieces(c, start, stop, lambda st: ",".join(dumps(x) for x in st), "") for c in columns]
+    pieces = [_flat_json_pieces(c, start, stop) for c in columns]
     if not pieces:
         return ["[]"] * (stop - start)
     return ["[" + ",".join(filter(None, t)) + "]" for t in zip(*pieces, strict=True)]
