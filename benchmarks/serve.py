@@ -4,6 +4,8 @@
     .venv/bin/python benchmarks/serve.py --quick          # seconds: the 1,200-film sample, 300 requests, latency only
     .venv/bin/python benchmarks/serve.py --smoke          # CI: 300 films of that sample, 50 requests, latency only
     .venv/bin/python benchmarks/serve.py --only latency --profile 2000   # and where a request's time goes
+    .venv/bin/python benchmarks/serve.py --store out/movies-store        # latency on a store trained before
+    .venv/bin/python benchmarks/serve.py --store out/movies-store --before ../compose-9ed852b   # and that checkout's
 
 Latency: two uvicorn servers in subprocesses on 127.0.0.1 with the same settings
 (`compose.serve.runner.uvicorn_config`): `compose serve` on a store trained on the movies, and a
@@ -28,6 +30,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import os
 import platform
 import re
@@ -82,24 +85,25 @@ def free_port() -> int:
 @contextlib.contextmanager
 def server(cmd: list[str], port: int, timeout: float = 180.0) -> Iterator[str]:
     """A server subprocess (own process group), ready on `port`; stopped (SIGTERM, then SIGKILL) on exit."""
-    with servers([(cmd, port)], timeout) as urls:
-        yield urls[0]
+    with servers([(cmd, port)], timeout) as started:
+        yield started[0][0]
 
 
 @contextlib.contextmanager
-def servers(commands: list[tuple[list[str], int]], timeout: float = 180.0) -> Iterator[list[str]]:
-    """Server subprocesses started together (their imports overlap), each ready on its port; all stopped on exit."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+def servers(commands: list[tuple[list[str], int]], timeout: float = 180.0,
+            roots: list[Path] | None = None) -> Iterator[list[tuple[str, int]]]:
+    """Server subprocesses started together (their imports overlap), each ready on its port: (URL, pid) per
+    server; all stopped on exit. Each runs the code of its checkout in `roots` (default: this one)."""
     procs: list[subprocess.Popen[bytes]] = []
     try:
-        for cmd, _ in commands:
-            procs.append(subprocess.Popen(cmd, env=env, cwd=ROOT, start_new_session=True,
-                                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
+        for (cmd, _), root in zip(commands, roots or [ROOT] * len(commands), strict=True):
+            procs.append(subprocess.Popen(cmd, env={**os.environ, "PYTHONPATH": str(root)}, cwd=root,
+                                          start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
         urls = [f"http://127.0.0.1:{port}" for _, port in commands]
         deadline = time.monotonic() + timeout
         for proc, url in zip(procs, urls, strict=True):
             _wait_ready(proc, url, deadline, timeout)
-        yield urls
+        yield [(url, proc.pid) for url, proc in zip(urls, procs, strict=True)]
     finally:
         for proc in procs:
             _stop(proc)
@@ -138,35 +142,62 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def latency(store: Path, rows: list[dict[str, Any]], requests: int, block: int = 100) -> dict[str, Any]:
-    compose_port, bare_port = free_port(), free_port()
+def latency(store: Path, rows: list[dict[str, Any]], requests: int, block: int = 100,
+            before: Path | None = None) -> dict[str, Any]:
+    """The one-row figures of the bare endpoint and `compose serve` (and `before`: `compose serve` from an
+    earlier checkout, on the same store), each server in turn for `block` requests."""
     model = compose.load(store)
     constant = json.dumps({"results": [model.predict_one(rows[0])]}, ensure_ascii=False)
-    timings: dict[str, list[float]] = {"bare": [], "compose": []}
-    with servers([([sys.executable, "-m", "compose", "-q", "serve", "--store", str(store), "--port",
-                    str(compose_port), "--no-learn"], compose_port),
-                  ([sys.executable, "-c", BARE, str(bare_port), constant], bare_port)]) as (compose_url, bare_url), \
+    serve = [sys.executable, "-m", "compose", "-q", "serve", "--store", str(store), "--no-learn", "--port"]
+    names, ports = ["bare", "compose", "before"][:3 if before else 2], [free_port() for _ in range(3)]
+    commands = [([sys.executable, "-c", BARE, str(ports[0]), constant], ports[0]),
+                ([*serve, str(ports[1])], ports[1]), ([*serve, str(ports[2])], ports[2])][:len(names)]
+    with servers(commands, roots=[ROOT, ROOT, before or ROOT][:len(names)]) as started, \
             httpx.Client(timeout=30) as client:
-        urls = {"bare": bare_url + "/v1/predict", "compose": compose_url + "/v1/predict"}
+        urls = {name: url + "/v1/predict" for name, (url, _) in zip(names, started, strict=True)}
         for name, url in urls.items():  # warm up: connections, first-call caches
             for row in rows[:block]:
                 assert client.post(url, json={"rows": [row]}).status_code == 200, name
-        for start in range(0, requests, block):
-            for name, url in urls.items():
-                for i in range(start, min(start + block, requests)):
-                    body = {"rows": [rows[i % len(rows)]]}
-                    t0 = time.perf_counter()
-                    response = client.post(url, json=body)
-                    timings[name].append(time.perf_counter() - t0)
-                    assert response.status_code == 200, response.text
+        pids = {name: pid for name, (_, pid) in zip(names, started, strict=True)}
+        cpu = {name: -cpu_seconds(pid) for name, pid in pids.items()}
+        timings = _alternate(client, urls, rows, requests, block)
+        cpu = {name: cpu[name] + cpu_seconds(pid) for name, pid in pids.items()}
     out: dict[str, Any] = {}
     for name, values in timings.items():
         ms = [v * 1000 for v in values]
         out[name] = {"p50_ms": statistics.median(ms), "p99_ms": percentile(ms, 0.99), "mean_ms": statistics.fmean(ms),
-                     "requests": len(ms)}
-    out["ratio_p50"] = out["compose"]["p50_ms"] / out["bare"]["p50_ms"]
-    out["ratio_p99"] = out["compose"]["p99_ms"] / out["bare"]["p99_ms"]
+                     "requests": len(ms), "cpu_ms": cpu[name] * 1000 / len(ms)}
+    for name in names[1:]:
+        suffix = "" if name == "compose" else f"_{name}"
+        for q in ("p50", "p99", "cpu"):
+            key = "cpu_ms" if q == "cpu" else f"{q}_ms"
+            out[f"ratio_{q}{suffix}"] = out[name][key] / out["bare"][key] if out["bare"][key] else math.nan
     return out
+
+
+def _alternate(client: httpx.Client, urls: dict[str, str], rows: list[dict[str, Any]], requests: int,
+               block: int) -> dict[str, list[float]]:
+    """Seconds per one-row request, per server, the servers taking turns for `block` requests."""
+    timings: dict[str, list[float]] = {name: [] for name in urls}
+    for start in range(0, requests, block):
+        for name, url in urls.items():
+            for i in range(start, min(start + block, requests)):
+                body = {"rows": [rows[i % len(rows)]]}
+                t0 = time.perf_counter()
+                response = client.post(url, json=body)
+                timings[name].append(time.perf_counter() - t0)
+                assert response.status_code == 200, response.text
+    return timings
+
+
+def cpu_seconds(pid: int) -> float:
+    """The CPU seconds (user and system) a process has used so far, from /proc (NaN where there is none):
+    what a server spent on the requests, without the time it waited for a core on a busy machine."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text(encoding="ascii").rsplit(")", 1)[1].split()
+    except OSError:
+        return math.nan
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def learn_to_live(frame: pd.DataFrame, schema: compose.Schema, group: str, train_rows: int, post_rows: int,
@@ -223,10 +254,15 @@ def main() -> int:
     parser.add_argument("--only", choices=["latency", "learn"], help="run one of the two figures")
     parser.add_argument("--profile", type=int, metavar="N", help="also profile N one-row requests in-process")
     parser.add_argument("--json", help="write the figures here")
+    parser.add_argument("--before", type=Path, metavar="DIR",
+                        help="also serve the store with the compose of this checkout (e.g. `git worktree add DIR "
+                             "<commit>`), a third server in the same alternation: before and after at the same load")
+    parser.add_argument("--store", type=Path, help="serve this store of the movies schema (trained on the same data) "
+                                                   "instead of training one; the latency figure only")
     args = parser.parse_args()
     small = args.quick or args.smoke
-    data = ROOT / ("tests/data/movies_sample.csv" if small else "examples/movies/movies.csv.gz")
-    only = args.only or ("latency" if small else None)
+    data = ROOT / ("tests/fixtures/movies_sample.csv" if small else "examples/movies/movies.csv.gz")
+    only = args.only or ("latency" if small or args.store else None)
     schema = compose.load_schema(ROOT / "schemas" / "movies.yaml")
     frame = compose.read_table(data)
     frame = frame.head(300) if args.smoke else frame
@@ -235,16 +271,19 @@ def main() -> int:
     figures: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
         if only in (None, "latency"):
-            store = Path(tmp) / "store"
-            t0 = time.perf_counter()
-            compose.train(schema, frame, store=store, n_jobs=1)
-            print(f"trained {schema.name} in {time.perf_counter() - t0:.1f}s")
+            store = args.store or Path(tmp) / "store"
+            if args.store is None:
+                t0 = time.perf_counter()
+                compose.train(schema, frame, store=store, n_jobs=1)
+                print(f"trained {schema.name} in {time.perf_counter() - t0:.1f}s")
             rows = input_rows(frame, schema, 2000)
             requests = args.requests or (50 if args.smoke else 300 if args.quick else 3000)
-            figures["latency"] = latency(store, rows, requests, block=25 if args.smoke else 50 if args.quick else 100)
+            figures["latency"] = latency(store, rows, requests, block=25 if args.smoke else 50 if args.quick else 100,
+                                         before=args.before)
             figures["latency"]["load_average"] = os.getloadavg()[0]
             print_latency(figures["latency"])
             if args.profile:
+                print_row_paths(store, rows)
                 print_profile(store, rows, args.profile)
         if only in (None, "learn"):
             figures["learn"] = learn_figures(frame, schema, Path(tmp))
@@ -299,6 +338,36 @@ def print_profile(store: Path, rows: list[dict[str, Any]], n: int, top: int = 22
     print(f"\nprofile of {n} one-row POST /v1/predict in-process (cProfile, cumulative):")
     print("\n".join(line.replace(str(ROOT) + "/", "") for line in out.getvalue().splitlines()
                     if line.strip() and not line.startswith(("   Ordered", "   List"))))
+
+
+def print_row_paths(store: Path, rows: list[dict[str, Any]], rounds: int = 3) -> None:
+    """In-process p50 of one row: `predict_one` (the execution core on one-row arrays), the compiled one-row
+    path of `/v1/predict` (`compose.runtime.one_row`), and typing and featurizing the row alone (the floor
+    both share), each in turn over the same 500 rows in every round."""
+    import importlib
+    import importlib.util
+
+    from compose.featurize.rows import prepare_row
+
+    model = compose.load(store)
+
+    def featurize(row: dict[str, Any]) -> Any:
+        values = prepare_row(model.schema, row) or {}
+        return [f(values) for f, _ in model.row_featurizers_.values()]
+
+    calls: dict[str, Any] = {"predict_one": model.predict_one, "featurizing the row": featurize}
+    if importlib.util.find_spec("compose.runtime.one_row") is not None:  # absent from older checkouts
+        row_results = importlib.import_module("compose.runtime.one_row").row_results
+        calls["compiled row path"] = lambda row: row_results(model, [row])
+    times: dict[str, list[float]] = {name: [] for name in calls}
+    for _ in range(rounds):
+        for name, call in calls.items():
+            for row in rows[:500]:
+                t0 = time.perf_counter()
+                call(row)
+                times[name].append(time.perf_counter() - t0)
+    print("\none row in-process, p50: " + ", ".join(f"{name} {statistics.median(t) * 1e6:.0f} us"
+                                                   for name, t in times.items()))
 
 
 async def asgi_post(app: Any, path: str, body: bytes) -> None:
@@ -356,10 +425,17 @@ def print_learn(learn: dict[str, Any]) -> None:
 
 def print_latency(lat: dict[str, Any]) -> None:
     print(f"\none-row POST /v1/predict, {lat['compose']['requests']} requests each, one client, alternating blocks")
-    print(f"{'endpoint':<34}{'p50 ms':>9}{'p99 ms':>9}{'mean ms':>9}")
-    for name, title in (("bare", "bare FastAPI, constant answer"), ("compose", "compose serve (movies, 5 groups)")):
-        f = lat[name]
-        print(f"{title:<34}{f['p50_ms']:>9.3f}{f['p99_ms']:>9.3f}{f['mean_ms']:>9.3f}")
+    print(f"{'endpoint':<34}{'p50 ms':>9}{'p99 ms':>9}{'mean ms':>9}{'server CPU ms':>15}")
+    titles = {"bare": "bare FastAPI, constant answer", "compose": "compose serve (movies, 5 groups)",
+              "before": "compose serve, --before checkout"}
+    for name, title in titles.items():
+        if name in lat:
+            f = lat[name]
+            print(f"{title:<34}{f['p50_ms']:>9.3f}{f['p99_ms']:>9.3f}{f['mean_ms']:>9.3f}{f['cpu_ms']:>15.3f}")
+    if "before" in lat:
+        print(f"--before / bare: {lat['ratio_p50_before']:.2f}x at p50, {lat['ratio_p99_before']:.2f}x at p99, "
+              f"{lat['ratio_cpu_before']:.2f}x server CPU")
+    print(f"server CPU per request, compose / bare: {lat['ratio_cpu']:.2f}x (the servers' own CPU time; not a goal)")
     for q, goal in (("p50", 1.3), ("p99", 1.5)):
         ratio = lat[f"ratio_{q}"]
         print(f"compose / bare at {q}: {ratio:.2f}x (goal: at most {goal}x: {'met' if ratio <= goal else 'NOT met'})")

@@ -13,7 +13,7 @@ with the default `min_per_label: 2` (zero-shot below 2 labels per label, the tra
 `learn` then releases the trained head only when it beats the zero-shot one on the holdout). Real
 public data:
 
-- `emoji`: `tests/data/emoji/emoji.csv` (Google Noto emoji names, MIT), name -> category, 9 labels;
+- `emoji`: `tests/fixtures/emoji/emoji.csv` (Google Noto emoji names, MIT), name -> category, 9 labels;
   the label texts are the category names ("Smileys & Emotion", "Food & Drink", ...).
 - `genre`: the movies table (`examples/movies/movies.csv.gz`, Wikidata, CC0), films with exactly one
   of Drama, Documentary, Comedy, Horror, Action; text = title, director, writer and cast.
@@ -59,7 +59,7 @@ MIN_PER_LABEL = 2  # compose's default `cold_start.min_per_label`
 
 
 def tasks() -> dict[str, pd.DataFrame]:
-    emoji = pd.read_csv(ROOT / "tests" / "data" / "emoji" / "emoji.csv")
+    emoji = pd.read_csv(ROOT / "tests" / "fixtures" / "emoji" / "emoji.csv")
     emoji = emoji.assign(text=emoji["name"].str.lower(), label=emoji["category"])[["text", "label"]]
     df = pd.read_csv(ROOT / "examples" / "movies" / "movies.csv.gz")
     genres = df["genres"].fillna("")

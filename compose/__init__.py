@@ -66,6 +66,7 @@ if TYPE_CHECKING:  # for type checkers and editors; at run time names load on fi
     from compose.training.learn import LearnReport
     from compose.training.run import TrainReport, fit_and_release
     from compose.tuning import TuneReport, tune
+    from compose.typing import GroupResult, MergedResult
 
 #: Public name -> (module, attribute), imported on first use (PEP 562), so `import compose` and
 #: `compose --help` load neither scikit-learn, scipy nor pandas.
@@ -86,6 +87,8 @@ _LAZY: dict[str, tuple[str, str]] = {
     "DataError": ("compose.errors", "DataError"),
     "EnvironmentFault": ("compose.errors", "EnvironmentFault"),
     "GcReport": ("compose.store.gc", "GcReport"),
+    "GroupResult": ("compose.typing", "GroupResult"),
+    "MergedResult": ("compose.typing", "MergedResult"),
     "ExportError": ("compose.errors", "ExportError"),
     "GateRefusedError": ("compose.errors", "GateRefusedError"),
     "IntegrityError": ("compose.errors", "IntegrityError"),
@@ -159,10 +162,12 @@ __all__ = [
     "ExportError",
     "GateRefusedError",
     "GcReport",
+    "GroupResult",
     "IntegrityError",
     "JoblibExecutor",
     "LearnReport",
     "LocalExecutor",
+    "MergedResult",
     "ModelStore",
     "MonolithicBaseline",
     "Plan",

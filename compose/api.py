@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from compose.errors import DataError, GateRefusedError
-from compose.plan import build_plan, feature_node
+from compose.plan import build_plan
 from compose.registry import Registry, resolve
 from compose.runtime.load import load
 from compose.runtime.model import ComposedModel
@@ -140,10 +140,9 @@ def retrain(  # noqa: PLR0913 - the lifecycle options, keyword-only
         assert feature is not None
         if feature not in s.features:
             raise DataError(f"unknown feature {feature!r}; the schema declares {list(s.features)}")
-        plan = build_plan(s)
-        dependents = [n.split(":", 1)[1] for n in plan.dependents(feature_node(feature)) if n.startswith("head:")]
-        report = fit_and_release(s, data, store, groups=dependents, refit={feature}, gate=True, force=force,
-                                 accept_new_labels=accept_new_labels, note=f"retrain --feature {feature}",
+        report = fit_and_release(s, data, store, groups=build_plan(s).readers_of(feature), refit={feature},
+                                 gate=True, force=force, accept_new_labels=accept_new_labels,
+                                 note=f"retrain --feature {feature}",
                                  n_jobs=n_jobs, registry=reg, executor=pool, budget_s=budget_s)
     _raise_if_refused(report)
     return report

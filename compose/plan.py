@@ -73,6 +73,11 @@ class Plan:
         needed = nx.ancestors(self.graph, node) | {node}
         return [n for n in self.order() if n in needed and not n.startswith("input:")]
 
+    def readers_of(self, feature: str) -> list[str]:
+        """The groups whose heads read `feature`, in training order, with the heads they gate: every
+        group that must be retrained when the feature is refitted."""
+        return [node_name(n) for n in self.dependents(feature_node(feature)) if n.startswith("head:")]
+
     def groups_in_order(self) -> list[str]:
         return [node_name(n) for n in self.order() if n.startswith("head:")]
 

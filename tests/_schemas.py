@@ -27,7 +27,7 @@ features:
 groups:
 """
 
-#: The movies schema with a small vocabulary, for the 1,200-film sample in tests/data.
+#: The movies schema with a small vocabulary, for the 1,200-film sample in tests/fixtures.
 MOVIES_SMALL = """\
 schema_version: 1
 name: films

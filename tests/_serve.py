@@ -22,6 +22,8 @@ from typing import Any
 import httpx
 import pandas as pd
 
+import compose
+
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "test-token-0123456789abcdef"
 START_TIMEOUT = 90.0  # the first import of scikit-learn on a busy 2-core machine is slow
@@ -131,3 +133,30 @@ def rows_of(csv: Path) -> list[dict[str, Any]]:
     inputs = ["bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g"]
     return [{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}
             for row in frame[inputs].to_dict(orient="records")]
+
+
+# The penguins helpers of the learning tests (tests/serve/test_learning.py, tests/labelstudio/).
+HELD_BACK = 40
+INPUTS = ["bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g"]
+
+
+def trained_on_head(schema: Path, penguins_csv: Path, root: Path) -> pd.DataFrame:
+    """Train `schema` on all but the last HELD_BACK penguins into the store `root` (its sample store
+    then holds those rows); return the rows held back."""
+    frame = pd.read_csv(penguins_csv)
+    compose.train(schema, frame.iloc[:-HELD_BACK].reset_index(drop=True), store=root, n_jobs=1)
+    return frame.iloc[-HELD_BACK:].reset_index(drop=True)
+
+
+def rows_of_frame(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    return [{k: (None if pd.isna(v) else v) for k, v in r.items()} for r in frame[INPUTS].to_dict(orient="records")]
+
+
+def wait_for_job(c: httpx.Client, group: str, timeout: float = 120.0, done: bool = True) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        jobs = c.get("/v1/jobs", params={"group": group}).json()["jobs"]
+        if jobs and (not done or jobs[0]["status"] in ("released", "refused", "failed")):
+            return jobs[0]
+        time.sleep(0.02 if not done else 0.1)
+    raise AssertionError(f"no {'finished ' if done else ''}job for {group} within {timeout:.0f}s")

@@ -8,8 +8,8 @@ Sources and licences:
   package; the data sets are public, see `sklearn.datasets`);
 - penguins, penguins_coarse: Palmer penguins (CC0), the `palmerpenguins` package (MIT); the coarse
   copy keeps the flipper length to tens and the year: 23 distinct inputs for 344 rows;
-- movies: tests/data/movies_sample.csv, 1,200 films of the Wikidata snapshot (CC0);
-- emoji: tests/data/emoji (MIT data, Apache-2.0 Noto images; tests/data/emoji/SOURCE.md).
+- movies: tests/fixtures/movies_sample.csv, 1,200 films of the Wikidata snapshot (CC0);
+- emoji: tests/fixtures/emoji (MIT data, Apache-2.0 Noto images; tests/fixtures/emoji/SOURCE.md).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import pandas as pd
 
 from tests._schemas import BIRDS_HEADER
 
-DATA = Path(__file__).resolve().parent / "data"
+DATA = Path(__file__).resolve().parent / "fixtures"
 SCHEMAS = Path(__file__).resolve().parents[1] / "schemas"
 
 

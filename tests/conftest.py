@@ -1,4 +1,4 @@
-"""Shared fixtures: small real data sets (penguins from its package, a movies sample in tests/data)."""
+"""Shared fixtures: small real data sets (penguins from its package, a movies sample in tests/fixtures)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ if os.environ.get("CI"):
     settings.load_profile("ci")
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT / "tests" / "data"
+DATA = ROOT / "tests" / "fixtures"
 SCHEMAS = ROOT / "schemas"
 
 

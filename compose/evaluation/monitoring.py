@@ -38,6 +38,7 @@ from compose.store.names import release_name, version_name
 from compose.store.sample_records import truths
 from compose.store.served import ServedLog, ServedRow
 from compose.store.store import ModelStore
+from compose.typing import GroupResult
 
 NONE = "(none)"
 BINS = 10
@@ -122,10 +123,11 @@ class _Releases:
         return out
 
 
-def _answer(g: dict[str, Any]) -> tuple[list[str], str]:
+def _answer(g: GroupResult) -> tuple[list[str], str]:
     if "labels" in g and "label" not in g:
         return list(g.get("labels") or []), str(g.get("outcome"))
-    return ([g["label"]] if g.get("label") is not None else []), str(g.get("outcome"))
+    label = g.get("label")
+    return ([label] if label is not None else []), str(g.get("outcome"))
 
 
 def _histogram(values: list[float]) -> dict[str, Any]:

@@ -8,8 +8,9 @@
 `export_onnx` converts every feature and head of a release (`compose.export.graphs`), then runs the
 runner it wrote against compose itself on each group's stored holdout rows and refuses, naming the
 component, when a feature value or a probability differs by more than `tolerance` (1e-5).
-`load(out).predict(rows)` gives the same merged results as `ComposedModel.predict` (the same JSON
-shape, through compose's own decision and merge code).
+`load(out).predict(rows)` gives the same merged results as `ComposedModel.predict`: the runner
+plugs its scoring (`OnnxScorer`: onnxruntime on the head graphs) into compose's execution core
+(`compose.runtime.execute`), which gates, decides and merges for both.
 """
 
 from __future__ import annotations
@@ -32,13 +33,14 @@ from compose.errors import ExportError, IntegrityError
 from compose.export.graphs import INSTALL_HINT, estimator_graph, feature_graph, require_onnx, stack_estimators
 from compose.featurize.base import join_text
 from compose.featurize.rows import prepare_row
-from compose.heads.decide import decide
 from compose.heads.head import ConstantProbability, Head
-from compose.runtime.merge import merged_results
+from compose.runtime.execute import execute
 from compose.runtime.model import ComposedModel
 from compose.runtime.outputs import GroupOutput
+from compose.runtime.predictions import Predictions
 from compose.schema.models import Schema
 from compose.store.records import Release
+from compose.typing import MergedResult
 
 FORMAT = "compose-onnx/1"
 MANIFEST = "manifest.json"
@@ -256,6 +258,22 @@ def _missing(value: Any) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
+class OnnxScorer:
+    """The `Scorer` of an ONNX export on one batch: each group's head graph on its stacked features."""
+
+    def __init__(self, runner: OnnxModel, blocks: Mapping[str, np.ndarray]) -> None:
+        self.runner = runner
+        self.blocks = blocks
+        self.stacked: dict[tuple[str, ...], np.ndarray] = {}  # hstacked blocks, once per feature tuple
+
+    def scores(self, group: str, rows: np.ndarray | None) -> np.ndarray:
+        key = tuple(self.runner.heads_[group].features)
+        if key not in self.stacked:
+            self.stacked[key] = np.hstack([self.blocks[f] for f in key])
+        x = self.stacked[key]
+        return self.runner.head_scores(group, x if rows is None else x[rows])
+
+
 class OnnxModel:
     """An ONNX export loaded on onnxruntime: `predict(rows)` gives compose's merged results.
 
@@ -354,7 +372,8 @@ class OnnxModel:
                 probas.append(np.asarray(outs[entry["output"]], dtype=np.float64))
         return probas
 
-    def _scores(self, group: str, x: np.ndarray) -> np.ndarray:
+    def head_scores(self, group: str, x: np.ndarray) -> np.ndarray:
+        """The scores of `group`'s head (n_rows, n_labels) for its stacked features x."""
         head = self.heads_[group]
         entries = self.manifest["groups"][group]["estimators"]
         out = np.zeros((x.shape[0], len(head.labels)))
@@ -369,7 +388,7 @@ class OnnxModel:
         out[:, entries[0]["classes"]] = probas[0]
         return out
 
-    # --- execution (as compose.runtime.model.ComposedModel._execute) ----------------------------
+    # --- execution (compose.runtime.execute: the core ComposedModel runs too) --------------------
 
     def _chunks(self, data: Any) -> Iterator[dict[str, GroupOutput]]:
         """The outputs of every group, CHUNK rows at a time (an ONNX TF-IDF matrix is dense)."""
@@ -380,47 +399,17 @@ class OnnxModel:
             yield self._execute(part, min(CHUNK, n - start))
 
     def _execute(self, columns: Mapping[str, list[Any]], n: int) -> dict[str, GroupOutput]:
+        """Every group's output, through the execution core (gating, decisions) with onnxruntime's scores."""
         blocks = {f: self.feature(f, columns, n) for f in self.manifest["features"]}
-        stacked: dict[tuple[str, ...], np.ndarray] = {}
-        outputs: dict[str, GroupOutput] = {}
-        for group in self.groups:
-            head = self.heads_[group]
-            applied, reasons = self._gate(group, n, outputs)
-            rows = np.flatnonzero(applied)
-            key = tuple(head.features)
-            if key not in stacked:
-                stacked[key] = np.hstack([blocks[f] for f in key])
-            scores = np.full((n, len(head.labels)), np.nan)
-            full = len(rows) == n
-            if len(rows):
-                scores[rows] = self._scores(group, stacked[key] if full else stacked[key][rows])
-            decided = decide(self.schema.groups[group], head.labels, scores if full else np.nan_to_num(scores, nan=0.0))
-            outputs[group] = GroupOutput(group, applied, scores, decided, reasons)
-        return outputs
+        return execute(self, OnnxScorer(self, blocks), n)
 
-    def _gate(self, group: str, n: int, outputs: dict[str, GroupOutput]) -> tuple[np.ndarray, list[str | None]]:
-        applied = np.ones(n, dtype=bool)
-        reasons: list[str | None] = [None] * n
-        for gate, wanted in (self.schema.groups[group].when or {}).items():
-            if gate not in outputs:
-                applied[:] = False
-                reasons = [f"{gate} is not in this release"] * n
-                continue
-            gate_labels = self.heads_[gate].labels
-            chosen = outputs[gate].decided.chosen
-            ok = np.isin(chosen, [gate_labels.index(w) for w in wanted])
-            for r in np.flatnonzero(applied & ~ok):
-                reasons[r] = f"{gate} is {gate_labels[chosen[r]] if chosen[r] >= 0 else 'undecided'}"
-            applied &= ok
-        return applied, reasons
+    def predict(self, data: Any) -> list[MergedResult]:
+        """One merged result per row, the same as `ComposedModel.predict` gives (the same merge code)."""
+        return [r for outputs in self._chunks(data) for r in Predictions(self, outputs).to_list()]
 
-    def predict(self, data: Any) -> list[dict[str, Any]]:
-        """One merged result per row, the same as `ComposedModel.predict` gives."""
-        return [r for outputs in self._chunks(data) for r in merged_results(self, outputs)]
-
-    def predict_one(self, row: Mapping[str, Any]) -> dict[str, Any]:
+    def predict_one(self, row: Mapping[str, Any]) -> MergedResult:
         """The merged result of one row given as a mapping of input name to value."""
-        return merged_results(self, next(self._chunks([row])))[0]
+        return Predictions(self, next(self._chunks([row])))[0]
 
     def predict_scores(self, data: Any) -> dict[str, np.ndarray]:
         """Per group, the scores (n_rows, n_labels); NaN rows where a conditional head did not run."""

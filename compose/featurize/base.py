@@ -28,8 +28,7 @@ from sklearn.pipeline import Pipeline
 from compose.errors import PluginError
 from compose.registry import Registry, resolve
 from compose.schema.models import FeatureSpec, Schema
-
-Matrix = Any  # a dense numpy array or a scipy CSR matrix
+from compose.typing import Matrix
 
 #: A feature of one row: `(indices, values)` of a sparse row, or a 1-d array of a dense one.
 RowFeature = tuple[np.ndarray, np.ndarray] | np.ndarray

@@ -194,7 +194,7 @@ def _fit_fold(template: Any, spec: GroupSpec, x: Any, y: np.ndarray, group: str)
     return [fit_estimator(template, {}, x, y, what, calibration=spec.calibration)]
 
 
-def search(group: str, spec: GroupSpec, labels: list[str], x: Any, y: np.ndarray, *,  # noqa: PLR0913, PLR0915
+def search(group: str, spec: GroupSpec, labels: list[str], x: Any, y: np.ndarray, *,  # noqa: PLR0913
            budget_s: float | None = None, seed: int = 0, clock: Clock = time.perf_counter,
            registry: Registry | None = None) -> SearchResult:
     """Search the portfolio for the head of `group` on (x, y), its training rows, within `budget_s`.
@@ -205,82 +205,110 @@ def search(group: str, spec: GroupSpec, labels: list[str], x: Any, y: np.ndarray
     """
     registry = resolve(registry)
     budget = float(budget_s if budget_s is not None else spec.model.budget_s or DEFAULT_BUDGET_S)
-    metric = gate_metric_name(spec.type, spec.gate.metric)
     families = list(spec.model.candidates) if spec.model.candidates else portfolio_for(x)
     families = sorted(families, key=_COST_ORDER.index)
     folds = _folds(spec.type, y, seed)
     for family in families:  # import the estimators' modules before the clock starts
         registry.estimator(family)
-    start = clock()
-    fold_seconds: dict[str, float] = {}
-    trials: list[Trial] = []
-    limit = spec.model.max_trials
+    run = _Search(group, spec, labels, x, y, folds=folds, budget=budget, clock=clock, registry=registry)
+    run.defaults(families)
+    run.grid(seed)
+    seconds = clock() - run.start
+    name, params, score = _winner(run.trials, len(y))
+    return SearchResult(name, dict(params), run.metric, score, budget, seconds, len(folds), seed, families, len(y),
+                        run.trials)
 
-    def left() -> float:
-        return budget - (clock() - start)
 
-    def run(family: str, params: dict[str, Any]) -> Trial:
+class _Search:
+    """The state of one search: its folds, its clock and budget, each family's last fold time, the trials."""
+
+    def __init__(self, group: str, spec: GroupSpec, labels: list[str], x: Any, y: np.ndarray, *,  # noqa: PLR0913
+                 folds: list[tuple[np.ndarray, np.ndarray]], budget: float, clock: Clock,
+                 registry: Registry) -> None:
+        self.group, self.spec, self.labels, self.x, self.y, self.folds = group, spec, labels, x, y, folds
+        self.budget, self.clock, self.registry = budget, clock, registry
+        self.metric = gate_metric_name(spec.type, spec.gate.metric)
+        self.limit = spec.model.max_trials
+        self.fold_seconds: dict[str, float] = {}
+        self.trials: list[Trial] = []
+        self.start = clock()
+
+    def left(self) -> float:
+        return self.budget - (self.clock() - self.start)
+
+    def full(self) -> bool:
+        return self.limit is not None and len(self.trials) >= self.limit
+
+    def affordable(self, family: str) -> bool:
+        per_fold = self.fold_seconds.get(family)
+        return self.left() > 0 and (per_fold is None or per_fold * len(self.folds) <= self.left())
+
+    def run(self, family: str, params: dict[str, Any]) -> Trial:
+        """One candidate, cross-validated on every fold; `over budget` as soon as its folds cannot fit."""
+        spec, y, x, folds, clock = self.spec, self.y, self.x, self.folds, self.clock
         t0 = clock()
-        template = registry.build_estimator(family, params)
-        pred = np.zeros((len(y), len(labels)), dtype=np.int8) if spec.type == "multilabel" else np.zeros(len(y), int)
+        template = self.registry.build_estimator(family, params)
+        pred = np.zeros((len(y), len(self.labels)), dtype=np.int8) if spec.type == "multilabel" else \
+            np.zeros(len(y), int)
         try:
             for i, (train, test) in enumerate(folds):
                 f0 = clock()
-                fitted = _within(left(), functools.partial(_fit_fold, template, spec, x[train], y[train], group))
-                head = assemble_head(group, spec.type, labels, [], fitted)
-                pred[test] = raw_predictions(spec, labels, head.scores(x[test]))
-                fold_seconds[family] = clock() - f0
-                if i + 1 < len(folds) and fold_seconds[family] * (len(folds) - i - 1) > left():
+                fitted = _within(self.left(),
+                                 functools.partial(_fit_fold, template, spec, x[train], y[train], self.group))
+                head = assemble_head(self.group, spec.type, self.labels, [], fitted)
+                pred[test] = raw_predictions(spec, self.labels, head.scores(x[test]))
+                self.fold_seconds[family] = clock() - f0
+                if i + 1 < len(folds) and self.fold_seconds[family] * (len(folds) - i - 1) > self.left():
                     raise _OverBudgetError
         except _OverBudgetError:
             return Trial(family, params, None, clock() - t0, "over budget")
         except TrainingError as exc:
             return Trial(family, params, None, clock() - t0, f"failed: {exc}")
-        score = group_metrics(spec.type, y, pred, labels).get(metric)
+        score = group_metrics(spec.type, y, pred, self.labels).get(self.metric)
         return Trial(family, params, float(score) if isinstance(score, (int, float)) else None, clock() - t0)
 
-    def affordable(family: str) -> bool:
-        per_fold = fold_seconds.get(family)
-        return left() > 0 and (per_fold is None or per_fold * len(folds) <= left())
+    def defaults(self, families: list[str]) -> None:
+        """Phase 1: every family's default, cheapest first."""
+        for family in families:
+            if self.full():
+                break
+            if not self.affordable(family):
+                continue
+            self.trials.append(self.run(family, {}))
 
-    # Phase 1: every family's default, cheapest first.
-    for family in families:
-        if limit is not None and len(trials) >= limit:
-            break
-        if not affordable(family):
-            continue
-        trials.append(run(family, {}))
-    defaults = {t.estimator: t.score for t in trials if t.score is not None}
-    # Phase 2: the other grid points of the families close to the best, round-robin, best first.
-    if defaults:
+    def grid(self, seed: int) -> None:
+        """Phase 2: the other grid points of the families close to the best, round-robin, best first."""
+        defaults = {t.estimator: t.score for t in self.trials if t.score is not None}
+        if not defaults:
+            return
         best = max(defaults.values())
         kept = sorted((f for f, s in defaults.items() if s >= best - KEEP_WITHIN), key=lambda f: -defaults[f])
         queues = {f: _points(f, seed + _COST_ORDER.index(f)) for f in kept}
-        while any(queues.values()) and left() > 0 and (limit is None or len(trials) < limit):
+        while any(queues.values()) and self.left() > 0 and not self.full():
             progressed = False
             for family in kept:
-                if not queues[family] or (limit is not None and len(trials) >= limit):
+                if not queues[family] or self.full():
                     continue
-                if not affordable(family):
+                if not self.affordable(family):
                     queues[family] = []  # its folds no longer fit in what is left
                     continue
-                trials.append(run(family, queues[family].pop(0)))
+                self.trials.append(self.run(family, queues[family].pop(0)))
                 progressed = True
             if not progressed:
                 break
-    seconds = clock() - start
+
+
+def _winner(trials: list[Trial], n_rows: int) -> tuple[str, dict[str, Any], float | None]:
+    """The best scored trial, unless it beats the default head by no more than one standard error."""
     scored = [t for t in trials if t.score is not None]
-    if scored:
-        winner = max(scored, key=lambda t: t.score if t.score is not None else -1.0)  # ties: the earliest
-        default = trials[0] if trials[0].score is not None and trials[0].params == {} else None
-        if default is not None and default.score is not None and winner.score is not None:
-            # One standard error: the default head stays unless another candidate beats it by more
-            # than the noise of a score on this many rows (small data sets overfit the search).
-            noise = math.sqrt(max(default.score * (1.0 - default.score), 1e-12) / max(len(y), 1))
-            if winner.score - default.score <= noise:
-                winner = default
-        name, params, score = winner.estimator, winner.params, winner.score
-    else:  # not one candidate finished within the budget: compose's default head
-        name, params, score = "logistic_regression", {}, None
-    return SearchResult(name, dict(params), metric, score, budget, seconds, len(folds), seed, families, len(y),
-                        trials)
+    if not scored:  # not one candidate finished within the budget: compose's default head
+        return "logistic_regression", {}, None
+    winner = max(scored, key=lambda t: t.score if t.score is not None else -1.0)  # ties: the earliest
+    default = trials[0] if trials[0].score is not None and trials[0].params == {} else None
+    if default is not None and default.score is not None and winner.score is not None:
+        # One standard error: the default head stays unless another candidate beats it by more
+        # than the noise of a score on this many rows (small data sets overfit the search).
+        noise = math.sqrt(max(default.score * (1.0 - default.score), 1e-12) / max(n_rows, 1))
+        if winner.score - default.score <= noise:
+            winner = default
+    return winner.estimator, winner.params, winner.score

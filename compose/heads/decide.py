@@ -132,22 +132,54 @@ def raw_predictions(spec: GroupSpec, labels: list[str], scores: np.ndarray) -> n
 
 def explain(spec: GroupSpec, labels: list[str], scores: np.ndarray, decided: Decided, r: int) -> tuple[str, str | None]:
     """The outcome of row r (`labelled`, `abstained`, `review`, `rejected`, `below_threshold`) and,
-    when no label was given, why in one sentence."""
-    d = spec.decision
+    when no label was given, why in one sentence (the words of `explain_rows`)."""
     if spec.type == "multilabel":
         if decided.chosen[r].any():
             return "labelled", None
-        th = thresholds_of(spec, labels)
-        j = int(np.argmax(scores[r] - th))
-        return "below_threshold", (f"no label reached its threshold; the closest is {labels[j]!r} with "
-                                   f"{scores[r, j]:.2f} < {th[j]:g}")
+        return "below_threshold", explain_rows(spec, labels, scores, decided, np.array([r]))[0]
     if int(decided.chosen[r]) >= 0:
         return "labelled", None
-    best = int(np.argmax(scores[r]))
-    conf = float(scores[r, best])
     if decided.review is not None and decided.review[r]:
-        return "review", (f"sent to review: confidence {conf:.2f} of {labels[best]!r} is below accept {d.accept:g} "
-                          f"and at or above review {d.review:g}")
-    if d.policy_of(spec.type) == "zones":
-        return "rejected", f"rejected: confidence {conf:.2f} of {labels[best]!r} is below review {d.review:g}"
-    return "abstained", f"confidence {conf:.2f} of {labels[best]!r} is below min_confidence {d.min_confidence:g}"
+        outcome = "review"
+    else:
+        outcome = "rejected" if spec.decision.policy_of(spec.type) == "zones" else "abstained"
+    return outcome, explain_rows(spec, labels, scores, decided, np.array([r]))[0]
+
+
+def below_threshold(label: str, score: float, threshold: float) -> str:
+    """Why a multilabel row got no label: the label closest to its threshold, and by how much."""
+    return f"no label reached its threshold; the closest is {label!r} with {score:.2f} < {threshold:g}"
+
+
+def below_min_confidence(label: str, confidence: float, minimum: float) -> str:
+    """Why a row abstained: the best label's confidence under `min_confidence`."""
+    return f"confidence {confidence:.2f} of {label!r} is below min_confidence {minimum:g}"
+
+
+def explain_rows(spec: GroupSpec, labels: list[str], scores: np.ndarray, decided: Decided,
+                 rows: np.ndarray) -> list[str]:
+    """Why each of `rows` (rows that got no label) got none, in one sentence, computed for all of
+    them at once: the closest label to its threshold (multilabel), or the best label's confidence
+    against `accept`/`review` (zones) or `min_confidence`."""
+    if len(rows) == 0:
+        return []
+    s = scores[rows]
+    at = np.arange(len(rows))
+    names = [repr(label) for label in labels]
+    if spec.type == "multilabel":
+        th = thresholds_of(spec, labels)
+        closest = np.argmax(s - th, axis=1)
+        cut = th.tolist()
+        return [below_threshold(labels[j], x, cut[j])
+                for j, x in zip(closest.tolist(), s[at, closest].tolist(), strict=True)]
+    d = spec.decision
+    best = np.argmax(s, axis=1)
+    confidence = s[at, best].tolist()
+    if d.policy_of(spec.type) != "zones":
+        minimum = d.min_confidence if d.min_confidence is not None else 0.0
+        return [below_min_confidence(labels[j], c, minimum) for j, c in zip(best.tolist(), confidence, strict=True)]
+    review = np.zeros(len(rows), dtype=bool) if decided.review is None else np.asarray(decided.review)[rows]
+    return [(f"sent to review: confidence {c:.2f} of {names[j]} is below accept {d.accept:g} and at or above "
+             f"review {d.review:g}") if sent
+            else f"rejected: confidence {c:.2f} of {names[j]} is below review {d.review:g}"
+            for j, c, sent in zip(best.tolist(), confidence, review.tolist(), strict=True)]

@@ -32,8 +32,7 @@ from sklearn.svm import LinearSVC
 
 from compose.heads.head import ConstantProbability, Head
 from compose.heads.squash import sigmoid, softmax, two_columns
-
-Matrix = Any  # numpy array or scipy sparse matrix
+from compose.typing import Matrix
 
 #: Linear classifiers whose decision function is exactly `X @ coef_.T + intercept_`.
 LINEAR_TYPES: tuple[type[Any], ...] = (
@@ -62,7 +61,7 @@ class _Columns:
 
 
 @dataclass(frozen=True)
-class _Linear:
+class Linear:
     """One linear estimator: `sigmoid` (binary), `softmax` (multinomial) or `ovr` (normalised sigmoids)."""
 
     how: str
@@ -123,7 +122,7 @@ class _Constant:
         return two_columns(np.full(z.shape[0], self.value))
 
 
-_Program = _Linear | _Calibrated | _Constant
+_Program = Linear | _Calibrated | _Constant
 
 
 def _linear_estimator(est: Any) -> bool:
@@ -143,12 +142,12 @@ def _compile(est: Any, columns: _Columns) -> _Program | None:  # noqa: PLR0911 -
         if isinstance(est, LogisticRegression):
             if getattr(est, "multi_class", "auto") not in ("auto", "deprecated", "multinomial") and not binary:
                 return None  # the legacy one-vs-rest mode: not reproduced, falls back
-            return _Linear("sigmoid" if binary else "softmax", columns.add(est))
+            return Linear("sigmoid" if binary else "softmax", columns.add(est))
         if isinstance(est, SGDClassifier) and est.loss == "log_loss":
-            return _Linear("sigmoid" if binary else "ovr", columns.add(est))
+            return Linear("sigmoid" if binary else "ovr", columns.add(est))
         return None  # e.g. SGD with modified_huber
     # No predict_proba: compose squashes the decision function (compose.heads.squash).
-    return _Linear("sigmoid" if binary else "softmax", columns.add(est))
+    return Linear("sigmoid" if binary else "softmax", columns.add(est))
 
 
 def _compile_calibrated(est: CalibratedClassifierCV, columns: _Columns) -> _Calibrated | None:
@@ -268,7 +267,7 @@ def _head_program(head: Head, columns: _Columns) -> HeadProgram | None:
     sig_cols: list[int] = []
     if head.kind == "multilabel":
         for j, (program, cl) in enumerate(zip(programs, classes, strict=True)):
-            if isinstance(program, _Linear) and program.how == "sigmoid" and cl == (0, 1):
+            if isinstance(program, Linear) and program.how == "sigmoid" and cl == (0, 1):
                 sig_labels.append(j)
                 sig_cols.append(int(program.cols[0]))
     return HeadProgram(head.group, head.kind, len(head.labels), tuple(programs), classes,

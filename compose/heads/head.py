@@ -19,8 +19,7 @@ from threadpoolctl import threadpool_limits
 from compose.errors import TrainingError
 from compose.heads.squash import squash
 from compose.registry import Registry, resolve
-
-Matrix = Any  # numpy array or scipy sparse matrix
+from compose.typing import Matrix
 
 
 class ConstantProbability:

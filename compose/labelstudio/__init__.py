@@ -4,7 +4,16 @@ No web dependency here: the ML backend routes that use these live in `compose.se
 """
 
 from compose.labelstudio.config import draft_schema, label_config
-from compose.labelstudio.tasks import Annotated, annotation_cells, prediction, sample_id, task_rows, to_names
+from compose.labelstudio.exports import ExportRead, export_kind, read_export
+from compose.labelstudio.tasks import (
+    Annotated,
+    annotation_cells,
+    prediction,
+    prediction_tasks,
+    sample_id,
+    task_rows,
+    to_names,
+)
 
-__all__ = ["Annotated", "annotation_cells", "draft_schema", "label_config", "prediction", "sample_id", "task_rows",
-           "to_names"]
+__all__ = ["Annotated", "ExportRead", "annotation_cells", "draft_schema", "export_kind", "label_config", "prediction",
+           "prediction_tasks", "read_export", "sample_id", "task_rows", "to_names"]

@@ -8,11 +8,14 @@
   confidence among the groups that answered (Label Studio sorts tasks by it: the least sure first).
 - An annotation's `choices` regions, read by `from_name`, are the cells of the groups they name; a
   region of a control that names no group is ignored and counted.
+- Rows with their merged results are tasks to import into Label Studio, the results as
+  pre-annotations (`prediction_tasks`); an empty value is `""` (Label Studio refuses a null).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,7 +68,7 @@ def _value(value: Any, kind: str) -> Any:
     return value
 
 
-def prediction(result: dict[str, Any], targets: dict[str, str]) -> dict[str, Any]:
+def prediction(result: Mapping[str, Any], targets: dict[str, str]) -> dict[str, Any]:
     """One task's prediction from one merged result of `compose predict`."""
     regions: list[dict[str, Any]] = []
     confidences: list[float] = []
@@ -85,6 +88,26 @@ def prediction(result: dict[str, Any], targets: dict[str, str]) -> dict[str, Any
     score = min(confidences) if confidences else 0.0
     return {"result": regions, "score": score if math.isfinite(score) else 0.0,
             "model_version": result.get("release")}
+
+
+def prediction_tasks(rows: list[dict[str, Any]], results: Sequence[Mapping[str, Any]],
+                     targets: dict[str, str]) -> list[dict[str, Any]]:
+    """Label Studio tasks `{"data": row, "predictions": [prediction]}` of input rows and their merged
+    results, the predictions those of `/labelstudio/predict` for the groups of `targets`."""
+    if len(rows) != len(results):
+        raise DataError(f"{len(rows)} rows but {len(results)} results: every task needs its prediction")
+    return [{"data": {k: _task_value(v) for k, v in row.items()}, "predictions": [prediction(result, targets)]}
+            for row, result in zip(rows, results, strict=True)]
+
+
+def _task_value(value: Any) -> Any:
+    """A value as a task's data holds it: a plain JSON value, `""` when empty (not null: Label Studio
+    1.23 refuses a null for a `<Text>` object)."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return ""
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):  # a numpy scalar
+        return _task_value(value.item())
+    return value
 
 
 @dataclass

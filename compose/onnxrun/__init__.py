@@ -15,11 +15,11 @@ from typing import Any
 from compose.errors import DataError
 
 ONNX_HINT = "pip install 'compose-groups[onnx]'"
-_SESSIONS: dict[tuple[str, str], OnnxModel] = {}
+_SESSIONS: dict[tuple[str, str], OnnxSession] = {}
 
 
 @dataclass
-class OnnxModel:
+class OnnxSession:
     """An open onnxruntime session, the model file it came from and that file's sha256."""
 
     path: Path
@@ -64,7 +64,7 @@ def sha256_of(path: Path) -> str:
     return h.hexdigest()
 
 
-def open_model(path: str | Path, expected_sha256: str | None = None) -> OnnxModel:
+def open_model(path: str | Path, expected_sha256: str | None = None) -> OnnxSession:
     """The (cached) session of a local ONNX model; refused when its sha256 is not the expected one."""
     file = model_file(path)
     digest = sha256_of(file)
@@ -83,5 +83,5 @@ def open_model(path: str | Path, expected_sha256: str | None = None) -> OnnxMode
             session = onnxruntime.InferenceSession(str(file), options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime's own exception types
             raise DataError(f"cannot load the ONNX model {file}: {exc}") from exc
-        _SESSIONS[key] = OnnxModel(file, digest, session)
+        _SESSIONS[key] = OnnxSession(file, digest, session)
     return _SESSIONS[key]

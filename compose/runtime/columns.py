@@ -15,13 +15,55 @@ from typing import Any
 
 import numpy as np
 
-from compose.heads.decide import explain
-from compose.runtime.outputs import GroupOutput, ModelView
+from compose.heads.decide import explain_rows
+from compose.runtime.outputs import GroupOutput, ModelView, gated_off
 from compose.store.records import decision_version
 
 #: Outcome names, indexed by the codes in `GroupColumns.outcome`.
 OUTCOMES = ("labelled", "abstained", "review", "rejected", "below_threshold", "skipped")
 LABELLED, ABSTAINED, REVIEW, REJECTED, BELOW, SKIPPED = range(len(OUTCOMES))
+
+
+#: Where each field of a group result (`compose.typing.GroupResult`) goes in the flat table of
+#: `Predictions.to_frame()`, by group kind: the column's name after the group's (`_score_`: one
+#: column per label). A field with no entry for a kind is no column of it: the table keeps one
+#: value per group and row (the JSON results, and `predict_scores` for the scores, have the rest).
+FRAME_COLUMNS: dict[str, dict[str, str]] = {
+    "label": {"multiclass": "", "binary": "", "hierarchy": ""},
+    "labels": {"multiclass": "_labels", "multilabel": ""},
+    "confidence": {"multiclass": "_confidence", "binary": "_confidence", "hierarchy": "_confidence"},
+    "path": {"hierarchy": "_path"},
+    "path_confidence": {"hierarchy": "_path_confidence"},
+    "skipped": {},
+    "scores": {"multilabel": "_score_"},
+    "version": {},
+    "versions": {},
+    "source": {"multiclass": "_source", "binary": "_source"},
+    "abstained": {},
+    "review": {"multiclass": "_review"},
+    "candidate": {},
+    "decision_version": {},
+    "outcome": {"multiclass": "_outcome", "binary": "_outcome", "multilabel": "_outcome", "hierarchy": "_outcome"},
+    "stopped_at": {"hierarchy": "_stopped_at"},
+    "reason": {},
+}
+
+
+def result_keys(kind: str, outcome: int, *, source: bool, sets: bool) -> tuple[str, ...]:
+    """The keys of a plain group's result (`compose.typing.GroupResult`) on a row of `outcome`, in order.
+
+    The one key order of the column-wise dicts and JSON text (`compose.runtime.columnar`) and of
+    the row path (`compose.runtime.merge`). `source`: a zero-shot head's row it ran on; `sets`: a
+    top_k or cumulative group (its `labels`).
+    """
+    tail = ("decision_version", "outcome") + (() if outcome == LABELLED else ("reason",))
+    if kind == "multilabel":
+        return ("labels", "skipped" if outcome == SKIPPED else "scores", "version", *tail)
+    if outcome == SKIPPED:
+        return ("label", "confidence", "skipped", "version", *tail)
+    extra = {ABSTAINED: ("abstained",), REJECTED: ("abstained",), REVIEW: ("review", "candidate")}.get(outcome, ())
+    return (("label", "confidence", "scores", "version") + (("source",) if source else ())
+            + (("labels",) if sets else ()) + extra + tail)
 
 
 def distinct_sets(members: np.ndarray, labels: list[str], order: np.ndarray | None = None
@@ -116,15 +158,15 @@ class GroupColumns:
 
     @cached_property
     def reasons(self) -> dict[int, str]:
-        """Row -> why it got no label, for every row that got none."""
-        out: dict[int, str] = {}
+        """Row -> why it got no label, for every row that got none (worded once for all of them)."""
         skipped = self.output.skipped_reason
-        for r in np.flatnonzero(self.outcome != LABELLED).tolist():
-            if self.outcome[r] == SKIPPED:
-                out[r] = f"gated off by `when`: {skipped[r]}"
-            else:
-                reason = explain(self.spec, self.labels, self.output.scores, self.output.decided, r)[1]
-                out[r] = reason or ""
+        unlabelled = np.flatnonzero(self.outcome != LABELLED)
+        gated = self.outcome[unlabelled] == SKIPPED
+        decided = unlabelled[~gated]
+        out = dict.fromkeys(unlabelled.tolist(), "")
+        out.update((r, gated_off(skipped[r])) for r in unlabelled[gated].tolist())
+        words = explain_rows(self.spec, self.labels, self.output.scores, self.output.decided, decided)
+        out.update(zip(decided.tolist(), words, strict=True))
         return out
 
     @cached_property

@@ -17,13 +17,14 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
 from compose.heads.hierarchy import ABSTAINED, OUTCOMES, SKIPPED, STOPPED, Paths, decode
-from compose.runtime.outputs import GroupOutput, ModelView
+from compose.runtime.outputs import GroupOutput, ModelView, gated_off
 from compose.schema.hierarchy import Tree
+from compose.typing import GroupResult
 
 
 def hierarchy_heads(model: ModelView, outputs: Mapping[str, GroupOutput]) -> dict[str, str]:
@@ -93,7 +94,7 @@ class HierarchyColumns:
         """Why row r's path is not a whole path down to a leaf (None when it is)."""
         code = int(self.paths.outcome[r])
         if code == SKIPPED:
-            return f"gated off by `when`: {self.skipped_reason[r]}"
+            return gated_off(self.skipped_reason[r])
         if code not in (STOPPED, ABSTAINED):
             return None
         kept = int((self.paths.path[r] >= 0).sum())
@@ -104,7 +105,7 @@ class HierarchyColumns:
         return (f"{where}path confidence {score:.2f} of {node!r} is below min_confidence "
                 f"{self.min_confidence:g}")
 
-    def dicts(self, start: int, stop: int) -> list[dict[str, Any]]:
+    def dicts(self, start: int, stop: int) -> list[GroupResult]:
         """The group's result for rows start..stop."""
         codes, sets = self.sets
         nodes = self.tree.nodes
@@ -129,7 +130,7 @@ class HierarchyColumns:
             if code in (STOPPED, ABSTAINED):
                 res["reason"] = self.reason(r)
             out.append(res)
-        return out
+        return cast(list[GroupResult], out)
 
     def fragments(self, start: int, stop: int) -> list[str]:
         """The group's result for rows start..stop as JSON text."""

@@ -1,21 +1,25 @@
 """The merged result of a few rows, built row by row: the path of `predict_one` and small batches.
 
 For one row this is cheaper than computing every group's columns (`compose.runtime.columns`);
-`Predictions` uses it up to `ROW_PATH_ROWS` rows and the columnar builder above that. A test
-checks that both give the same results.
+`Predictions` uses it up to `ROW_PATH_ROWS` rows and the column-wise builder
+(`compose.runtime.columnar`) above that. Both take a result's keys, in order, from
+`compose.runtime.columns.result_keys`; tests/runtime/test_result_types.py checks that both give
+the same results, key by key.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
 from compose.heads.decide import explain
+from compose.runtime.columns import OUTCOMES, SKIPPED, result_keys
 from compose.runtime.hierarchy import result_groups
-from compose.runtime.outputs import GroupOutput, ModelView
+from compose.runtime.outputs import GroupOutput, ModelView, gated_off
 from compose.store.records import decision_version
+from compose.typing import GroupResult, MergedResult
 
 
 def _score(x: float) -> float:
@@ -23,7 +27,7 @@ def _score(x: float) -> float:
 
 
 def group_result(model: ModelView, output: GroupOutput, r: int,
-                 rounded: list[list[float]] | None = None) -> dict[str, Any]:
+                 rounded: list[list[float]] | None = None) -> GroupResult:
     """The result of one group for row r (`rounded`: the group's scores rounded to 4 places, if at hand).
 
     Besides label(s), confidence, scores and version, every group carries `decision_version` (the
@@ -35,57 +39,52 @@ def group_result(model: ModelView, output: GroupOutput, r: int,
     group = output.group
     spec = model.schema.groups[group]
     labels = model.heads_[group].labels
-    version = model.version_of(group)
-    decision = decision_version(model.release, group)
+    values: dict[str, Any] = {"version": model.version_of(group),
+                              "decision_version": decision_version(model.release, group)}
     if not output.applied[r]:
-        why = output.skipped_reason[r]
-        common = {"skipped": why, "version": version, "decision_version": decision, "outcome": "skipped",
-                  "reason": f"gated off by `when`: {why}"}
-        if spec.type == "multilabel":
-            return {"labels": [], **common}
-        return {"label": None, "confidence": None, **common}
+        return skipped_result(spec.type, output.skipped_reason[r], values["version"], values["decision_version"])
     row = rounded[r] if rounded is not None else np.round(output.scores[r], 4).tolist()
-    scores = dict(zip(labels, row, strict=True))
+    values["scores"] = dict(zip(labels, row, strict=True))
     outcome, reason = explain(spec, labels, output.scores, output.decided, r)
+    values.update(outcome=outcome, reason=reason, abstained=reason)
     source = model.heads_[group].source
+    decided = output.decided
     if spec.type == "multilabel":
-        chosen = [labels[j] for j in np.flatnonzero(output.decided.chosen[r])]
-        out: dict[str, Any] = {"labels": chosen, "scores": scores, "version": version}
+        values["labels"] = [labels[j] for j in np.flatnonzero(decided.chosen[r])]
     else:
-        c = int(output.decided.chosen[r])
-        confidence = float(output.decided.confidence[r])
-        out = {
-            "label": labels[c] if c >= 0 else None,
-            "confidence": None if math.isnan(confidence) else _score(confidence),
-            "scores": scores,
-            "version": version,
-        }
-        if source != "model":
-            out["source"] = source
-        if output.decided.selected is not None:
+        c = int(decided.chosen[r])
+        confidence = float(decided.confidence[r])
+        values.update(label=labels[c] if c >= 0 else None, source=source, review=True,
+                      confidence=None if math.isnan(confidence) else _score(confidence),
+                      candidate=labels[int(output.scores[r].argmax())])
+        if decided.selected is not None:
             order = np.argsort(-output.scores[r], kind="stable")
-            out["labels"] = [labels[j] for j in order if output.decided.selected[r, j]]
-        if output.decided.abstained[r]:
-            out["abstained"] = reason
-        if output.decided.review is not None and output.decided.review[r]:
-            out["review"] = True
-            out["candidate"] = labels[int(output.scores[r].argmax())]
-    out["decision_version"] = decision
-    out["outcome"] = outcome
-    if reason is not None:
-        out["reason"] = reason
-    return out
+            values["labels"] = [labels[j] for j in order if decided.selected[r, j]]
+    keys = result_keys(spec.type, OUTCOMES.index(outcome), source=source != "model", sets=decided.selected is not None)
+    return ordered_result(values, keys)
 
 
-def merged_results(model: ModelView, outputs: dict[str, GroupOutput]) -> list[dict[str, Any]]:
+def ordered_result(values: dict[str, Any], keys: tuple[str, ...]) -> GroupResult:
+    """The result of the keys of its outcome, in the one key order (`compose.runtime.columns.result_keys`)."""
+    return cast(GroupResult, {k: values[k] for k in keys})
+
+
+def skipped_result(kind: str, why: str | None, version: int, decision: int | None) -> GroupResult:
+    """The result of a group on a row its `when` gated off (`why`: the gate's answer)."""
+    values: dict[str, Any] = {"label": None, "confidence": None, "labels": [], "skipped": why, "version": version,
+                              "decision_version": decision, "outcome": "skipped", "reason": gated_off(why)}
+    return ordered_result(values, result_keys(kind, SKIPPED, source=False, sets=False))
+
+
+def merged_results(model: ModelView, outputs: dict[str, GroupOutput]) -> list[MergedResult]:
     """One merged result per row; `review` lists the groups that sent the row to review (only when some did)."""
     n = len(next(iter(outputs.values())).applied) if outputs else 0
-    results: list[dict[str, Any]] = []
+    results: list[MergedResult] = []
     rounded = {group: np.round(output.scores, 4).tolist() for group, output in outputs.items()}  # once per batch
     order = result_groups(model, outputs)  # a hierarchy's heads give one result (compose.runtime.hierarchy)
     for r in range(n):
         flat: list[str] = []
-        groups: dict[str, Any] = {}
+        groups: dict[str, GroupResult] = {}
         review: list[str] = []
         for group, tree in order:
             if tree is not None:
@@ -96,11 +95,11 @@ def merged_results(model: ModelView, outputs: dict[str, GroupOutput]) -> list[di
             groups[group] = res
             if "labels" in res:
                 flat.extend(res["labels"])
-            elif res.get("label") is not None:
-                flat.append(res["label"])
+            elif (label := res.get("label")) is not None:
+                flat.append(label)
             if res.get("review"):
                 review.append(group)
-        result: dict[str, Any] = {"labels": flat, "groups": groups, "release": model.release_name}
+        result: MergedResult = {"labels": flat, "groups": groups, "release": model.release_name}
         if review:
             result["review"] = review
         results.append(result)

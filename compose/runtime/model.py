@@ -1,7 +1,9 @@
 """The runtime: a loaded release, and the execution of its plan on a batch of rows.
 
 Each feature a batch needs is computed once and shared by every head that reads it; a conditional
-head runs only on the rows where its gating head predicted one of its `when` labels.
+head runs only on the rows where its gating head predicted one of its `when` labels. The model
+plugs its scoring (`HeadScorer`) into the execution core (`compose.runtime.execute`), which gates,
+decides and merges, as it does for the ONNX runner.
 
 Linear heads are fused at load time (`compose.heads.fused`): one product per feature scores all of
 them. A single row or a small list of row mappings takes the row path (`compose.featurize.rows`),
@@ -18,22 +20,45 @@ import numpy as np
 import pandas as pd
 
 from compose.data.io import as_frame
-from compose.data.targets import in_when, prepare_inputs
+from compose.data.targets import prepare_inputs
 from compose.featurize.base import RowFeature, RowFeaturizer, featurizer_of, hstack
 from compose.featurize.rows import compile_row_featurizer, prepare_row, stack_rows
-from compose.heads.decide import decide
 from compose.heads.fused import FusedHeads, fuse_heads
 from compose.heads.head import Head
 from compose.plan import Plan, build_plan
 from compose.registry import Registry, resolve
+from compose.runtime.execute import execute
 from compose.runtime.outputs import GroupOutput
 from compose.runtime.predictions import Predictions
 from compose.schema.models import Schema
 from compose.store.records import Release
 from compose.store.store import ModelStore
+from compose.typing import MergedResult
 
 #: Lists of at most this many row mappings take the row path (no pandas); longer ones the batch path.
 SMALL_BATCH = 64
+
+
+class HeadScorer:
+    """The `Scorer` of a loaded release on one batch: the fused linear path for the groups it holds
+    (one product per feature, `z`), each other head's own `scores` on its stacked features."""
+
+    def __init__(self, model: ComposedModel, blocks: Mapping[str, Any], z: np.ndarray | None) -> None:
+        self.model = model
+        self.blocks = blocks
+        self.z = z
+        self.stacked: dict[tuple[str, ...], Any] = {}  # hstacked blocks, once per feature tuple
+
+    def scores(self, group: str, rows: np.ndarray | None) -> np.ndarray:
+        fused, z = self.model.fused_, self.z
+        if z is not None and group in fused.programs:
+            return fused.scores(group, z if rows is None else z[rows])
+        head = self.model.heads_[group]
+        key = tuple(head.features)
+        if key not in self.stacked:
+            self.stacked[key] = hstack([self.blocks[f] for f in head.features])
+        x = self.stacked[key]
+        return head.scores(x if rows is None else x[rows])
 
 
 class ComposedModel:
@@ -103,33 +128,9 @@ class ComposedModel:
         return inputs, self._execute(len(inputs), blocks, z)
 
     def _execute(self, n: int, blocks: Mapping[str, Any], z: np.ndarray | None) -> dict[str, GroupOutput]:
-        """Every group's output from the fused logits `z` and the feature blocks of the other heads."""
-        outputs: dict[str, GroupOutput] = {}
-        stacked: dict[tuple[str, ...], Any] = {}  # hstacked blocks, once per feature tuple
-        for group in self.groups:
-            head = self.heads_[group]
-            spec = self.schema.groups[group]
-            applied, reasons = self._gate(group, n, outputs)
-            rows = np.flatnonzero(applied)
-            if len(rows) == n and n:
-                scores = self._scores(group, head, blocks, z, stacked, None)
-            else:
-                scores = np.full((n, len(head.labels)), np.nan)
-                if len(rows):
-                    scores[rows] = self._scores(group, head, blocks, z, stacked, rows)
-            decided = decide(spec, head.labels, scores if len(rows) == n else np.nan_to_num(scores, nan=0.0))
-            outputs[group] = GroupOutput(group, applied, scores, decided, reasons)
-        return outputs
-
-    def _scores(self, group: str, head: Head, blocks: Mapping[str, Any], z: np.ndarray | None,
-                stacked: dict[tuple[str, ...], Any], rows: np.ndarray | None) -> np.ndarray:
-        if z is not None and group in self.fused_.programs:
-            return self.fused_.scores(group, z if rows is None else z[rows])
-        key = tuple(head.features)
-        if key not in stacked:
-            stacked[key] = hstack([blocks[f] for f in head.features])
-        x = stacked[key]
-        return head.scores(x if rows is None else x[rows])
+        """Every group's output, through the execution core, scored from the fused logits `z` and
+        the feature blocks of the other heads."""
+        return execute(self, HeadScorer(self, blocks, z), n)
 
     def _run_rows(self, rows: Sequence[Any]) -> dict[str, GroupOutput] | None:
         """The row path for a few row mappings; None when a row needs the pandas path (validation)."""
@@ -157,23 +158,6 @@ class ComposedModel:
                 return outputs
         return self.run(data)[1]
 
-    def _gate(self, group: str, n: int, outputs: dict[str, GroupOutput]) -> tuple[np.ndarray, list[str | None]]:
-        applied = np.ones(n, dtype=bool)
-        reasons: list[str | None] = [None] * n
-        for gate, wanted in (self.schema.groups[group].when or {}).items():
-            if gate not in outputs:
-                applied[:] = False
-                reasons = [f"{gate} is not in this release"] * n
-                continue
-            gate_labels = self.heads_[gate].labels
-            chosen = outputs[gate].decided.chosen
-            ok = in_when(gate_labels, chosen, wanted)
-            for r in np.flatnonzero(applied & ~ok):
-                got = gate_labels[chosen[r]] if chosen[r] >= 0 else "undecided"
-                reasons[r] = f"{gate} is {got}"
-            applied &= ok
-        return applied, reasons
-
     def predict(self, data: Any) -> Predictions:
         """One merged result per row: flat labels, and per group label(s), confidence, scores, version.
 
@@ -182,7 +166,7 @@ class ComposedModel:
         """
         return Predictions(self, self._outputs(data))
 
-    def predict_one(self, row: Mapping[str, Any]) -> dict[str, Any]:
+    def predict_one(self, row: Mapping[str, Any]) -> MergedResult:
         """The merged result of a single row given as a mapping of input name to value.
 
         The same result as `predict([row])[0]`, through the row path: no pandas, one fused product.

@@ -25,6 +25,21 @@ class GroupOutput:
     skipped_reason: list[str | None]
 
 
+def gate_answer(gate: str, label: str | None) -> str:
+    """The `skipped` of a row its gate ruled out: what the gate answered (None: no label, `undecided`)."""
+    return f"{gate} is {label if label is not None else 'undecided'}"
+
+
+def missing_gate(gate: str) -> str:
+    """The `skipped` of every row when the gate is not in the release."""
+    return f"{gate} is not in this release"
+
+
+def gated_off(skipped: str | None) -> str:
+    """The `reason` of a row a group's `when` gated off, from its `skipped` (the gate's answer)."""
+    return f"gated off by `when`: {skipped}"
+
+
 class ModelView(Protocol):
     """What merging reads of a loaded model (`ComposedModel` is one)."""
 

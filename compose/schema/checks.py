@@ -191,6 +191,22 @@ def _check_group(
     problems.extend(_check_tree(base, gtype, gspec.get("labels")))
     labels = [label_text(v) for v in gspec["labels"]] \
         if isinstance(gspec.get("labels"), list) and gtype != "hierarchy" else None
+    problems.extend(_check_labels(base, gtype, gspec, labels))
+    problems.extend(_check_decision(base, gtype, _d(gspec.get("decision")), labels))
+    problems.extend(_check_descriptions(base, gtype, gspec, labels))
+    metric = _d(gspec.get("gate")).get("metric")
+    if isinstance(metric, str) and gtype in _GATE_METRICS and metric not in _GATE_METRICS[str(gtype)]:
+        problems.append(((*base, "gate", "metric"), f"metric {metric!r} does not apply to a {gtype} group; "
+                                                     f"allowed: {sorted(_GATE_METRICS[str(gtype)])}"))
+    problems.extend(_check_model(base, gspec.get("model"), registry, trusted))
+    problems.extend(_check_when(gname, gspec.get("when"), groups))
+    return problems
+
+
+def _check_labels(base: Path_, gtype: str | None, gspec: dict[str, Any],
+                  labels: list[Any] | None) -> list[tuple[Path_, str]]:
+    """A group's flat labels: unique, not empty, no '|' in a multilabel one, as many as its type needs."""
+    problems: list[tuple[Path_, str]] = []
     if labels is not None:
         seen: set[Any] = set()
         for i, label in enumerate(labels):
@@ -212,14 +228,19 @@ def _check_group(
                                                  f"got {len(labels)}. Use type: multiclass for more"))
     elif gtype in ("multiclass", "multilabel") and "labels" not in gspec:
         problems.append(((*base, "labels"), f"a {gtype} group must declare its labels"))
-    decision = _d(gspec.get("decision"))
+    return problems
+
+
+def _check_decision(base: Path_, gtype: str | None, decision: dict[str, Any],
+                    labels: list[Any] | None) -> list[tuple[Path_, str]]:
+    """A group's `decision`: keys that apply to its type, a sound policy, thresholds of declared labels."""
+    problems: list[tuple[Path_, str]] = []
     allowed = _DECISION_KEYS.get(str(gtype), set())
     for key in decision:
         if gtype in _DECISION_KEYS and key in DecisionSpec.model_fields and key not in allowed:
             problems.append(((*base, "decision", key),
                              f"{key!r} does not apply to a {gtype} group; allowed here: {sorted(allowed)}"))
     if gtype in _DECISION_KEYS:
-
         problems.extend(((*base, "decision", *where), message)
                         for where, message in check_policy(str(gtype), decision, labels))
     thresholds = _d(decision.get("thresholds"))
@@ -229,13 +250,6 @@ def _check_group(
                 problems.append(((*base, "decision", "thresholds", key),
                                  f"unknown label {key!r}.{did_you_mean(str(key), [str(x) for x in labels])} "
                                  f"Declared: {labels}."))
-    problems.extend(_check_descriptions(base, gtype, gspec, labels))
-    metric = _d(gspec.get("gate")).get("metric")
-    if isinstance(metric, str) and gtype in _GATE_METRICS and metric not in _GATE_METRICS[str(gtype)]:
-        problems.append(((*base, "gate", "metric"), f"metric {metric!r} does not apply to a {gtype} group; "
-                                                     f"allowed: {sorted(_GATE_METRICS[str(gtype)])}"))
-    problems.extend(_check_model(base, gspec.get("model"), registry, trusted))
-    problems.extend(_check_when(gname, gspec.get("when"), groups))
     return problems
 
 

@@ -19,11 +19,12 @@ import anyio
 from fastapi import FastAPI
 
 from compose._version import __version__
-from compose.serve import labelstudio, metrics_routes
 from compose.serve.capture import Capture
 from compose.serve.errors import install_handlers
 from compose.serve.holder import ReleaseHolder
+from compose.serve.labelstudio import router as labelstudio_router
 from compose.serve.learning import Learner
+from compose.serve.metrics_routes import router as metrics_router
 from compose.serve.routers.health import router as health_router
 from compose.serve.routers.jobs import router as jobs_router
 from compose.serve.routers.model import router as model_router
@@ -76,8 +77,8 @@ def create_app(  # noqa: PLR0913 - the keyword-only options of `compose serve`, 
     app.include_router(model_router)
     app.include_router(samples_router)
     app.include_router(jobs_router)
-    app.include_router(metrics_routes.router)
-    app.include_router(labelstudio.router)  # Label Studio's ML backend protocol (compose.serve.labelstudio)
+    app.include_router(metrics_router)
+    app.include_router(labelstudio_router)  # Label Studio's ML backend protocol (compose.serve.labelstudio)
     _document_bodies(app, BODY_SCHEMAS)
     if capture:
         state.capture = Capture(state.live, state.samples, state.store.samples_home, state.image_root)

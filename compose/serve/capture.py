@@ -22,9 +22,10 @@ from compose.serve.holder import Live
 from compose.store.samples import SampleStore
 from compose.store.served import ServedLog, ServedRow
 from compose.store.served import now as served_now
+from compose.typing import MergedResult
 
 log = logging.getLogger("compose.serve")
-_Item = tuple[list[dict[str, Any]], list[dict[str, Any]] | None, str]
+_Item = tuple[list[dict[str, Any]], list[MergedResult] | None, str]
 
 
 class Capture:
@@ -41,7 +42,7 @@ class Capture:
         self.thread = threading.Thread(target=self._run, name="compose-serve-capture", daemon=True)
         self.thread.start()
 
-    def add(self, rows: list[dict[str, Any]], results: list[dict[str, Any]] | None = None) -> None:
+    def add(self, rows: list[dict[str, Any]], results: list[MergedResult] | None = None) -> None:
         with contextlib.suppress(queue.Full):  # never slow a prediction down for the labelling queue
             self.queue.put_nowait((rows, results, served_now()))
 

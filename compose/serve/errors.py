@@ -94,9 +94,10 @@ RESPONSES: dict[int, str] = {
 }
 
 
-def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
-    """The OpenAPI `responses` of a router: the error answers `codes`, each an `ErrorBody`."""
-    return {code: {"model": ErrorBody, "description": RESPONSES[code]} for code in codes}
+def responses(*codes: int, described: dict[int, str] | None = None) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI `responses` of a router: the error answers `codes`, each an `ErrorBody`
+    (`described`: a router's own wording of some of them)."""
+    return {code: {"model": ErrorBody, "description": (described or {}).get(code, RESPONSES[code])} for code in codes}
 
 
 #: compose's own errors as answers: (exception, HTTP status, code, headers), the first match wins.

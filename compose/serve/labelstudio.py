@@ -36,8 +36,7 @@ from fastapi.responses import JSONResponse
 from compose.data.io import as_frame
 from compose.errors import DataError
 from compose.labelstudio import annotation_cells, prediction, sample_id, task_rows, to_names
-from compose.serve.errors import ApiError
-from compose.serve.messages import ErrorBody
+from compose.serve.errors import ApiError, responses
 from compose.serve.security import TOKEN_ENV
 
 SOURCE = "labelstudio"
@@ -83,9 +82,8 @@ def _state(request: Request) -> Any:
 
 State = Annotated[Any, Depends(_state)]
 router = APIRouter(prefix="/labelstudio", tags=["labelstudio"], dependencies=[Depends(labelstudio_authorized)],
-                   responses={code: {"model": ErrorBody, "description": text} for code, text in {
-                       401: "no or wrong credentials", 403: "the server was started with --no-learn",
-                       422: "a task or annotation that the schema refuses", 503: "no release is live yet"}.items()})
+                   responses=responses(401, 403, 422, 503, described={
+                       401: "no or wrong credentials", 422: "a task or annotation that the schema refuses"}))
 
 
 @router.get("/health")

@@ -217,11 +217,11 @@ class Learner:
         try:
             future = self._pool.executor.submit(retrain_group, str(self.holder.store.path), job.model_copy())
         except BrokenProcessPool as exc:  # the worker died between two jobs
-            self._finish(job.model_copy(update={"status": "failed", "error": f"the worker process is gone ({exc})"}),
+            self._finish(job.updated(status="failed", error=f"the worker process is gone ({exc})"),
                          broken=True)
             return
         except RuntimeError as exc:  # the executor was shut down
-            self._finish(job.model_copy(update={"status": "failed", "error": f"the worker process is gone ({exc})"}))
+            self._finish(job.updated(status="failed", error=f"the worker process is gone ({exc})"))
             return
         log.info("compose serve: job %s retrains group %s", job.id, group)
         future.add_done_callback(functools.partial(self._done, job))
@@ -232,10 +232,9 @@ class Learner:
             finished = future.result()
         except BrokenProcessPool as exc:  # the worker process crashed (killed, out of memory)
             broken = True
-            finished = job.model_copy(update={"status": "failed", "error": f"the worker process crashed ({exc})"})
+            finished = job.updated(status="failed", error=f"the worker process crashed ({exc})")
         except Exception as exc:  # a bug in the job: it failed, the worker is fine
-            finished = job.model_copy(update={"status": "failed",
-                                              "error": f"the retrain failed ({type(exc).__name__}: {exc})"})
+            finished = job.updated(status="failed", error=f"the retrain failed ({type(exc).__name__}: {exc})")
         if finished.status == "released":
             self.holder.refresh()  # swap the new release in now
         with self._cond:

@@ -12,9 +12,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-#: One input value: text, a number, a boolean or null (empty). Nested values are refused.
-Cell = str | int | float | bool | None
-Row = dict[str, Cell]
+from compose.typing import Outcome, Row, Source
+
 ReleaseName = Annotated[str, Field(pattern=r"^r\d{4,}$", description="a release name such as r0003",
                                    examples=["r0001"])]
 
@@ -33,26 +32,32 @@ class PredictRequest(_Strict):
 
 
 class GroupResult(_Strict):
-    """One group's answer for one row, as in `compose predict`'s JSON Lines."""
+    """One group's answer for one row, as in `compose predict`'s JSON Lines (`compose.typing.GroupResult`,
+    field by field: tests/runtime/test_result_types.py)."""
 
     label: str | None = None
     labels: list[str] | None = None
     confidence: float | None = None
+    path: list[str] | None = Field(None, description="a hierarchy's path from the top, as far as it is confident")
+    path_confidence: float | None = None
+    skipped: str | None = Field(None, description="the gate's answer on a row the group's `when` gated off")
     scores: dict[str, float] | None = None
     version: int
-    source: Literal["model", "zero-shot"] | None = Field(
+    versions: dict[str, int] | None = Field(None, description="a hierarchy's heads and the version of each")
+    source: Source | None = Field(
         None, description="`zero-shot`: the group's head reads its label texts (cold start); absent: a trained head")
-    decision_version: int | None = None
-    outcome: str
-    reason: str | None = None
-    skipped: str | None = None
     abstained: str | None = None
     review: bool | None = None
     candidate: str | None = None
+    decision_version: int | None = Field(description="the tuned decision in force; null: the schema's own")
+    outcome: Outcome
+    stopped_at: str | None = Field(None, description="the inner node a hierarchy's path stopped at")
+    reason: str | None = None
 
 
 class MergedResult(_Strict):
-    """One row's merged answer: flat labels, every group's detail and the release that answered."""
+    """One row's merged answer: flat labels, every group's detail and the release that answered
+    (`compose.typing.MergedResult`)."""
 
     labels: list[str]
     groups: dict[str, GroupResult]
@@ -223,6 +228,10 @@ class Job(_Strict):
                                                                    "and others whose annotations changed meanwhile)")
     error: str | None = None
     seconds: float | None = None
+
+    def updated(self, **changes: Any) -> Job:
+        """A copy with `changes`, validated: a misspelt field or a value of the wrong type raises."""
+        return Job.model_validate({**self.model_dump(), **changes})
 
 
 class JobsPage(_Strict):

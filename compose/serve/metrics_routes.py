@@ -26,6 +26,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from compose.typing import MergedResult
+
 NONE_LABEL = "(none)"
 CONFIDENCE_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0)
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
@@ -79,7 +81,7 @@ class ServeMetrics:
             child = self._children[key] = getattr(self, kind).labels(*labels)
         return child
 
-    def observe(self, results: Sequence[dict[str, Any]], seconds: float) -> None:
+    def observe(self, results: Sequence[MergedResult], seconds: float) -> None:
         """Count the answers of one request that took `seconds`."""
         self.latency.observe(seconds)
         self.rows.inc(len(results))
@@ -113,7 +115,7 @@ def metrics_of(state: Any) -> ServeMetrics:
     return found
 
 
-def observe(state: Any, results: Sequence[dict[str, Any]], seconds: float) -> None:
+def observe(state: Any, results: Sequence[MergedResult], seconds: float) -> None:
     """The hook of `/v1/predict`: count a request's answers."""
     metrics_of(state).observe(results, seconds)
 

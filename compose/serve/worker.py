@@ -33,13 +33,13 @@ def warm_up() -> int:
 
 
 def _outcome(report: LearnReport, group: str) -> dict[str, Any]:
+    """The fields of the job's record that the learning run fills in (validated by `Job.updated`)."""
     out: dict[str, Any] = {"release": report.release, "retrained": list(report.groups)}
     g = report.groups.get(group)
     trained = report.train.groups.get(group) if report.train is not None else None
     if g is None or trained is None:
-        out["status"] = "unchanged"
-        out["error"] = f"group {group!r} has no annotation newer than its live version: nothing to retrain"
-        return out
+        return {**out, "status": "unchanged",
+                "error": f"group {group!r} has no annotation newer than its live version: nothing to retrain"}
     out.update(status="released" if g.released else "refused", version=g.version, n_train=g.rows_after,
                n_holdout=trained.n_holdout, samples=g.rows_after + trained.n_holdout,
                metrics={k: v for k, v in trained.metrics.items() if isinstance(v, int | float) or v is None},
@@ -67,4 +67,4 @@ def retrain_group(model_dir: str, job: Job) -> Job:
         outcome = {**base, **_outcome(report, job.group)}
     except ComposeError as exc:
         outcome = {**base, "status": "failed", "error": str(exc)}
-    return job.model_copy(update={**outcome, "seconds": time.perf_counter() - t0})
+    return job.updated(**outcome, seconds=time.perf_counter() - t0)

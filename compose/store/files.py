@@ -4,11 +4,18 @@ intact artifact cannot be loaded."""
 from __future__ import annotations
 
 import datetime as dt
+import errno
+import fcntl
 import hashlib
 import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import BinaryIO
 
 import joblib
 
+from compose.errors import StoreLockedError
 from compose.store.records import FeatureMeta, GroupMeta, VersionMeta
 from compose.store.remote import StorePath
 
@@ -49,3 +56,26 @@ def sha256_file(path: StorePath) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def wait_for_lock(fh: BinaryIO, lock_path: Path, what: str, timeout: float,
+                  on_wait: Callable[[str], None] | None) -> None:
+    """Take the exclusive flock of the open `lock_path`, waiting up to `timeout` seconds for its
+    holder (named in the file); `on_wait` is told once that it waits. StoreLockedError past that."""
+    deadline = time.monotonic() + timeout
+    told = False
+    while True:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except OSError as exc:
+            if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                raise
+            holder = lock_path.read_text(encoding="utf-8").strip() or "another process"
+            if time.monotonic() >= deadline:
+                raise StoreLockedError(f"{what} is locked by {holder} for more than {timeout:.0f}s; "
+                                       "wait for it to finish, or raise the timeout") from exc
+            if not told and on_wait is not None:
+                on_wait(f"waiting for the store lock held by {holder} ...")
+                told = True
+            time.sleep(0.2)

@@ -6,7 +6,7 @@ with these types and never with the raw JSON. A file that does not parse (a miss
 of the wrong type, an unknown field) is an `IntegrityError` that names the file and the field.
 
 Store formats are numbered. Format 1 is the first layout (written by compose 0.1.0: decisions
-pickled, a holdout stored as a mapping; `tests/data/store-0.1.0` is one); format 2 is today's
+pickled, a holdout stored as a mapping; `tests/fixtures/store-0.1.0` is one); format 2 is today's
 (decisions written as data, release signatures, fit files). A format 1 store parses as it is: every
 field added since is optional, so format 2 reads both.
 """

@@ -169,6 +169,15 @@ class UpsertReport:
     #: annotation changes matched to a sample by the order of rows among equal inputs (no id column)
     ambiguous: int = 0
 
+    def warn_ambiguous(self, where: str) -> None:
+        """Add the warning about the annotation changes matched by row order (`ambiguous`), if any."""
+        if self.ambiguous:
+            self.warnings.append(
+                f"{where}: {self.ambiguous} annotation change{'s' * (self.ambiguous > 1)} landed on samples "
+                "whose inputs other stored samples repeat; rows without an id are matched to those samples by "
+                "their order among rows with equal inputs, so to correct one sample exactly give the data an "
+                "`id` column (compose samples --export FILE writes every sample's id)")
+
     @property
     def groups_changed(self) -> list[str]:
         """The groups whose annotations this upsert added or changed."""

@@ -139,12 +139,7 @@ class SampleStore(SampleDatabase):
                 raise _NothingNew  # leave the database untouched, byte for byte
             report.revision = rev
         report.ids = list(ids)
-        if report.ambiguous:
-            report.warnings.append(
-                f"{where}: {report.ambiguous} annotation change{'s' * (report.ambiguous > 1)} landed on samples "
-                "whose inputs other stored samples repeat; rows without an id are matched to those samples by "
-                "their order among rows with equal inputs, so to correct one sample exactly give the data an "
-                "`id` column (compose samples --export FILE writes every sample's id)")
+        report.warn_ambiguous(where)
         for message in report.warnings:
             log.warning(message)
         return report

@@ -21,9 +21,10 @@ import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import astuple, dataclass
 from pathlib import Path
-from typing import Any, Self
+from typing import Self
 
 from compose.errors import ArtifactNotFoundError, EnvironmentFault, StoreError
+from compose.typing import MergedResult
 
 FILENAME = "served.sqlite"
 BUSY_TIMEOUT_MS = 30_000
@@ -70,7 +71,7 @@ class ServedRow:
         return [self.label]
 
     @staticmethod
-    def from_results(results: Sequence[dict[str, Any]], ids: Sequence[str | None], *, at: str) -> list[ServedRow]:
+    def from_results(results: Sequence[MergedResult], ids: Sequence[str | None], *, at: str) -> list[ServedRow]:
         """The rows of merged results (as `/v1/predict` answers them), each with its captured sample's id."""
         out: list[ServedRow] = []
         for result, sample in zip(results, ids, strict=True):

@@ -20,13 +20,10 @@ On object storage (compose.store.remote): the same layout, no lock, no rename (c
 from __future__ import annotations
 
 import contextlib
-import errno
-import fcntl
 import json
 import logging
 import os
 import shutil
-import time
 import uuid
 import warnings
 from collections.abc import Callable, Iterator
@@ -43,10 +40,9 @@ from compose.errors import (
     PluginError,
     StoreConflictError,
     StoreError,
-    StoreLockedError,
 )
 from compose.store import artifacts
-from compose.store.files import library_versions, missing_plugin_message, now, sha256_file
+from compose.store.files import library_versions, missing_plugin_message, now, sha256_file, wait_for_lock
 from compose.store.layout import (
     KINDS,
     META,
@@ -177,24 +173,7 @@ class ModelStore:
         except OSError as exc:
             raise environment_fault(exc, str(self.path), "opening the store") from exc
         try:
-            deadline = time.monotonic() + timeout
-            told = False
-            while True:
-                try:
-                    fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except OSError as exc:
-                    if exc.errno not in (errno.EAGAIN, errno.EACCES):
-                        raise
-                    holder = lock_path.read_text(encoding="utf-8").strip() or "another process"
-                    if time.monotonic() >= deadline:
-                        raise StoreLockedError(
-                            f"store {str(self.path)!r} is locked by {holder} for more than {timeout:.0f}s; "
-                            "wait for it to finish, or raise the timeout") from exc
-                    if not told and on_wait is not None:
-                        on_wait(f"waiting for the store lock held by {holder} ...")
-                        told = True
-                    time.sleep(0.2)
+            wait_for_lock(fh, lock_path, f"store {str(self.path)!r}", timeout, on_wait)
             with contextlib.suppress(OSError):  # the holder's note is a courtesy; a full disk must not stop us
                 fh.seek(0)
                 fh.truncate()

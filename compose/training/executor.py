@@ -27,6 +27,7 @@ import pickle
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
+from multiprocessing.process import BaseProcess
 from typing import Any, Protocol
 
 from compose.heads.head import fit_estimator, fit_workers
@@ -138,11 +139,14 @@ class ProcessExecutor:
             return LocalExecutor(on_fit=self.on_fit).map(jobs)
         matrices, index = distinct_matrices(jobs)
         context = multiprocessing.get_context("spawn")  # no fork of a threaded parent
+        before = _children()
         pool = ProcessPoolExecutor(max_workers=n, mp_context=context, initializer=init_worker,
                                    initargs=(os.getpid(), pickle.dumps(matrices, protocol=pickle.HIGHEST_PROTOCOL)))
         futures: list[Future[Any]] = []
+        workers: list[BaseProcess] | None = None
         try:
             futures = [pool.submit(run_in_worker, job.without_x(), k) for job, k in zip(jobs, index, strict=True)]
+            workers = _started_since(before)  # each submit starts a worker until there are n of them
             done = 0
             pending = set(futures)
             while pending:
@@ -157,12 +161,22 @@ class ProcessExecutor:
             # A failed fit, Ctrl-C or SIGTERM: stop the other fits now rather than wait for them.
             for f in futures:
                 f.cancel()
-            for process in list((pool._processes or {}).values()):
+            for process in workers if workers is not None else _started_since(before):
                 process.terminate()
             pool.shutdown(wait=False, cancel_futures=True)
             raise
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _children() -> set[int | None]:
+    """The process ids of this process's live `multiprocessing` children (`active_children`, public)."""
+    return {process.pid for process in multiprocessing.active_children()}
+
+
+def _started_since(before: set[int | None]) -> list[BaseProcess]:
+    """The children started since `before` was taken: a pool's workers, known without its private `_processes`."""
+    return [process for process in multiprocessing.active_children() if process.pid not in before]
 
 
 class JoblibExecutor:

@@ -41,7 +41,7 @@ from compose.heads.auto import AUTO, SearchResult, search
 from compose.heads.head import Head, assemble_head
 from compose.heads.zero_shot import answers_zero_shot, label_counts, zero_shot_feature, zero_shot_head
 from compose.metrics import gate_metric_name
-from compose.plan import Plan, build_plan, feature_node
+from compose.plan import Plan, build_plan
 from compose.registry import Registry, resolve
 from compose.schema.hierarchy import head_hint
 from compose.schema.models import Schema
@@ -202,21 +202,29 @@ def fit_and_release(  # noqa: PLR0913 - the lifecycle commands' options, keyword
             run = read_samples(schema, model_store, incoming, groups, refit, reg)
         run.accept_new_labels, run.warm_start = accept_new_labels, warm_start
         run.artifact_format = artifact_format or schema.store.artifact_format
-        read_live_release(run)
-        fit_features(run, refit)
-        choose_zero_shot(run)
-        fit_heads(run, executor if executor is not None else AutoExecutor(n_jobs), budget_s)
-        write_feature_versions(run)
-        for g in run.trained:
-            gate_and_write_head(run, g, gate=gate, force=force, note=note)
-        hold_back_refused_features(run)
-        body = compose_release(run, note)
-        if body is not None:
-            run.report.release = run.store.write_release(body)
-            log.info("release %s is live (%s)", run.report.release, note)
+        fit_and_write(run, refit, executor if executor is not None else AutoExecutor(n_jobs), budget_s,
+                      gate=gate, force=force, note=note)
     if run.samples is not None:
         run.samples.close()
     return run.report
+
+
+def fit_and_write(run: TrainingRun, refit: set[str] | None, executor: FitExecutor, budget_s: float | None, *,
+                  gate: bool, force: bool, note: str) -> None:
+    """Steps 2 to 8, under the store's lock: fit the features and heads, write the versions, gate
+    them, and write the release of what passes."""
+    read_live_release(run)
+    fit_features(run, refit)
+    choose_zero_shot(run)
+    fit_heads(run, executor, budget_s)
+    write_feature_versions(run)
+    for g in run.trained:
+        gate_and_write_head(run, g, gate=gate, force=force, note=note)
+    hold_back_refused_features(run)
+    body = compose_release(run, note)
+    if body is not None:
+        run.report.release = run.store.write_release(body)
+        log.info("release %s is live (%s)", run.report.release, note)
 
 
 def _groups_read(schema: Schema, live: Release | None, groups: list[str] | None,
@@ -250,12 +258,12 @@ def read_samples(schema: Schema, store: ModelStore, incoming: Incoming | None, g
     except BaseException:
         samples.close()
         raise
-    for line in notes:
-        if "the data has no column" in line or "no labelled training rows in this file" in line:
-            _warn(report, line)
+    for note in notes:
+        if note.kind == "warning":
+            _warn(report, note.text)
         else:
-            report.notes.append(line)
-            log.info(line)
+            report.notes.append(note.text)
+            log.info(note.text)
     selections = {}
     for g in trained:
         selections[g] = select_rows(schema, g, data.targets, data.holdout, data.hashes, len(data.hashes),
@@ -345,8 +353,7 @@ def fit_features(run: TrainingRun, refit: set[str] | None) -> None:
     needed = sorted({f for g in run.trained for f in schema.features_of(g)})
     run.to_fit = [f for f in needed if (refit is None or f in refit or f not in live_features)]
     for f in run.to_fit:
-        readers = [n.split(":", 1)[1] for n in run.plan.dependents(feature_node(f)) if n.startswith("head:")]
-        others = [g for g in readers if g not in run.trained and live is not None and g in live.groups]
+        others = [g for g in run.plan.readers_of(f) if g not in run.trained and live is not None and g in live.groups]
         if others:
             run.warn(f"feature {f!r} is refitted, so the live heads {others} that read it cannot stay in "
                      f"the release; retrain them too (compose retrain --feature {f})")

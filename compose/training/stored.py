@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -21,7 +21,7 @@ from compose.data.io import as_frame, source_of
 from compose.data.targets import parse_targets, split_tags
 from compose.errors import DataError, SchemaError
 from compose.heads.zero_shot import zero_shot_feature
-from compose.plan import Plan, feature_node
+from compose.plan import Plan
 from compose.schema.hierarchy import head_hint
 from compose.schema.models import Schema
 from compose.store.names import version_name
@@ -67,10 +67,20 @@ def _stored_rows(data: SampleSet, group: str) -> int:
     return 0 if t is None else int((t.labelled & ~data.holdout).sum())
 
 
+NoteKind = Literal["note", "warning"]
+
+
+@dataclass(frozen=True)
+class Note:
+    """One line a run says about a group: a `note` (logged, in the report's notes) or a `warning`."""
+
+    text: str
+    kind: NoteKind = "note"
+
+
 def groups_to_train(schema: Schema, plan: Plan, data: SampleSet, live: Release | None, incoming: Incoming | None,
-                    groups: list[str] | None, refit: set[str] | None) -> tuple[list[str], list[str]]:
-    """The groups a run trains, in plan order, and what it says about the others (the lines that
-    start `group 'G': the data has no column` or `...: no labelled training rows` are warnings).
+                    groups: list[str] | None, refit: set[str] | None) -> tuple[list[str], list[Note]]:
+    """The groups a run trains, in plan order, and what it says about the others.
 
     `groups` given: exactly those (each needs stored labelled training samples). Otherwise the
     groups the data labels, and groups with stored labels that are not live yet. Then every live
@@ -78,47 +88,77 @@ def groups_to_train(schema: Schema, plan: Plan, data: SampleSet, live: Release |
     is added, to be retrained from its stored samples; one that has none refuses the run.
     """
     live_groups = live.groups if live is not None else {}
-    live_features = live.features if live is not None else {}
-    notes: list[str] = []
+    notes: list[Note] = []
     cold = {g for g in schema.groups if zero_shot_feature(schema, g) is not None}  # may train with no label
     if groups is not None:
-        trained = list(groups)
-        absent = [g for g in groups if incoming is not None and g not in incoming.columns and not _stored_rows(data, g)
-                  and g not in cold]
-        if absent:
-            raise DataError(f"{incoming.source if incoming else 'the data'}: no column for group"
-                            f"{'s' if len(absent) > 1 else ''} {absent}; add the column with its labels")
+        trained = _named_groups(groups, data, incoming, cold)
     else:
-        labelled = incoming.labelled if incoming is not None else []
-        if incoming is not None and not incoming.columns and not cold:
-            raise DataError(f"{incoming.source}: no group column found; expected one of {list(schema.groups)} "
-                            "(one column per group, named after it)")
-        if incoming is not None and not labelled and not cold:
-            raise DataError(f"{incoming.source}: no group has labelled rows in this file; fill in at least one "
-                            "group column")
-        trained = list(labelled)
-        for g in schema.groups:
-            if g in trained:
-                continue
-            if g not in live_groups and _stored_rows(data, g):
-                trained.append(g)
-                notes.append(f"group {g!r}: no labels in this data and no live version; trained on its "
-                             f"{_stored_rows(data, g)} stored training samples")
-            elif g not in live_groups and g in cold:
-                trained.append(g)
-                notes.append(f"group {g!r}: no labelled samples yet; it answers zero-shot from its label texts")
-            elif g not in live_groups and incoming is not None:
-                notes.append(f"group {g!r}: the data has no column {g!r}, so it is not trained from this file"
-                             if g not in incoming.columns else
-                             f"group {g!r}: no labelled training rows in this file; not trained")
-    while True:  # a refitted feature takes every live head that reads it along
-        needed = {f for g in trained for f in schema.features_of(g)}
+        trained = _groups_of_the_data(schema, data, live, incoming, cold, notes)
+    trained.extend(_readers_of_refitted(schema, plan, data, live, trained, refit, notes))
+    notes.extend(Note(f"group {g!r}: no labels in this data; its live version {version_name(live_groups[g].version)} "
+                      "stays") for g in schema.groups if g in live_groups and g not in trained)
+    missing = [g for g in trained if not _stored_rows(data, g) and g not in cold]
+    if missing:
+        raise DataError(f"no labelled training samples for group{'s' * (len(missing) > 1)} {missing}, in the data "
+                        "or in the sample store; add rows labelled for it")
+    order = plan.groups_in_order()
+    return [g for g in order if g in trained], notes
+
+
+def _named_groups(groups: list[str], data: SampleSet, incoming: Incoming | None, cold: set[str]) -> list[str]:
+    """The groups a run names (learn, retrain --group, train --only), each with labels to train on."""
+    absent = [g for g in groups if incoming is not None and g not in incoming.columns and not _stored_rows(data, g)
+              and g not in cold]
+    if absent:
+        raise DataError(f"{incoming.source if incoming else 'the data'}: no column for group"
+                        f"{'s' if len(absent) > 1 else ''} {absent}; add the column with its labels")
+    return list(groups)
+
+
+def _groups_of_the_data(schema: Schema, data: SampleSet, live: Release | None, incoming: Incoming | None,
+                        cold: set[str], notes: list[Note]) -> list[str]:
+    """The groups the data labels, and the groups not live yet that have stored labels or answer zero-shot."""
+    live_groups = live.groups if live is not None else {}
+    labelled = incoming.labelled if incoming is not None else []
+    if incoming is not None and not incoming.columns and not cold:
+        raise DataError(f"{incoming.source}: no group column found; expected one of {list(schema.groups)} "
+                        "(one column per group, named after it)")
+    if incoming is not None and not labelled and not cold:
+        raise DataError(f"{incoming.source}: no group has labelled rows in this file; fill in at least one "
+                        "group column")
+    trained = list(labelled)
+    for g in schema.groups:
+        if g in trained or g in live_groups:
+            continue
+        if _stored_rows(data, g):
+            trained.append(g)
+            notes.append(Note(f"group {g!r}: no labels in this data and no live version; trained on its "
+                              f"{_stored_rows(data, g)} stored training samples"))
+        elif g in cold:
+            trained.append(g)
+            notes.append(Note(f"group {g!r}: no labelled samples yet; it answers zero-shot from its label texts"))
+        elif incoming is not None:
+            notes.append(Note(f"group {g!r}: the data has no column {g!r}, so it is not trained from this file"
+                              if g not in incoming.columns else
+                              f"group {g!r}: no labelled training rows in this file; not trained", "warning"))
+    return trained
+
+
+def _readers_of_refitted(schema: Schema, plan: Plan, data: SampleSet, live: Release | None, trained: list[str],
+                         refit: set[str] | None, notes: list[Note]) -> list[str]:
+    """The live groups to retrain along with `trained`: a refitted feature takes every live head
+    that reads it along (and the features those heads read in turn)."""
+    live_groups = live.groups if live is not None else {}
+    live_features = live.features if live is not None else {}
+    added: list[str] = []
+    while True:
+        needed = {f for g in [*trained, *added] for f in schema.features_of(g)}
         to_fit = {f for f in needed if refit is None or f in refit or f not in live_features}
-        readers = {n.split(":", 1)[1] for f in to_fit for n in plan.dependents(feature_node(f))
-                   if n.startswith("head:")}
-        more = sorted(g for g in readers if g in live_groups and g in schema.groups and g not in trained)
+        readers = {g for f in to_fit for g in plan.readers_of(f)}
+        more = sorted(g for g in readers if g in live_groups and g in schema.groups and g not in trained
+                      and g not in added)
         if not more:
-            break
+            return added
         for g in more:
             reads = sorted(set(schema.features_of(g)) & to_fit)
             if not _stored_rows(data, g):
@@ -128,17 +168,9 @@ def groups_to_train(schema: Schema, plan: Plan, data: SampleSet, live: Release |
                     f"would leave the release. Add data labelled for {g!r} (or seed the sample store with the data "
                     f"it was trained on: compose samples --store DIR --import FILE), or train only the groups you "
                     f"mean to on the live features (--only)")
-            notes.append(f"group {g!r}: reads refitted feature{'s' * (len(reads) > 1)} {reads}; retrained from its "
-                         f"{_stored_rows(data, g)} stored training samples")
-        trained.extend(more)
-    notes.extend(f"group {g!r}: no labels in this data; its live version {version_name(live_groups[g].version)} stays"
-                 for g in schema.groups if g in live_groups and g not in trained)
-    missing = [g for g in trained if not _stored_rows(data, g) and g not in cold]
-    if missing:
-        raise DataError(f"no labelled training samples for group{'s' * (len(missing) > 1)} {missing}, in the data "
-                        "or in the sample store; add rows labelled for it")
-    order = plan.groups_in_order()
-    return [g for g in order if g in trained], notes
+            notes.append(Note(f"group {g!r}: reads refitted feature{'s' * (len(reads) > 1)} {reads}; retrained "
+                              f"from its {_stored_rows(data, g)} stored training samples"))
+        added.extend(more)
 
 
 def fitted_rows(store: ModelStore, samples: SampleStore, live: Release | None, group: str,

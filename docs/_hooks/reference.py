@@ -3,7 +3,7 @@ Python API reference from `compose.__all__`, and the home page from README.md.
 
 `mkdocs.yml` names this file under `hooks:`, so every `mkdocs build` writes both pages afresh
 (they exist in the built site only, never in docs/): a new command, option or public name appears in
-the manual without an edit, and a removed one disappears. `tests/test_docs.py` reads the same text.
+the manual without an edit, and a removed one disappears. `tests/system/test_docs.py` reads the same text.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ SECTIONS: dict[str, str] = {
     "cluster": "Training and learning",
     "runtime": "Models and predictions",
     "estimator": "Models and predictions",
+    "typing": "Models and predictions",
     "data": "Data files",
     "advisor": "Data files",
     "store": "Stores and samples",

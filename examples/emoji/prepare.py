@@ -1,7 +1,7 @@
 """Prepare the emoji image example from the npm package `emoji-datasource-google` 16.0.0.
 
     python examples/emoji/prepare.py --package out/emoji-src/package --out examples/emoji/emoji.csv
-    python examples/emoji/prepare.py --package out/emoji-src/package --subset tests/data/emoji
+    python examples/emoji/prepare.py --package out/emoji-src/package --subset tests/fixtures/emoji
 
 Writes one row per 64x64 Noto PNG: `image` (the path relative to the CSV), `base` (the base emoji's
 code point sequence: its skin-tone variants share it, and the schema's `training.group_by: base`

@@ -55,7 +55,7 @@ def build() -> pd.DataFrame:
 if __name__ == "__main__":
     df = build()
     df.to_csv(HERE / "movies.csv.gz", index=False, compression={"method": "gzip", "mtime": 0})
-    df.head(1200).to_csv(HERE.parent.parent / "tests" / "data" / "movies_sample.csv", index=False)
+    df.head(1200).to_csv(HERE.parent.parent / "tests" / "fixtures" / "movies_sample.csv", index=False)
     print(f"wrote {len(df)} rows to {HERE / 'movies.csv.gz'}")
     for col in ("language", "country", "decade", "mpaa"):
         print(col, df[col].value_counts(dropna=False).to_dict())

@@ -1,5 +1,5 @@
 """The sample store moves forward by migrations: a store written by wave 2's main (format 1) opens,
-is migrated to today's format, keeps every sample and annotation, and learns (tests/data/store-wave2)."""
+is migrated to today's format, keeps every sample and annotation, and learns (tests/fixtures/store-wave2)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from compose.errors import StoreError
 from compose.store.sample_db import FORMAT, MIGRATIONS
 from compose.store.samples import SampleStore
 
-FIXTURE = Path(__file__).resolve().parents[1] / "data" / "store-wave2"
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "store-wave2"
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ the writes answer 403.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -119,7 +120,7 @@ def delete_annotation(sample_id: str, group: GroupDep, state: StateDep, store: S
                   "scheduled": scheduled(state, [group] if revision is not None else [])})
 
 
-def _disagrees(annotation: Cell, result: dict[str, Any], labels: list[str]) -> bool:
+def _disagrees(annotation: Cell, result: Mapping[str, Any], labels: list[str]) -> bool:
     """Whether the live release's answer for a group differs from a sample's annotation of it."""
     if "labels" in result and "label" not in result:  # multilabel
         chosen = set(result.get("labels") or [])
@@ -149,5 +150,5 @@ def _review(state: ServeState, samples: SampleStore, group: str, split: str | No
     return {"samples": found, "next_after": cursor}
 
 
-def _with_prediction(sample: Sample, result: dict[str, Any]) -> dict[str, Any]:
+def _with_prediction(sample: Sample, result: Mapping[str, Any]) -> dict[str, Any]:
     return {**sample.to_dict(), "prediction": result}
