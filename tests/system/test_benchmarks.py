@@ -49,7 +49,7 @@ BENCHES = [
           # a training step renamed by a refactor: benchmarks/fit_parts.py must follow it
           forbidden=("steps not found",)),
     Bench("samples.py", (rf"^import: 2,000 rows in {NUMBER} s",
-                         rf"^learn: 100 new decade labels in a store of 1,000 samples: {NUMBER} s .* ratio "
+                         rf"^learn: 100 new decade labels in a store of 600 samples: {NUMBER} s .* ratio "
                          rf"{NUMBER}x")),
     Bench("export.py", (r"^data\s+compose p50\s+p95\s+onnx p50",
                         rf"^penguins\s+{NUMBER}\s+{NUMBER}\s+{NUMBER}",
