@@ -202,7 +202,7 @@ def scenario(name: str, schema: Schema, df: pd.DataFrame, mode: Mode) -> dict[st
     model, baselines = fits(r, schema, df, inputs, targets, train, work)
     stage(name, "fit", start)
     loads(r, schema, work, list(baselines), mode)
-    stage(name, "load", start)
+    stage(name, "load" if "load" in r else "loads listed", start)
     batches(r, model, baselines, schema, df, mode)
     stage(name, "batch", start)
     one_rows(r, model, baselines, schema, df, mode.calls, mode.few_calls)
@@ -250,13 +250,22 @@ def fits(r: dict[str, Any], schema: Schema, df: pd.DataFrame, inputs: pd.DataFra
 
 
 def loads(r: dict[str, Any], schema: Schema, work: Path, baselines: list[str], mode: Mode) -> None:
-    """Cold start: a fresh process loads the release (or the pickled baseline)."""
+    """Cold start: a fresh process loads the release (or the pickled baseline). With
+    `one_load_process` the loads are only listed here, for `shared_loads` after every data set."""
     pairs = [("compose", work / "store" / schema.name), *(("joblib", work / f"{k}.joblib") for k in baselines)]
     keys = ["compose", *baselines]
     if mode.one_load_process:
-        r["load"] = dict(zip(keys, _loads(pairs), strict=True))
+        r["load_pairs"] = list(zip(keys, pairs, strict=True))
     else:
         r["load"] = {key: load_stats(kind, path, mode.loads) for key, (kind, path) in zip(keys, pairs, strict=True)}
+
+
+def shared_loads(results: list[dict[str, Any]]) -> None:
+    """--smoke: every listed load of every data set in one fresh process (one interpreter start-up)."""
+    listed = [(r, key, pair) for r in results for key, pair in r.pop("load_pairs", [])]
+    if listed:
+        for (r, key, _), stats in zip(listed, _loads([pair for _, _, pair in listed]), strict=True):
+            r.setdefault("load", {})[key] = stats
 
 
 def batches(r: dict[str, Any], model: Any, baselines: dict[str, Any], schema: Schema, df: pd.DataFrame,
@@ -289,7 +298,7 @@ def one_rows(r: dict[str, Any], model: Any, baselines: dict[str, Any], schema: S
              calls: int, few: int) -> None:
     """One row: p50 and p99 of single calls on distinct rows."""
     rows = mappings(df.sample(n=min(500, len(df)), random_state=1), schema)
-    frames = [prepare_inputs(pd.DataFrame([row]), schema) for row in rows[:200]]
+    frames = [prepare_inputs(pd.DataFrame([row]), schema) for row in rows[:min(200, calls)]]
     lat = {"compose": latencies(model.predict_one, rows, calls)}
     lat.update({k: latencies(b.predict_proba, frames, few) for k, b in baselines.items()})
     featurizers = model.row_featurizers_
@@ -431,6 +440,7 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         results.append(scenario(name, schema, df, MODES[mode]))
         print(f"[{name}: {time.perf_counter() - t0:.0f} s]", file=sys.stderr)
+    shared_loads(results)
     print(f"`{' '.join(['python', 'benchmarks/run.py', *(argv if argv is not None else sys.argv[1:])])}` on "
           f"{os.cpu_count()} cores (nproc {len(os.sched_getaffinity(0))}), {platform.machine()}, Python "
           f"{platform.python_version()}, scikit-learn {sklearn.__version__}, numpy {np.__version__}, "

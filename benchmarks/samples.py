@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/samples.py            # 1,000,000 rows imported; learn on a 100,000-sample store
     .venv/bin/python benchmarks/samples.py --quick    # 100,000 rows; a 20,000-sample store
-    .venv/bin/python benchmarks/samples.py --smoke    # CI: 2,000 rows; a 1,000-sample store
+    .venv/bin/python benchmarks/samples.py --smoke    # CI: 2,000 rows; a 600-sample store
 
 Rows are the 17,472 films of examples/movies/movies.csv.gz, repeated with a copy number added to
 the title and the runtime nudged, so that every row is a distinct sample (real text, real label
@@ -132,14 +132,14 @@ def bench_learn(schema: compose.Schema, m: int, work: Path) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="100,000 rows imported; a 20,000-sample store")
-    p.add_argument("--smoke", action="store_true", help="CI: 2,000 rows imported; a 1,000-sample store")
+    p.add_argument("--smoke", action="store_true", help="CI: 2,000 rows imported; a 600-sample store")
     p.add_argument("--rows", type=int, help="rows to import (default 1,000,000)")
     p.add_argument("--store-samples", type=int, help="samples in the learn store (default 100,000)")
     p.add_argument("--json", help="write the figures as JSON")
     p.add_argument("--skip-import", action="store_true", help="only the learn figures")
     a = p.parse_args(argv)
     n = a.rows or (2_000 if a.smoke else 100_000 if a.quick else 1_000_000)
-    m = a.store_samples or (1_000 if a.smoke else 20_000 if a.quick else 100_000)
+    m = a.store_samples or (600 if a.smoke else 20_000 if a.quick else 100_000)
     schema = compose.load_schema(ROOT / "schemas/movies.yaml")
     with tempfile.TemporaryDirectory(prefix="compose-bench-") as tmp:
         work = Path(tmp)
