@@ -8,7 +8,8 @@ order so the two agree to the last bit.
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Mapping
+from collections import Counter
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 import numpy as np
@@ -65,10 +66,13 @@ class TfidfRow:
 
     def _setup(self) -> None:
         vec = self.vectorizer
-        self._analyze = vec.build_analyzer()
+        self._analyze = _word_analyzer(vec) or vec.build_analyzer()
         self._vocabulary: dict[str, int] = vec.vocabulary_
-        self._idf = vec.idf_ if vec.use_idf else None
+        # Python floats: a row has a few dozen terms, where numpy's per-call cost outweighs the arithmetic
+        self._idf: list[float] | None = vec.idf_.tolist() if vec.use_idf else None
         self._sublinear, self._binary, self._norm = bool(vec.sublinear_tf), bool(vec.binary), vec.norm
+        # 1 + log(count) by numpy's own log (the batch transform's), for the counts a row has
+        self._tf: list[float] = (np.log(np.arange(1, _TF_TABLE + 1, dtype=np.float64)) + 1.0).tolist()
 
     def __getstate__(self) -> dict[str, Any]:  # the analyzer is a local function: rebuilt on load
         return {"columns": self.columns, "vectorizer": self.vectorizer}
@@ -80,24 +84,60 @@ class TfidfRow:
 
     def __call__(self, values: Mapping[str, Any]) -> RowFeature:
         text = join_text(values[c] for c in self.columns)
-        counts: dict[int, int] = {}
-        for token in self._analyze(text):
-            j = self._vocabulary.get(token)
-            if j is not None:
-                counts[j] = counts.get(j, 0) + 1
-        indices = np.fromiter(sorted(counts), dtype=np.int32, count=len(counts))
-        data = (np.ones(len(counts)) if self._binary
-                else np.array([counts[j] for j in indices.tolist()], dtype=np.float64))
-        if self._sublinear:
-            np.log(data, data)
-            data += 1.0
+        counts = Counter(map(self._vocabulary.get, self._analyze(text)))
+        counts.pop(None, None)  # the terms outside the vocabulary
+        columns: list[int] = sorted(counts)  # type: ignore[arg-type]  # None is gone
+        data = self._frequencies(columns, counts)
         if self._idf is not None:
-            data *= self._idf[indices]
-        norm = self._norm
-        if norm is not None and len(data):
-            total = 0.0
-            for v in data.tolist():  # the order of scikit-learn's row normalisation, for identical sums
-                total += v * v if norm == "l2" else abs(v)
+            idf = self._idf
+            data = [v * idf[j] for v, j in zip(data, columns, strict=True)]
+        if self._norm is not None and data:
+            total = 0.0  # summed in the order of scikit-learn's row normalisation, for identical sums
+            if self._norm == "l2":
+                for v in data:
+                    total += v * v
+            else:
+                for v in data:
+                    total += abs(v)
             if total != 0.0:
-                data /= math.sqrt(total) if norm == "l2" else total
-        return indices, data
+                scale = math.sqrt(total) if self._norm == "l2" else total
+                data = [v / scale for v in data]
+        return np.array(columns, dtype=np.int32), np.array(data, dtype=np.float64)
+
+    def _frequencies(self, columns: list[int], counts: Counter[int | None]) -> list[float]:
+        """The term frequencies of the row's terms, as the batch transform computes them."""
+        if self._binary:
+            return [1.0] * len(columns)
+        if not self._sublinear:
+            return [float(counts[j]) for j in columns]
+        tf = self._tf
+        if not counts or max(counts.values()) <= len(tf):
+            return [tf[counts[j] - 1] for j in columns]
+        logs: list[float] = (np.log(np.array([counts[j] for j in columns], dtype=np.float64)) + 1.0).tolist()
+        return logs
+
+
+#: counts up to this have their sublinear term frequency in a table (a row repeating a word more is rare)
+_TF_TABLE = 256
+
+
+def _word_analyzer(vec: TfidfVectorizer) -> Callable[[str], list[str]] | None:
+    """The vectorizer's word analyzer for a joined text, its n-grams built by slices rather than one
+    join per position: the same terms as `build_analyzer()` (whose counts are all the row path reads).
+    None for any other analyzer (a callable, `char`, `char_wb`): then its own."""
+    if vec.analyzer != "word" or callable(vec.analyzer):
+        return None
+    preprocess, tokenize = vec.build_preprocessor(), vec.build_tokenizer()
+    stop = vec.get_stop_words()
+    min_n, max_n = vec.ngram_range
+
+    def analyze(text: str) -> list[str]:
+        words = tokenize(preprocess(text))
+        if stop is not None:
+            words = [w for w in words if w not in stop]
+        terms = list(words) if min_n == 1 else []
+        for n in range(max(min_n, 2), min(max_n, len(words)) + 1):
+            terms.extend(map(" ".join, zip(*(words[k:] for k in range(n)), strict=False)))  # shifted copies
+        return terms
+
+    return analyze

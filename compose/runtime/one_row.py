@@ -18,6 +18,7 @@ group. `tests/serve/test_fast_row.py` and `tests/runtime/test_one_row.py` check 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import threading
 import weakref
@@ -49,8 +50,8 @@ _Gate = tuple[str, tuple[int, ...] | None, list[str]]
 
 def _softmax(d: np.ndarray) -> np.ndarray:
     """`compose.heads.squash.softmax` of one row, on a 1-d array (the same operations, so the same floats)."""
-    e = np.exp(d - d.max())
-    out: np.ndarray = e / e.sum()
+    e = np.exp(d - np.maximum.reduce(d))
+    out: np.ndarray = e / np.add.reduce(e)  # the reductions `.max()` and `.sum()` call, without their wrappers
     return out
 
 
@@ -114,6 +115,52 @@ class _Scorer:
         return out
 
 
+@dataclass(frozen=True)
+class _Batch:
+    """The scores of every group whose labels are a run of fused columns squashed by a softmax or by
+    sigmoids, computed together: one gather, one exponential, one division and one rounding for all
+    of them instead of a few numpy calls per group. Each group's scores are the same floats as its
+    `_Scorer.scores`: the operations are elementwise, and each group's sum is its own reduction."""
+
+    take: np.ndarray  # the fused columns, softmax groups first, then the sigmoid groups
+    n_soft: int  # how many of them the softmaxes read
+    starts: np.ndarray  # where each softmax group starts in `take`
+    owner: np.ndarray  # the softmax group of each of the first `n_soft` positions
+    bounds: tuple[tuple[int, int], ...]  # each softmax group's [start, end) in `take`
+
+    @classmethod
+    def of(cls, scorers: Sequence[_Scorer]) -> tuple[_Batch | None, list[int]]:
+        """The batch of the scorers that can join it, and each scorer's first position in it (-1: not in it)."""
+        soft = [i for i, sc in enumerate(scorers) if sc.how == "softmax" and sc.full]
+        sig = [i for i, sc in enumerate(scorers) if sc.how == "sigmoids" and sc.full]
+        at = [-1] * len(scorers)
+        take: list[int] = []
+        bounds: list[tuple[int, int]] = []
+        for i in soft + sig:
+            at[i] = len(take)
+            take.extend(int(c) for c in scorers[i].cols)
+            if i in soft:
+                bounds.append((at[i], len(take)))
+        if not take:
+            return None, at
+        n_soft = bounds[-1][1] if bounds else 0
+        owner = np.repeat(np.arange(len(bounds)), [b - a for a, b in bounds])
+        return cls(np.array(take, dtype=np.intp), n_soft, np.array([a for a, _ in bounds], dtype=np.intp), owner,
+                   tuple(bounds)), at
+
+    def scores(self, z: np.ndarray) -> np.ndarray:
+        d = z[self.take]
+        out = np.empty(len(d))
+        if self.bounds:
+            soft = d[:self.n_soft]
+            e = np.exp(soft - np.maximum.reduceat(soft, self.starts)[self.owner])
+            sums = np.array([np.add.reduce(e[a:b]) for a, b in self.bounds])
+            np.divide(e, sums[self.owner], out=out[:self.n_soft])
+        if self.n_soft < len(d):
+            out[self.n_soft:] = sigmoid(d[self.n_soft:])
+        return out
+
+
 def _score(x: float) -> float:
     return round(float(x), 4)
 
@@ -135,6 +182,7 @@ class _Group:
     decision_version: int | None
     source: str
     unscored_choice: int  # the label index `decide` gives a row the head did not run on (read by gates)
+    at: int = -1  # where its scores start in the release's `_Batch` (-1: its scorer computes them)
 
     def gate(self, chosen: Mapping[str, int]) -> str | None:
         """Why `when` rules this row out (as `ComposedModel._gate` says it), or None when the head runs."""
@@ -153,39 +201,42 @@ class _Group:
     def skipped(self, why: str) -> dict[str, Any]:
         return cast("dict[str, Any]", skipped_result(self.spec.type, why, self.version, self.decision_version))
 
-    def result(self, model: ComposedModel, p: np.ndarray) -> tuple[dict[str, Any], int]:
-        """The group's result for scores `p` and the label index its gates read (-1: none)."""
+    def result(self, model: ComposedModel, p: np.ndarray, rounded: list[float] | None = None
+               ) -> tuple[dict[str, Any], int]:
+        """The group's result for scores `p` (`rounded`: them to 4 places, if already done) and the label
+        index its gates read (-1: none)."""
         labels = self.labels
-        if self.decision == "multilabel":
-            return self._multilabel(p), -1
         if self.decision == "general":
             scores = p[None, :]
             decided = decide(self.spec, labels, scores)
             output = GroupOutput(self.name, np.ones(1, dtype=bool), scores, decided, [None])
             chosen = -1 if self.spec.type == "multilabel" else int(decided.chosen[0])
             return cast("dict[str, Any]", group_result(model, output, 0)), chosen
+        board = dict(zip(labels, p.round(4).tolist() if rounded is None else rounded, strict=True))
+        if self.decision == "multilabel":
+            return self._multilabel(p, board), -1
         reason: str | None = None
-        if self.decision == "binary":
-            c = 1 if p[1] >= self.threshold else 0
-            confidence = float(p[c])
-        else:
-            c = int(p.argmax())
-            confidence = float(p[c])
-            if self.min_confidence is not None and confidence < self.min_confidence:
-                reason = below_min_confidence(labels[c], confidence, self.min_confidence)
-        values = {"label": labels[c] if reason is None else None,
-                  "confidence": None if math.isnan(confidence) else _score(confidence),
-                  "scores": dict(zip(labels, p.round(4).tolist(), strict=True)), "version": self.version,
-                  "source": self.source, "abstained": reason, "decision_version": self.decision_version,
-                  "outcome": "labelled" if reason is None else "abstained", "reason": reason}
-        keys = result_keys(self.spec.type, LABELLED if reason is None else ABSTAINED, source=self.source != "model",
-                           sets=False)
+        c = (1 if p[1] >= self.threshold else 0) if self.decision == "binary" else int(p.argmax())
+        confidence = float(p[c])
+        if self.min_confidence is not None and confidence < self.min_confidence:
+            reason = below_min_confidence(labels[c], confidence, self.min_confidence)
+        score = None if math.isnan(confidence) else _score(confidence)
+        if self.source == "model":  # the keys of `result_keys(..., source=False, sets=False)`, written out
+            if reason is None:
+                return {"label": labels[c], "confidence": score, "scores": board, "version": self.version,
+                        "decision_version": self.decision_version, "outcome": "labelled"}, c
+            return {"label": None, "confidence": score, "scores": board, "version": self.version, "abstained": reason,
+                    "decision_version": self.decision_version, "outcome": "abstained", "reason": reason}, -1
+        values = {"label": labels[c] if reason is None else None, "confidence": score, "scores": board,
+                  "version": self.version, "source": self.source, "abstained": reason,
+                  "decision_version": self.decision_version, "outcome": "labelled" if reason is None else "abstained",
+                  "reason": reason}
+        keys = result_keys(self.spec.type, LABELLED if reason is None else ABSTAINED, source=True, sets=False)
         return cast("dict[str, Any]", ordered_result(values, keys)), c if reason is None else -1
 
-    def _multilabel(self, p: np.ndarray) -> dict[str, Any]:
+    def _multilabel(self, p: np.ndarray, board: dict[str, float]) -> dict[str, Any]:
         above = np.flatnonzero(p >= self.thresholds).tolist()
-        values: dict[str, Any] = {"labels": [self.labels[j] for j in above],
-                                  "scores": dict(zip(self.labels, p.round(4).tolist(), strict=True)),
+        values: dict[str, Any] = {"labels": [self.labels[j] for j in above], "scores": board,
                                   "version": self.version, "decision_version": self.decision_version,
                                   "outcome": "labelled"}
         if not above:
@@ -229,7 +280,8 @@ class RowPath:
 
     def __init__(self, model: ComposedModel, groups: list[_Group]) -> None:
         self.model = model
-        self.groups = groups
+        self.batch, at = _Batch.of([g.scorer for g in groups])
+        self.groups = [dataclasses.replace(g, at=i) for g, i in zip(groups, at, strict=True)]
         self.release = model.release_name
         self.featurizers = [(f, featurize) for f, (featurize, _) in model.row_featurizers_.items()]
         self.fused = model.fused_ if model.fused_.groups else None
@@ -262,6 +314,11 @@ class RowPath:
             return None
         features = {f: featurize(values) for f, featurize in self.featurizers}
         z = self.fused.logits_row(features) if self.fused is not None else None
+        batch = rounded = None
+        if self.batch is not None:
+            assert z is not None
+            batch = self.batch.scores(z)
+            rounded = batch.round(4).tolist()
         chosen: dict[str, int] = {}
         flat: list[str] = []
         groups: dict[str, dict[str, Any]] = {}
@@ -270,6 +327,10 @@ class RowPath:
             why = g.gate(chosen) if g.gates else None
             if why is not None:
                 res, chosen[g.name] = g.skipped(why), g.unscored_choice
+            elif g.at >= 0:
+                assert batch is not None and rounded is not None
+                end = g.at + len(g.labels)
+                res, chosen[g.name] = g.result(self.model, batch[g.at:end], rounded[g.at:end])
             else:
                 res, chosen[g.name] = g.result(self.model, g.scorer.scores(z, features, self.model.widths_))
             groups[g.name] = res

@@ -162,9 +162,14 @@ def test_the_fused_scores_of_the_row_path_are_the_same_floats(movies: ComposedMo
         assert values is not None
         features = {f: featurize(values) for f, featurize in path.featurizers}
         z = path.fused.logits_row(features)
+        assert path.batch is not None
+        batch = path.batch.scores(z)
         for g in path.groups:
             expected = movies.fused_.scores(g.name, z[None, :])[0]
             assert np.array_equal(g.scorer.scores(z, features, movies.widths_), expected), g.name  # not merely close
+            if g.at >= 0:  # scored with the other groups of the release's batch
+                assert np.array_equal(batch[g.at:g.at + len(g.labels)], expected), g.name
+    assert sorted(g.name for g in path.groups if g.at >= 0) == sorted(movies.groups)  # every movies group
 
 
 @pytest.mark.parametrize("row", [
