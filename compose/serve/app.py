@@ -28,7 +28,7 @@ from compose.serve.metrics_routes import router as metrics_router
 from compose.serve.routers.health import router as health_router
 from compose.serve.routers.jobs import router as jobs_router
 from compose.serve.routers.model import router as model_router
-from compose.serve.routers.predict import BODY_SCHEMAS
+from compose.serve.routers.predict import BODY_SCHEMAS, RowShortcut
 from compose.serve.routers.predict import router as predict_router
 from compose.serve.routers.samples import router as samples_router
 from compose.serve.security import BodyLimit, ImageScope, check_image_root
@@ -70,10 +70,11 @@ def create_app(  # noqa: PLR0913 - the keyword-only options of `compose serve`, 
                   description="Predictions of a compose model over HTTP: merged results of separated label groups.")
     app.state.compose = state
     install_handlers(app)
+    app.add_middleware(RowShortcut, state=state)  # innermost: under the body limit and the image scope
     app.add_middleware(BodyLimit, max_bytes=limits.max_body_bytes)
     app.add_middleware(ImageScope, root=state.image_root)
+    app.include_router(predict_router)  # first: the routes are matched in order, and this one is the hot one
     app.include_router(health_router)
-    app.include_router(predict_router)
     app.include_router(model_router)
     app.include_router(samples_router)
     app.include_router(jobs_router)

@@ -16,15 +16,18 @@ so several apps in one process never share counts.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
 
 from compose.typing import MergedResult
 
@@ -57,47 +60,94 @@ class _StateCollector(Collector):
         yield live
 
 
+class _Histogram:
+    """A histogram's bucket counts as plain numbers: what `prometheus_client.Histogram` exports, without
+    its lock and value objects per observation (about 1 us each, a dozen per answered row)."""
+
+    def __init__(self, buckets: Sequence[float]) -> None:
+        self.buckets = tuple(buckets)
+        self.counts = [0] * (len(self.buckets) + 1)  # the last one: above every bucket (+Inf)
+        self.total = 0.0
+        self.bounds = [floatToGoString(b) for b in self.buckets] + ["+Inf"]  # type: ignore[no-untyped-call]
+
+    def observe(self, value: float) -> None:
+        self.counts[bisect.bisect_left(self.buckets, value)] += 1  # `le` buckets: a value on a bound is in it
+        self.total += value
+
+    def exported(self) -> tuple[list[tuple[str, float]], float]:
+        """The cumulative buckets (with `+Inf`) and the sum, as `HistogramMetricFamily.add_metric` takes them."""
+        return list(zip(self.bounds, itertools.accumulate(self.counts), strict=True)), self.total
+
+
 class ServeMetrics:
-    """The counters and histograms of one app, with their labelled children cached (the row path is hot)."""
+    """What `/v1/predict` answered, counted in plain dicts under one lock per request and exported at
+    scrape time (`collect`) in the families `prometheus_client`'s Counter and Histogram would give."""
 
     def __init__(self, state: Any) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
-        self.predictions = Counter("compose_predictions", "labels answered, per group, label and release",
-                                   ["group", "label", "release"], registry=self.registry)
-        self.outcomes = Counter("compose_outcomes", "answers per group, outcome and release",
-                                ["group", "outcome", "release"], registry=self.registry)
-        self.confidence = Histogram("compose_confidence", "confidence of the multiclass and binary answers",
-                                    ["group"], buckets=CONFIDENCE_BUCKETS, registry=self.registry)
-        self.latency = Histogram("compose_request_seconds", "seconds /v1/predict took to answer",
-                                 buckets=LATENCY_BUCKETS, registry=self.registry)
-        self.rows = Counter("compose_rows", "rows answered by /v1/predict", registry=self.registry)
+        self._lock = threading.Lock()
+        self._predictions: dict[tuple[str, str, str], int] = {}
+        self._outcomes: dict[tuple[str, str, str], int] = {}
+        self._confidence: dict[str, _Histogram] = {}
+        self._latency = _Histogram(LATENCY_BUCKETS)
+        self._rows = 0
+        self.registry.register(_Counts(self))
         self.registry.register(_StateCollector(state))
-        self._children: dict[tuple[str, ...], Any] = {}
-
-    def _child(self, kind: str, *labels: str) -> Any:
-        key = (kind, *labels)
-        child = self._children.get(key)
-        if child is None:
-            child = self._children[key] = getattr(self, kind).labels(*labels)
-        return child
 
     def observe(self, results: Sequence[MergedResult], seconds: float) -> None:
         """Count the answers of one request that took `seconds`."""
-        self.latency.observe(seconds)
-        self.rows.inc(len(results))
-        for result in results:
-            release = str(result.get("release") or "")
-            for group, g in result.get("groups", {}).items():
-                outcome = str(g.get("outcome"))
-                self._child("outcomes", group, outcome, release).inc()
-                if outcome == "skipped":  # gated off by `when`: counted as an outcome, not as a label
-                    continue
-                chosen = g["labels"] if "labels" in g and "label" not in g else [g.get("label")]
-                for label in chosen or [None]:
-                    self._child("predictions", group, NONE_LABEL if label is None else str(label), release).inc()
-                confidence = g.get("confidence")
-                if confidence is not None:
-                    self._child("confidence", group).observe(confidence)
+        outcomes, predictions, confidences = self._outcomes, self._predictions, self._confidence
+        with self._lock:
+            self._latency.observe(seconds)
+            self._rows += len(results)
+            for result in results:
+                release = str(result.get("release") or "")
+                for group, g in result.get("groups", {}).items():
+                    outcome = str(g.get("outcome"))
+                    key = (group, outcome, release)
+                    outcomes[key] = outcomes.get(key, 0) + 1
+                    if outcome == "skipped":  # gated off by `when`: counted as an outcome, not as a label
+                        continue
+                    chosen = g["labels"] if "labels" in g and "label" not in g else [g.get("label")]
+                    for label in chosen or [None]:
+                        key = (group, NONE_LABEL if label is None else str(label), release)
+                        predictions[key] = predictions.get(key, 0) + 1
+                    confidence = g.get("confidence")
+                    if confidence is not None:
+                        histogram = confidences.get(group)
+                        if histogram is None:
+                            histogram = confidences[group] = _Histogram(CONFIDENCE_BUCKETS)
+                        histogram.observe(confidence)
+
+    def collect(self) -> Iterator[Metric]:
+        """The counted families, read under the lock (a scrape runs in a worker thread)."""
+        with self._lock:
+            predictions = CounterMetricFamily("compose_predictions", "labels answered, per group, label and release",
+                                              labels=["group", "label", "release"])
+            for key, n in self._predictions.items():
+                predictions.add_metric(list(key), n)
+            outcomes = CounterMetricFamily("compose_outcomes", "answers per group, outcome and release",
+                                           labels=["group", "outcome", "release"])
+            for key, n in self._outcomes.items():
+                outcomes.add_metric(list(key), n)
+            confidence = HistogramMetricFamily("compose_confidence",
+                                               "confidence of the multiclass and binary answers", labels=["group"])
+            for group, histogram in self._confidence.items():
+                confidence.add_metric([group], *histogram.exported())
+            latency = HistogramMetricFamily("compose_request_seconds", "seconds /v1/predict took to answer")
+            latency.add_metric([], *self._latency.exported())
+            rows = CounterMetricFamily("compose_rows", "rows answered by /v1/predict", value=self._rows)
+        yield from (predictions, outcomes, confidence, latency, rows)
+
+
+class _Counts(Collector):
+    """The registry's view of a `ServeMetrics`' counts."""
+
+    def __init__(self, metrics: ServeMetrics) -> None:
+        self.metrics = metrics
+
+    def collect(self) -> Iterator[Metric]:
+        return self.metrics.collect()
 
 
 _LOCK = threading.Lock()

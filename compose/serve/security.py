@@ -122,7 +122,7 @@ class BodyLimit:
         while True:
             message = await receive()
             if message["type"] != "http.request":
-                await self.app(scope, _replay([], message, receive), send)
+                await self.app(scope, replay([], message, receive), send)
                 return
             chunk = message.get("body", b"")
             seen += len(chunk)
@@ -132,10 +132,10 @@ class BodyLimit:
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
-        await self.app(scope, _replay(chunks, None, receive), send)
+        await self.app(scope, replay(chunks, None, receive), send)
 
 
-def _replay(chunks: list[bytes], pending: Message | None, receive: Receive) -> Receive:
+def replay(chunks: list[bytes], pending: Message | None, receive: Receive) -> Receive:
     """A `receive` that gives the buffered body once (or a message already taken), then the real one."""
     sent = False
 

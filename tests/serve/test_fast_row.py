@@ -108,8 +108,20 @@ def test_the_fast_path_is_taken(clients: tuple[TestClient, TestClient], rows: li
         taken.append(0 if out is None else len(out))
         return out
 
+    routed: list[int] = []
+    few_results = predict.few_results
+
+    def route(live: Any, given: list[dict[str, Any]]) -> list[MergedResult]:
+        routed.append(len(given))
+        return few_results(live, given)
+
     monkeypatch.setattr(predict, "row_results", spy)
+    monkeypatch.setattr(predict, "few_results", route)
     assert predict.plain_body(json.dumps({"rows": rows[:3]}).encode()) == (rows[:3], None)
     assert fast.post("/v1/predict", json={"rows": rows[:3]}).status_code == 200
+    assert (taken, routed) == ([3], [])  # three rows by the compiled path, answered by the shortcut (no route)
     assert fast.post("/v1/predict", json={"rows": [{"director": "Agnès Varda"}]}).status_code == 422
-    assert taken == [3, 0]  # three rows by the compiled path; the refused row was left to the model's
+    # the refused row: the shortcut's compiled path declines it, then the route's, and the model's refuses it
+    assert (taken, routed) == ([3, 0, 0], [1])
+    assert fast.post("/v1/predict", json={"rows": rows[:3], "release": "r0001"}).status_code == 200
+    assert (taken, routed) == ([3, 0, 0, 3], [1, 3])  # a pinned release: the route
