@@ -145,14 +145,14 @@ def out_of_fold_scores(model: ComposedModel, group: str, x: Any, y: np.ndarray, 
     multilabel = spec.type == "multilabel"
     if multilabel:
         k = min(folds, len(y))
-        splits = KFold(n_splits=k, shuffle=True, random_state=seed).split(x)
     else:
         counts = np.bincount(y, minlength=len(labels))
         k = int(min(folds, max(2, counts[counts > 0].min() if (counts > 0).any() else 2)))
-        splits = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed).split(np.zeros(len(y)), y)
-    if len(y) < 2 * k or k < 2:
-        raise DataError(f"group {group!r}: {len(y)} labelled rows are too few to audit with {k} folds; "
+    if len(y) < 2 * k or k < 2:  # before the splitters, which refuse an empty or tiny group in their own words
+        raise DataError(f"group {group!r}: {len(y)} labelled rows are too few to audit with {max(k, 2)} folds; "
                         "label more rows")
+    splits = (KFold(n_splits=k, shuffle=True, random_state=seed).split(x) if multilabel
+              else StratifiedKFold(n_splits=k, shuffle=True, random_state=seed).split(np.zeros(len(y)), y))
     out = np.zeros((len(y), len(labels)))
     est, params = spec.model.estimator, dict(spec.model.params)
     for train, test in splits:

@@ -244,3 +244,12 @@ def test_the_queue_reads_the_unannotated_samples_of_the_store(penguins_frame_mod
     q = queue(root, "sex", n=50)
     assert 0 < len(q.frame) <= int(penguins_frame_module["sex"].isna().sum())
     assert q.frame["sex"].eq("").all() and q.source == "the sample store of penguins"
+
+
+@pytest.mark.parametrize("species", ["", "Adelie"])
+def test_a_group_with_too_few_labelled_rows_is_refused_in_one_sentence(
+        noisy_species: tuple[compose.ComposedModel, pd.DataFrame, set[int]], species: str) -> None:
+    model, frame, _ = noisy_species
+    one = frame.head(1).assign(species=species or None)  # no labelled row at all, then a single one
+    with pytest.raises(compose.DataError, match=r"group 'species': [01] labelled rows are too few to audit"):
+        audit_model(model, one, groups=["species"])
