@@ -271,7 +271,8 @@ def main() -> int:
     figures: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
         if only in (None, "latency"):
-            store = args.store or Path(tmp) / "store"
+            # absolute: the --before server runs in its checkout
+            store = args.store.resolve() if args.store else Path(tmp) / "store"
             if args.store is None:
                 t0 = time.perf_counter()
                 compose.train(schema, frame, store=store, n_jobs=1)

@@ -68,8 +68,7 @@ class TfidfRow:
         vec = self.vectorizer
         self._analyze = _word_analyzer(vec) or vec.build_analyzer()
         self._vocabulary: dict[str, int] = vec.vocabulary_
-        # Python floats: a row has a few dozen terms, where numpy's per-call cost outweighs the arithmetic
-        self._idf: list[float] | None = vec.idf_.tolist() if vec.use_idf else None
+        self._idf: np.ndarray | None = vec.idf_ if vec.use_idf else None
         self._sublinear, self._binary, self._norm = bool(vec.sublinear_tf), bool(vec.binary), vec.norm
         # 1 + log(count) by numpy's own log (the batch transform's), for the counts a row has
         self._tf: list[float] = (np.log(np.arange(1, _TF_TABLE + 1, dtype=np.float64)) + 1.0).tolist()
@@ -87,22 +86,21 @@ class TfidfRow:
         counts = Counter(map(self._vocabulary.get, self._analyze(text)))
         counts.pop(None, None)  # the terms outside the vocabulary
         columns: list[int] = sorted(counts)  # type: ignore[arg-type]  # None is gone
-        data = self._frequencies(columns, counts)
+        indices = np.array(columns, dtype=np.int32)
+        data = np.array(self._frequencies(columns, counts), dtype=np.float64)
         if self._idf is not None:
-            idf = self._idf
-            data = [v * idf[j] for v, j in zip(data, columns, strict=True)]
-        if self._norm is not None and data:
+            data *= self._idf[indices]  # one gather from a contiguous array: a cold cache misses less than on floats
+        if self._norm is not None and len(data):
             total = 0.0  # summed in the order of scikit-learn's row normalisation, for identical sums
             if self._norm == "l2":
-                for v in data:
+                for v in data.tolist():
                     total += v * v
             else:
-                for v in data:
+                for v in data.tolist():
                     total += abs(v)
             if total != 0.0:
-                scale = math.sqrt(total) if self._norm == "l2" else total
-                data = [v / scale for v in data]
-        return np.array(columns, dtype=np.int32), np.array(data, dtype=np.float64)
+                data /= math.sqrt(total) if self._norm == "l2" else total
+        return indices, data
 
     def _frequencies(self, columns: list[int], counts: Counter[int | None]) -> list[float]:
         """The term frequencies of the row's terms, as the batch transform computes them."""
