@@ -78,7 +78,7 @@ def _export_tasks(a: argparse.Namespace, store: Any, schema: compose.Schema) -> 
     if a.group:
         targets = {a.group: targets[a.group]} if a.group in targets else {}
     results = model.predict(rows).to_list() if rows else []
-    tasks = prediction_tasks(rows, results, targets)
+    tasks = prediction_tasks(rows, results, targets, ids=[str(i) for i in frame["id"]])
     path = atomic_write(a.export, json.dumps(tasks, ensure_ascii=False, indent=1) + "\n")
     emit(f"wrote {path}: {len(tasks)} Label Studio tasks with the predictions of release {model.release_name} as "
          "pre-annotations; import it into a project whose labelling config `compose labelstudio config` wrote")

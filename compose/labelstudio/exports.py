@@ -8,13 +8,14 @@
 - **CSV** (`CSV`): the rows of JSON-MIN as columns; several choices are the JSON text
   `{"choices": [...]}`, a task's data key that repeats a control's name is `_data_<key>`.
 
-A task is the sample `ls-<task id>`, its data the sample's inputs (read as the ML backend's webhook
-reads them: `compose.labelstudio.task_rows`), and the choices of each control that names a group that
-group's annotation. Of several annotations of one task the latest (by `updated_at`, then
-`created_at`) is taken, as the webhook keeps the latest; cancelled (skipped) annotations are skipped
-(JSON-MIN and CSV never hold them: Label Studio's converter drops them). A task without an annotation
-is a sample without annotations. A label the schema does not declare is an error naming the task.
-"""
+A task is the sample `ls-<task id>` (or the sample it was exported from, named by its data's
+`compose_id`: `compose samples --export F --format labelstudio`), its data the sample's inputs (read
+as the ML backend's webhook reads them: `compose.labelstudio.task_rows`), and the choices of each
+control that names a group that group's annotation. Of several annotations of one task the latest
+(by `updated_at`, then `created_at`) is taken, as the webhook keeps the latest; cancelled (skipped)
+annotations are skipped (JSON-MIN and CSV never hold them: Label Studio's converter drops them). A
+task without an annotation is a sample without annotations. A label the schema does not declare is
+an error naming the task. """
 
 from __future__ import annotations
 
@@ -213,7 +214,7 @@ def _row(found: ExportRead, schema: Schema, task_id: Any, data: dict[str, Any],
         _check_labels(where, schema, cells)
         found.mapped.update(list(cells))
     row = task_rows([{"data": {k: None if _empty(v) else v for k, v in data.items()}}], schema)[0]
-    return {"id": sample_id(task_id), **row, **cells}
+    return {"id": sample_id(task_id, data), **row, **cells}
 
 
 def _check_labels(where: str, schema: Schema, cells: dict[str, Any]) -> None:

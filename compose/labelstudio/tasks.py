@@ -24,10 +24,16 @@ from compose.labelstudio.config import OBJECT_TAGS, choices_controls, parse_conf
 from compose.schema.models import Schema
 
 SAMPLE_PREFIX = "ls-"
+#: The key of a task's data that names the compose sample it was exported from (`prediction_tasks`).
+SAMPLE_KEY = "compose_id"
 
 
-def sample_id(task_id: Any) -> str:
-    """The sample id of a Label Studio task: `ls-<task id>`."""
+def sample_id(task_id: Any, data: Mapping[str, Any] | None = None) -> str:
+    """The sample id of a Label Studio task: the sample it was exported from (its data's `compose_id`),
+    else `ls-<task id>`."""
+    given = data.get(SAMPLE_KEY) if isinstance(data, Mapping) else None
+    if isinstance(given, str) and given.strip():
+        return given
     return f"{SAMPLE_PREFIX}{task_id}"
 
 
@@ -91,13 +97,18 @@ def prediction(result: Mapping[str, Any], targets: dict[str, str]) -> dict[str, 
 
 
 def prediction_tasks(rows: list[dict[str, Any]], results: Sequence[Mapping[str, Any]],
-                     targets: dict[str, str]) -> list[dict[str, Any]]:
+                     targets: dict[str, str], ids: Sequence[str] | None = None) -> list[dict[str, Any]]:
     """Label Studio tasks `{"data": row, "predictions": [prediction]}` of input rows and their merged
-    results, the predictions those of `/labelstudio/predict` for the groups of `targets`."""
-    if len(rows) != len(results):
+    results, the predictions those of `/labelstudio/predict` for the groups of `targets`. With `ids`
+    (the rows' sample ids) each task's data names its sample (`compose_id`), so its annotations, by
+    the webhook or in an export, come back to that sample instead of a new `ls-<task id>`."""
+    if len(rows) != len(results) or (ids is not None and len(ids) != len(rows)):
         raise DataError(f"{len(rows)} rows but {len(results)} results: every task needs its prediction")
-    return [{"data": {k: _task_value(v) for k, v in row.items()}, "predictions": [prediction(result, targets)]}
-            for row, result in zip(rows, results, strict=True)]
+    tasks = [{"data": {k: _task_value(v) for k, v in row.items()}, "predictions": [prediction(result, targets)]}
+             for row, result in zip(rows, results, strict=True)]
+    for task, sid in zip(tasks, ids or [], strict=False):
+        task["data"][SAMPLE_KEY] = str(sid)
+    return tasks
 
 
 def _task_value(value: Any) -> Any:

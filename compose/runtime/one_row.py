@@ -3,13 +3,13 @@
 `ComposedModel.predict_one` runs the row path of the execution core: one-row arrays through the
 batch code (gating over arrays, `decide` per group, `merge.group_result`). That is exact but costs
 about 0.25 ms a row, mostly numpy's per-call overhead on arrays of one row. `row_results(model,
-rows)` gives the same merged results through a program compiled once per loaded release
-(`RowPath`): the row featurizers, the fused logits of the row (`FusedHeads.logits_row`), then per
-group a few operations on 1-d arrays (softmax or sigmoids of its fused columns), the `when` gates
-on label indices, and the common decisions (argmax, `min_confidence`, a binary or multilabel
-threshold) written for one row. Everything else (other probability programs, other decision
-policies, heads that are not fused) takes the batch code on a one-row array, so the result is the
-same by construction.
+rows)` gives the same merged results through a program compiled once per loaded release (`RowPath`):
+the row featurizers, the fused logits of the row (`FusedHeads.logits_row`), the scores of every
+softmax and sigmoid group together (`_Batch`: one gather, exponential, division and rounding for
+all, the same floats as each group alone), the `when` gates on label indices, and the common
+decisions (argmax, `min_confidence`, a binary or multilabel threshold) written for one row.
+Everything else (other probability programs, other decision policies, heads that are not fused)
+takes the batch code on a one-row array, so the result is the same by construction.
 
 It answers None when a row or the release needs the general path: a row `prepare_row` does not
 type itself (the pandas path validates it and names the problem), or a release with a hierarchy

@@ -145,10 +145,11 @@ def _annotated(state: Any, payload: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(annotation, dict) or not isinstance(task, dict) or "id" not in task:
         raise DataError(f"the {payload.get('action')} payload: `annotation` and `task` (with its id) are needed")
     if annotation.get("was_cancelled"):
-        return {"id": sample_id(task["id"]), "ignored": "the annotation was cancelled (skipped)", "scheduled": []}
+        return {"id": sample_id(task["id"], task.get("data")), "ignored": "the annotation was cancelled (skipped)",
+                "scheduled": []}
     schema = state.live().model.schema
     read = annotation_cells(annotation, schema)
-    sid = sample_id(task["id"])
+    sid = sample_id(task["id"], task.get("data"))
     row = {"id": sid, **task_rows([task], schema)[0], **read.cells}
     samples = state.samples()
     frame = as_frame([{k: json.dumps(v) if isinstance(v, list) else v for k, v in row.items()}])
@@ -177,7 +178,8 @@ def _deleted(state: Any, payload: dict[str, Any]) -> dict[str, Any]:
         if known is not None:
             found.append(known)
         elif task_id is not None:  # an annotation made before compose listened: every group of its task
-            found.append((sample_id(task_id), list(schema.groups)))
+            found.append((sample_id(task_id, task.get("data") if isinstance(task, dict) else None),
+                          list(schema.groups)))
     removed: dict[str, list[str]] = {}
     samples = state.samples()
     for sid, groups in found:

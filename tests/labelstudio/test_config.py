@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import shutil
 import sqlite3
 from collections.abc import Iterator
@@ -227,3 +228,23 @@ def test_updated_changes_deleted_removes_and_cancelled_is_ignored(backend: tuple
         assert ledger.execute("SELECT sample_id FROM annotations WHERE annotation_id = '77'").fetchone() == ("ls-5000",)
     finally:
         ledger.close()
+
+
+def test_an_annotation_of_an_exported_task_lands_on_its_sample(backend: tuple[Server, pd.DataFrame],
+                                                              linear_penguins_schema: Path) -> None:
+    """A task of `compose samples --export F --format labelstudio` names its sample (`compose_id`): the
+    webhook annotates that sample, and no `ls-<task id>` sample is made."""
+    srv, _ = backend
+    config = label_config(compose.load_schema(linear_penguins_schema))
+    samples, schema = compose.open_samples(srv.store)
+    with samples:
+        stored = samples.frame(schema).iloc[0]
+    task = {"id": 6000, "data": {**{k: stored[k] for k in schema.inputs}, "compose_id": stored["id"]}}
+    task["data"] = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in task["data"].items()}
+    with srv.client(headers=srv.auth) as c:
+        answer = c.post("/labelstudio/webhook", json=event("ANNOTATION_CREATED", task, 90,
+                                                           [choice("island", "Torgersen")], config))
+        assert answer.status_code == 201, answer.text
+        assert answer.json()["result"]["id"] == stored["id"]
+        assert c.get(f"/v1/samples/{stored['id']}").json()["annotations"]["island"] == "Torgersen"
+        assert c.get("/v1/samples/ls-6000").status_code == 404

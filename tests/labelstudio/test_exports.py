@@ -18,6 +18,7 @@ import pytest
 import compose
 from compose.cli.main import main
 from compose.data.io import read_table
+from compose.errors import SampleNotFoundError
 from compose.labelstudio import export_kind, read_export, task_rows
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -179,7 +180,10 @@ def test_export_writes_tasks_with_the_predictions_of_compose_predict(
         assert all(r["to_name"] == "bill_length_mm" and r["type"] == "choices" for r in pred["result"])
     assert blanks == 2  # the two birds without measurements
     rows = task_rows(tasks, schema)  # the tasks read back as the backend reads them: the stored inputs
-    assert rows[0] == {k: float(v) for k, v in tasks[0]["data"].items()}
+    assert rows[0] == {k: float(v) for k, v in tasks[0]["data"].items() if k != "compose_id"}
+    samples, _ = compose.open_samples(penguins_store)
+    with samples:  # each task names the sample it was exported from
+        assert [t["data"]["compose_id"] for t in tasks] == list(samples.frame(schema)["id"])
 
 
 def test_export_of_one_group_and_a_non_json_file(penguins_store: Path, tmp_path: Path,
@@ -196,23 +200,40 @@ def test_export_of_one_group_and_a_non_json_file(penguins_store: Path, tmp_path:
 
 def test_exported_tasks_annotated_in_label_studio_come_back_as_their_samples(
         penguins_store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """Tasks as Label Studio keeps them after an import (an id each) with the pre-annotations accepted
-    as annotations, exported as JSON: imported, each is the sample ls-<id> with compose's labels."""
+    """Tasks as Label Studio keeps them after an import (an id each) with the pre-annotations changed
+    and accepted as annotations, exported as JSON: imported, each is the sample it was exported from
+    (its data's compose_id), with the annotator's labels, and no sample is added; a task made in Label
+    Studio itself (no compose_id) is the new sample ls-<id>."""
     out = tmp_path / "tasks.json"
     assert main(["-q", "samples", "--store", str(penguins_store), "--export", str(out), "--format", "labelstudio"]) == 0
     tasks = json.loads(out.read_text(encoding="utf-8"))[:20]
+    samples, _ = compose.open_samples(penguins_store)
+    with samples:
+        before = samples.counts().samples
+    flipped = {"male": "female", "female": "male"}
+    for t in tasks:  # the annotator disagrees with the pre-annotation of sex
+        for r in t["predictions"][0]["result"]:
+            if r["from_name"] == "sex":
+                r["value"]["choices"] = [flipped[r["value"]["choices"][0]]]
     export = [{"id": 100 + i, "data": t["data"], "predictions": [],
                "annotations": [{"id": 500 + i, "result": t["predictions"][0]["result"], "was_cancelled": False,
                                 "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z"}]}
               for i, t in enumerate(tasks)]
+    fresh = {k: v for k, v in tasks[0]["data"].items() if k != "compose_id"}
+    export.append({"id": 999, "data": fresh, "annotations": []})
     (tmp_path / "export.json").write_text(json.dumps(export), encoding="utf-8")
     assert main(["samples", "--store", str(penguins_store), "--import", str(tmp_path / "export.json")]) == 0
-    assert "a Label Studio JSON export of 20 tasks" in capsys.readouterr().out
+    assert "a Label Studio JSON export of 21 tasks" in capsys.readouterr().out
     samples, _ = compose.open_samples(penguins_store)
     with samples:
-        for i, t in enumerate(tasks):
+        assert samples.counts().samples == before + 1  # only the task made in Label Studio is a new sample
+        assert samples.get("ls-999").annotations == {}
+        with pytest.raises(SampleNotFoundError):
+            samples.get("ls-100")
+        for t in tasks:
             want = {r["from_name"]: r["value"]["choices"][0] for r in t["predictions"][0]["result"]}
-            assert samples.get(f"ls-{100 + i}").annotations == want
+            got = samples.get(t["data"]["compose_id"]).annotations
+            assert {g: got[g] for g in want} == want  # the annotator's sex, the accepted species and island
 
 
 def test_a_value_without_choices_answers_nothing(tmp_path: Path, movies: compose.Schema) -> None:
