@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -158,7 +159,10 @@ def columnar(model: Any, baselines: dict[str, Any], df: pd.DataFrame, schema: Sc
     """Seconds for `rows` rows: the baselines' predict_proba, compose's scores and its Predictions exports."""
     batch = df.sample(n=rows, replace=len(df) < rows, random_state=2).reset_index(drop=True)
     prepared = prepare_inputs(batch, schema)
-    sink = Path(tempfile.mkdtemp(prefix="bench-out-"))
+    # the exports are written to memory where the machine has it: on a disk, ext4 flushes a rewritten file's
+    # pages at close (auto_da_alloc), and that flush, not compose, decided to_jsonl's figure in some runs
+    shm = Path("/dev/shm")
+    sink = Path(tempfile.mkdtemp(prefix="bench-out-", dir=shm if shm.is_dir() else None))
     fns: dict[str, Callable[[], Any]] = {
         "shared": lambda: baselines["shared"].predict_proba(prepared),
         "pipelines": lambda: baselines["pipelines"].predict_proba(prepared),
@@ -169,8 +173,12 @@ def columnar(model: Any, baselines: dict[str, Any], df: pd.DataFrame, schema: Sc
         "to_jsonl": lambda: model.predict(batch).to_jsonl(sink / "p.jsonl"),
         "to_parquet": lambda: model.predict(batch).to_parquet(sink / "p.parquet"),
     }
-    rounds = max(repeat, 5) if repeat > 1 else 1  # 8 fast functions: 5 rounds in quick mode too (stable ratios)
-    out = interleaved(fns, rounds)
+    # 8 fast functions: at least 9 rounds, the best of each (two runs of 5 rounds at rest gave to_jsonl 1.67x and 1.24x)
+    rounds = max(repeat, 9) if repeat > 1 else 1
+    try:
+        out = interleaved(fns, rounds)
+    finally:
+        shutil.rmtree(sink, ignore_errors=True)
     out["rows"] = rows
     return out
 
@@ -194,27 +202,34 @@ MODES = {"full": Mode(), "quick": Mode(2_000, 250, 3, 2_000, 1, 50),
 
 def scenario(name: str, schema: Schema, df: pd.DataFrame, mode: Mode) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix=f"bench-{name}-"))
-    inputs = prepare_inputs(df, schema)
-    train = np.flatnonzero(~holdout_mask(row_hashes(inputs, schema.training.seed), schema.training.holdout))
-    targets = parse_targets(df, schema)
-    r: dict[str, Any] = {"name": name, "rows": len(df), "groups": len(targets)}
-    start = time.perf_counter()
-    model, baselines = fits(r, schema, df, inputs, targets, train, work)
-    stage(name, "fit", start)
-    loads(r, schema, work, list(baselines), mode)
-    stage(name, "load" if "load" in r else "loads listed", start)
-    batches(r, model, baselines, schema, df, mode)
-    stage(name, "batch", start)
-    one_rows(r, model, baselines, schema, df, mode.calls, mode.few_calls)
-    stage(name, "one row", start)
-    # Training: the same head fits sequentially and on 2 worker processes (one BLAS thread each),
-    # through compose's own executors.
-    jobs = head_jobs(schema, inputs, model, train, targets)
-    seq = best_of(lambda: compose.LocalExecutor().map(jobs), 1)
-    par = best_of(lambda: compose.ProcessExecutor(2).map(jobs), 1)
-    stage(name, "training", start)
-    r["training"] = {"fits": len(jobs), "sequential": seq, "parallel_2": par}
-    return r
+    r: dict[str, Any] = {"name": name, "rows": len(df)}
+    try:
+        inputs = prepare_inputs(df, schema)
+        train = np.flatnonzero(~holdout_mask(row_hashes(inputs, schema.training.seed), schema.training.holdout))
+        targets = parse_targets(df, schema)
+        r["groups"] = len(targets)
+        start = time.perf_counter()
+        model, baselines = fits(r, schema, df, inputs, targets, train, work)
+        stage(name, "fit", start)
+        loads(r, schema, work, list(baselines), mode)
+        stage(name, "load" if "load" in r else "loads listed", start)
+        batches(r, model, baselines, schema, df, mode)
+        stage(name, "batch", start)
+        one_rows(r, model, baselines, schema, df, mode.calls, mode.few_calls)
+        stage(name, "one row", start)
+        # Training: the same head fits sequentially and on 2 worker processes (one BLAS thread each),
+        # through compose's own executors.
+        jobs = head_jobs(schema, inputs, model, train, targets)
+        seq = best_of(lambda: compose.LocalExecutor().map(jobs), 1)
+        par = best_of(lambda: compose.ProcessExecutor(2).map(jobs), 1)
+        stage(name, "training", start)
+        r["training"] = {"fits": len(jobs), "sequential": seq, "parallel_2": par}
+        return r
+    finally:
+        if mode.one_load_process and "load_pairs" in r:
+            r["work"] = work  # loaded later, by `shared_loads`, which removes it
+        else:
+            shutil.rmtree(work, ignore_errors=True)  # the stores of the fits
 
 
 def fits(r: dict[str, Any], schema: Schema, df: pd.DataFrame, inputs: pd.DataFrame, targets: dict[str, Any],
@@ -263,9 +278,14 @@ def loads(r: dict[str, Any], schema: Schema, work: Path, baselines: list[str], m
 def shared_loads(results: list[dict[str, Any]]) -> None:
     """--smoke: every listed load of every data set in one fresh process (one interpreter start-up)."""
     listed = [(r, key, pair) for r in results for key, pair in r.pop("load_pairs", [])]
-    if listed:
-        for (r, key, _), stats in zip(listed, _loads([pair for _, _, pair in listed]), strict=True):
-            r.setdefault("load", {})[key] = stats
+    try:
+        if listed:
+            for (r, key, _), stats in zip(listed, _loads([pair for _, _, pair in listed]), strict=True):
+                r.setdefault("load", {})[key] = stats
+    finally:
+        for r in results:
+            if "work" in r:
+                shutil.rmtree(r.pop("work"), ignore_errors=True)
 
 
 def batches(r: dict[str, Any], model: Any, baselines: dict[str, Any], schema: Schema, df: pd.DataFrame,
