@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -109,30 +110,33 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore")
     sizes = [int(x) for x in args.rows.split(",")]
     work = Path(tempfile.mkdtemp(prefix="bench-stream-"))
-    schema = compose.load_schema(ROOT / "schemas/movies.yaml")
-    df = pd.read_csv(ROOT / "examples/movies/movies.csv.gz", dtype=str, keep_default_na=False, na_values=[""])
-    if args.train_rows:
-        df = df.head(args.train_rows)
-    compose.train(schema, df, store=work / "store")
-    inputs = prepare_inputs(df, schema)
-    train = np.flatnonzero(~holdout_mask(row_hashes(inputs, schema.training.seed), schema.training.holdout))
-    joblib.dump(SharedBaseline(schema).fit(inputs, parse_targets(df, schema), train), work / "shared.joblib")
-    data = df[list(schema.inputs)]
-    exe = str(Path(sys.executable).parent / "compose")
-    rows: list[dict[str, Any]] = []
-    for n in sizes:
-        path = work / f"rows-{n}.parquet"
-        write_rows(data, n, path)
-        r: dict[str, Any] = {"rows": n, "file_mb": path.stat().st_size / 2**20}
-        r["compose_parquet"] = measured([exe, "-q", "predict", "--store", str(work / "store"), "--data", str(path),
-                                         "--out", str(work / "out.parquet")])
-        r["plain_parquet"] = measured([sys.executable, "-c", PLAIN, str(work / "shared.joblib"), str(path),
-                                       str(ROOT), str(work / "plain.parquet")])
-        r["compose_jsonl"] = measured([exe, "-q", "predict", "--store", str(work / "store"), "--data", str(path),
-                                       "--out", str(work / "out.jsonl")])
-        rows.append(r)
-        path.unlink()
-        print(f"  {n:,} rows done", file=sys.stderr)
+    try:
+        schema = compose.load_schema(ROOT / "schemas/movies.yaml")
+        df = pd.read_csv(ROOT / "examples/movies/movies.csv.gz", dtype=str, keep_default_na=False, na_values=[""])
+        if args.train_rows:
+            df = df.head(args.train_rows)
+        compose.train(schema, df, store=work / "store")
+        inputs = prepare_inputs(df, schema)
+        train = np.flatnonzero(~holdout_mask(row_hashes(inputs, schema.training.seed), schema.training.holdout))
+        joblib.dump(SharedBaseline(schema).fit(inputs, parse_targets(df, schema), train), work / "shared.joblib")
+        data = df[list(schema.inputs)]
+        exe = str(Path(sys.executable).parent / "compose")
+        rows: list[dict[str, Any]] = []
+        for n in sizes:
+            path = work / f"rows-{n}.parquet"
+            write_rows(data, n, path)
+            r: dict[str, Any] = {"rows": n, "file_mb": path.stat().st_size / 2**20}
+            r["compose_parquet"] = measured([exe, "-q", "predict", "--store", str(work / "store"), "--data", str(path),
+                                             "--out", str(work / "out.parquet")])
+            r["plain_parquet"] = measured([sys.executable, "-c", PLAIN, str(work / "shared.joblib"), str(path),
+                                           str(ROOT), str(work / "plain.parquet")])
+            r["compose_jsonl"] = measured([exe, "-q", "predict", "--store", str(work / "store"), "--data", str(path),
+                                           "--out", str(work / "out.jsonl")])
+            rows.append(r)
+            path.unlink()
+            print(f"  {n:,} rows done", file=sys.stderr)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)  # the store, the rows and the outputs: gigabytes at 2M rows
     print(table(rows))
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))
