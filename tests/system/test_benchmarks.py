@@ -127,6 +127,10 @@ def test_the_benchmark_runs_in_its_smoke_mode(script: str, launched: dict[str, F
     found = [text for text in BY_NAME[script].forbidden if text in run.done.stdout]
     assert not found, f"{script} --smoke printed {found}:\n{run.report}"
     assert "Traceback" not in run.done.stderr, run.report
+    asked = {a.replace("{tmp}", str(run.tmp)) for a in BY_NAME[script].args}
+    left = sorted(p.name for p in run.tmp.iterdir()
+                  if str(p) not in asked and p.name != ".ses")  # .ses: onnxruntime's own session id, 51 bytes
+    assert not left, f"{script} --smoke left {left} in its temporary folder"  # a full run would leave gigabytes
     if script == "serve.py":  # its JSON holds the requests it made and the ratios it printed
         latency = json.loads((run.tmp / "serve.json").read_text(encoding="utf-8"))["latency"]
         assert latency["compose"]["requests"] == latency["bare"]["requests"] == 50
