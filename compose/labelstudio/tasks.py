@@ -104,11 +104,10 @@ def prediction_tasks(rows: list[dict[str, Any]], results: Sequence[Mapping[str, 
     the webhook or in an export, come back to that sample instead of a new `ls-<task id>`."""
     if len(rows) != len(results) or (ids is not None and len(ids) != len(rows)):
         raise DataError(f"{len(rows)} rows but {len(results)} results: every task needs its prediction")
-    tasks = [{"data": {k: _task_value(v) for k, v in row.items()}, "predictions": [prediction(result, targets)]}
-             for row, result in zip(rows, results, strict=True)]
-    for task, sid in zip(tasks, ids or [], strict=False):
-        task["data"][SAMPLE_KEY] = str(sid)
-    return tasks
+    named = [{SAMPLE_KEY: str(sid)} for sid in ids] if ids is not None else [{} for _ in rows]
+    return [{"data": {**{k: _task_value(v) for k, v in row.items()}, **name},
+             "predictions": [prediction(result, targets)]}
+            for row, result, name in zip(rows, results, named, strict=True)]
 
 
 def _task_value(value: Any) -> Any:

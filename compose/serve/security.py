@@ -117,22 +117,27 @@ class BodyLimit:
             await self.app(scope, receive, send)  # the server holds it to its Content-Length
             return
         # No declared length (chunked): read the body here, up to the limit, then hand it on.
-        chunks: list[bytes] = []
-        seen = 0
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":
-                await self.app(scope, replay([], message, receive), send)
-                return
-            chunk = message.get("body", b"")
-            seen += len(chunk)
-            if seen > self.max_bytes:
-                await self._answer(send, 413, "too_large", too_big)
-                return
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        await self.app(scope, replay(chunks, None, receive), send)
+        chunks, pending = await read_body(receive, self.max_bytes)
+        if pending is None and sum(map(len, chunks)) > self.max_bytes:
+            await self._answer(send, 413, "too_large", too_big)
+            return
+        await self.app(scope, replay(chunks, pending, receive), send)
+
+
+async def read_body(receive: Receive, max_bytes: int | None = None) -> tuple[list[bytes], Message | None]:
+    """The chunks of a request body, read until its last one (or past `max_bytes`), and the message that
+    ended it early (a disconnect: hand it on with `replay`), else None."""
+    chunks: list[bytes] = []
+    seen = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return chunks, message
+        chunk = message.get("body", b"")
+        chunks.append(chunk)
+        seen += len(chunk)
+        if not message.get("more_body", False) or (max_bytes is not None and seen > max_bytes):
+            return chunks, None
 
 
 def replay(chunks: list[bytes], pending: Message | None, receive: Receive) -> Receive:

@@ -40,7 +40,7 @@ from compose.serve.errors import ApiError, responses
 from compose.serve.holder import Live
 from compose.serve.messages import PredictRequest, PredictResponse
 from compose.serve.metrics_routes import observe
-from compose.serve.security import ASGIApp, Receive, Scope, Send, replay
+from compose.serve.security import ASGIApp, Receive, Scope, Send, read_body, replay
 from compose.serve.state import ServeState
 from compose.typing import MergedResult
 
@@ -154,15 +154,10 @@ class RowShortcut:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        chunks: list[bytes] = []
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":  # the client left: the app hears it as it would
-                await self.app(scope, replay(chunks, message, receive), send)
-                return
-            chunks.append(message.get("body", b""))
-            if not message.get("more_body", False):
-                break
+        chunks, pending = await read_body(receive)
+        if pending is not None:  # the client left: the app hears it as it would
+            await self.app(scope, replay(chunks, pending, receive), send)
+            return
         body = b"".join(chunks)
         answer = plain_answer(self.state, body)
         if answer is None:
